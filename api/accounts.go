@@ -1,0 +1,114 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/rosterhq/roster"
+)
+
+func (s *Server) createAccount(c *call) error {
+	if err := c.p.RequireSuperadmin(); err != nil {
+		return err
+	}
+	v, err := c.decodeBody()
+	if err != nil {
+		return err
+	}
+	in, err := roster.DecodeAccountCreate(v)
+	problems := problemsOf(err)
+	if err != nil && problems == nil {
+		return err
+	}
+	return mutate(c, http.StatusCreated, false, problems, c.sf.account, func(w *roster.Write) (roster.Account, error) {
+		return s.svc.CreateAccount(c.r.Context(), c.p, in, w)
+	})
+}
+
+func (s *Server) listAccounts(c *call) error {
+	req, err := c.pageRequest(roster.Accounts, "slug", "status", "account_id")
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.ListAccounts(c.r.Context(), c.p, req)
+	if err != nil {
+		return err
+	}
+	return c.reply(http.StatusOK, nativePage(page, c.sf.account))
+}
+
+// pathAccount resolves {account_id} for the caller (403 / 422 in SPEC's order).
+func (c *call) pathAccount(name string) (string, error) {
+	return c.p.PathAccount(c.r.PathValue(name), "path", name)
+}
+
+// checkQueryAccount applies ?account_id=, accepted on every /v1 route: it must be the caller's
+// own unless the caller is a superadmin.
+func (c *call) checkQueryAccount() error {
+	_, _, err := c.p.ScopeFilter(c.r.URL.Query().Get("account_id"))
+	return err
+}
+
+func (s *Server) getAccount(c *call) error {
+	id, err := c.pathAccount("account_id")
+	if err != nil {
+		return err
+	}
+	if err := c.checkQueryAccount(); err != nil {
+		return err
+	}
+	a, err := s.svc.Account(c.r.Context(), c.p, id)
+	if err != nil {
+		return err
+	}
+	return c.reply(http.StatusOK, c.sf.account(a))
+}
+
+func (s *Server) patchAccount(c *call) error {
+	id, err := c.pathAccount("account_id")
+	if err != nil {
+		return err
+	}
+	if err := c.checkQueryAccount(); err != nil {
+		return err
+	}
+	if err := c.p.CanWrite(id); err != nil {
+		return err
+	}
+	v, err := c.decodeBody()
+	if err != nil {
+		return err
+	}
+	in, err := roster.DecodeAccountPatch(v)
+	problems := problemsOf(err)
+	if err != nil && problems == nil {
+		return err
+	}
+	return mutate(c, http.StatusOK, false, problems, c.sf.account, func(w *roster.Write) (roster.Account, error) {
+		return s.svc.PatchAccount(c.r.Context(), c.p, id, in, w)
+	})
+}
+
+// problemsOf returns the validation problems inside err, nil if it carries none.
+func problemsOf(err error) roster.Problems {
+	if e, ok := err.(*roster.Error); ok && e.Code == roster.CodeInvalid {
+		return e.Problems
+	}
+	return nil
+}
+
+// pageRequest reads limit, cursor, sort and the named filters from the query. Empty values
+// count as absent; unknown parameters are ignored.
+func (c *call) pageRequest(l roster.Listing, filters ...string) (roster.PageRequest, error) {
+	q := c.r.URL.Query()
+	limit, err := l.CheckLimit(q.Get("limit"))
+	if err != nil {
+		return roster.PageRequest{}, err
+	}
+	req := roster.PageRequest{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"), Filters: map[string]string{}, Principal: c.p}
+	for _, f := range filters {
+		if v := q.Get(f); v != "" {
+			req.Filters[f] = v
+		}
+	}
+	return req, nil
+}

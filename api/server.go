@@ -1,0 +1,384 @@
+// Package api serves roster over HTTP: one route table, three surfaces (native /v1, Lead Bank
+// /v0, LeadConduit at the root) that differ only in how they render, and thin handlers that
+// decode, validate, call the core and encode.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// MaxBody is the largest request body roster reads.
+const MaxBody = 1 << 20
+
+// Server is roster's HTTP handler.
+type Server struct {
+	svc *roster.Service
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New builds the handler over a service.
+func New(svc *roster.Service, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{svc: svc, log: log, mux: http.NewServeMux()}
+	s.mount()
+	return s
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	public access = iota // no key (operational routes)
+	keyed                // any valid key; the handler checks role and tenancy
+)
+
+// route is one line of the route table.
+type route struct {
+	method  string
+	pattern string
+	access  access
+	handle  func(*call) error
+}
+
+// Routes returns the route table, for the server and for the tests that hold the OpenAPI
+// document to it.
+func (s *Server) Routes() []route {
+	return []route{
+		{"GET", "/healthz", public, s.healthz},
+		{"GET", "/readyz", public, s.readyz},
+
+		{"POST", "/v1/accounts", keyed, s.createAccount},
+		{"GET", "/v1/accounts", keyed, s.listAccounts},
+		{"GET", "/v1/accounts/{account_id}", keyed, s.getAccount},
+		{"PATCH", "/v1/accounts/{account_id}", keyed, s.patchAccount},
+	}
+}
+
+// mount registers every path once, with a dispatcher that answers 405 for other methods, and a
+// catch-all that answers 404 in the shape of the path's surface.
+func (s *Server) mount() {
+	byPattern := map[string]map[string]route{}
+	var order []string
+	for _, rt := range s.Routes() {
+		if byPattern[rt.pattern] == nil {
+			byPattern[rt.pattern] = map[string]route{}
+			order = append(order, rt.pattern)
+		}
+		byPattern[rt.pattern][rt.method] = rt
+	}
+	for _, pattern := range order {
+		methods := byPattern[pattern]
+		allow := make([]string, 0, len(methods))
+		for m := range methods {
+			allow = append(allow, m)
+		}
+		slices.Sort(allow)
+		s.mux.Handle(pattern, s.wrap(pattern, func(c *call) error {
+			rt, ok := methods[c.r.Method]
+			if !ok {
+				c.w.Header().Set("Allow", strings.Join(allow, ", "))
+				return roster.Errorf(roster.CodeMethodNotAllowed, "method %s is not allowed on this path", c.r.Method)
+			}
+			return s.serveRoute(c, rt)
+		}))
+	}
+	s.mux.Handle("/", s.wrap("", func(c *call) error {
+		return roster.Errorf(roster.CodeNotFound, "no such path")
+	}))
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// call is one request on its way through a route.
+type call struct {
+	s       *Server
+	w       http.ResponseWriter
+	r       *http.Request
+	sf      *surface
+	pattern string
+	reqID   string
+	p       roster.Principal
+	authed  bool
+	body    []byte
+	status  int
+}
+
+func (s *Server) wrap(pattern string, h func(*call) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c := &call{s: s, w: w, r: r, sf: surfaceFor(r.URL.Path), pattern: pattern, reqID: requestID(r.Header.Get("X-Request-Id"))}
+		w.Header().Set("X-Request-Id", c.reqID)
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic", "request_id", c.reqID, "panic", v, "stack", string(debug.Stack()))
+				if c.status == 0 {
+					c.fail(errors.New("panic"))
+				}
+			}
+			s.log.Info("request", "request_id", c.reqID, "method", r.Method, "route", pattern, "status", c.status,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000, "account_id", c.accountForLog())
+		}()
+		if err := h(c); err != nil {
+			c.fail(err)
+		}
+	})
+}
+
+func (c *call) accountForLog() string {
+	if !c.authed || c.p.AccountID == "" {
+		return ""
+	}
+	return roster.KindAccount.Prefixed(c.p.AccountID)
+}
+
+// requestID keeps a sane client id (1–128 visible ASCII) or makes a new one.
+func requestID(v string) string {
+	if len(v) >= 1 && len(v) <= 128 {
+		ok := true
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x21 || v[i] > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return v
+		}
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// serveRoute runs the checks every route shares, in SPEC §5's order, then the handler.
+func (s *Server) serveRoute(c *call, rt route) error {
+	if rt.access == public {
+		return rt.handle(c)
+	}
+	p, err := s.authenticate(c.r)
+	if err != nil {
+		return err
+	}
+	c.p, c.authed = p, true
+	if err := c.readBody(); err != nil {
+		return err
+	}
+	return rt.handle(c)
+}
+
+// credentials returns the secret the request presents, "" when none; two different secrets
+// or an unreadable Authorization header are an error.
+func credentials(r *http.Request) (string, error) {
+	var found []string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		rest = strings.TrimSpace(rest)
+		switch strings.ToLower(scheme) {
+		case "bearer":
+			found = append(found, rest)
+		case "basic":
+			raw, err := base64.StdEncoding.DecodeString(rest)
+			if err != nil {
+				return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
+			}
+			_, pass, ok := strings.Cut(string(raw), ":")
+			if !ok {
+				return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
+			}
+			found = append(found, pass)
+		default:
+			return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
+		}
+	}
+	if h := r.Header.Get("leadr-api-key"); h != "" {
+		found = append(found, h)
+	}
+	switch {
+	case len(found) == 0:
+		return "", nil
+	case len(found) == 2 && found[0] != found[1]:
+		return "", roster.Errorf(roster.CodeUnauthorized, "two different keys were presented")
+	}
+	return found[0], nil
+}
+
+func (s *Server) authenticate(r *http.Request) (roster.Principal, error) {
+	secret, err := credentials(r)
+	if err != nil {
+		return roster.Principal{}, err
+	}
+	if secret == "" {
+		return roster.Principal{}, roster.Errorf(roster.CodeUnauthorized, "an API key is required")
+	}
+	return s.svc.Authenticate(r.Context(), secret)
+}
+
+// readBody enforces the size and media type rules and keeps the body.
+func (c *call) readBody() error {
+	r := c.r
+	if r.ContentLength > MaxBody {
+		return roster.Errorf(roster.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
+	}
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
+		return nil
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(c.w, r.Body, MaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return roster.Errorf(roster.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
+		}
+		return roster.Errorf(roster.CodePayloadInvalid, "the body could not be read")
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	if !isJSON(r.Header.Get("Content-Type")) {
+		return roster.Errorf(roster.CodeUnsupportedMediaType, "the body must be application/json")
+	}
+	c.body = data
+	return nil
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
+}
+
+// decodeBody parses the body as JSON. A missing body is a missing-body problem.
+func (c *call) decodeBody() (any, error) {
+	if c.body == nil {
+		return nil, roster.Invalid("missing", "Field required", "body")
+	}
+	return roster.DecodeJSON(c.body)
+}
+
+// fail renders err in the surface's shape. Internal errors are logged, never shown.
+func (c *call) fail(err error) {
+	var e *roster.Error
+	if !errors.As(err, &e) || roster.ErrorCode(err) == roster.CodeInternal || roster.ErrorCode(err) == roster.CodeConflict {
+		if !errors.Is(err, context.Canceled) {
+			c.s.log.Error("internal error", "request_id", c.reqID, "err", err)
+		}
+		e = &roster.Error{Code: roster.CodeInternal, Message: "internal error"}
+	}
+	status := statusOf(c.sf, e.Code)
+	if e.Code == roster.CodeUnauthorized {
+		c.w.Header().Set("WWW-Authenticate", `Bearer realm="roster", Basic realm="roster"`)
+	}
+	if e.Code == roster.CodeIdempotencyKeyInFlight {
+		c.w.Header().Set("Retry-After", "1")
+	}
+	body, _ := encode(c.sf.renderError(status, e))
+	c.send(status, body)
+}
+
+// send writes a JSON response.
+func (c *call) send(status int, body []byte) {
+	c.status = status
+	c.w.Header().Set("Content-Type", "application/json")
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(body)
+}
+
+// reply encodes v as the response.
+func (c *call) reply(status int, v any) error {
+	b, err := encode(v)
+	if err != nil {
+		return err
+	}
+	c.send(status, b)
+	return nil
+}
+
+// header returns a header's value; an empty value counts as absent.
+func (c *call) header(name string) string { return strings.TrimSpace(c.r.Header.Get(name)) }
+
+// fingerprint identifies a request for idempotency: method, path with ids in canonical form,
+// sorted query and a hash of the body.
+func (c *call) fingerprint() string {
+	segs := strings.Split(c.r.URL.Path, "/")
+	for i, seg := range segs {
+		for _, k := range []roster.Kind{roster.KindAccount, roster.KindEntity, roster.KindKey} {
+			if id, ok := roster.ParseID(k, seg); ok && id != "" {
+				segs[i] = id
+				break
+			}
+		}
+	}
+	h := sha256.Sum256(c.body)
+	return c.r.Method + " " + strings.Join(segs, "/") + "?" + c.r.URL.Query().Encode() + " " + hex.EncodeToString(h[:])
+}
+
+// mutate runs a write through idempotency and nonce, then op, and sends its response: status
+// and view are how the surface renders the result. Header problems join the body's.
+func mutate[T any](c *call, status int, required bool, problems roster.Problems, view func(T) any, op func(w *roster.Write) (T, error)) error {
+	key := c.header("Idempotency-Key")
+	if len(key) > roster.MaxIdempotencyKey {
+		problems.Add("string_too_long", "String should have at most 255 characters", "header", "Idempotency-Key")
+	}
+	if err := problems.Err(); err != nil {
+		return err
+	}
+	if required && key == "" {
+		return roster.Errorf(roster.CodeIdempotencyKeyMissing, "an Idempotency-Key header is required")
+	}
+	claim, replay, err := c.s.svc.BeginWrite(c.r.Context(), c.p, key, c.fingerprint(), c.header("leadr-client-nonce"))
+	if err != nil {
+		return err
+	}
+	if replay != nil {
+		c.w.Header().Set("Idempotent-Replayed", "true")
+		c.send(replay.Status, replay.Body)
+		return nil
+	}
+	w := &roster.Write{Claim: claim, Render: func(v any) (int, []byte, error) {
+		b, err := encode(view(v.(T)))
+		return status, b, err
+	}}
+	out, err := op(w)
+	if err != nil {
+		return err
+	}
+	if w.Body != nil {
+		c.send(w.Status, w.Body)
+		return nil
+	}
+	return c.reply(status, view(out))
+}
+
+func (s *Server) healthz(c *call) error {
+	return c.reply(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c *call) error {
+	ctx, cancel := context.WithTimeout(c.r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.svc.Ready(ctx); err != nil {
+		s.log.Warn("not ready", "request_id", c.reqID, "err", err)
+		return roster.Errorf(roster.CodeServiceUnavailable, "the database does not answer")
+	}
+	return c.reply(http.StatusOK, map[string]string{"status": "ready"})
+}

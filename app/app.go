@@ -1,0 +1,93 @@
+// Package app wires roster together: the store a URL names, the service, the HTTP server and
+// its lifecycle. The command line and the end-to-end tests both start roster through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/store"
+)
+
+// Config is everything `roster serve` takes.
+type Config struct {
+	Addr     string
+	Database string
+	// Log receives one JSON line per request; nil discards.
+	Log io.Writer
+	// Notice receives the bootstrap key and the listening address (stderr for the CLI).
+	Notice io.Writer
+	// ShutdownTimeout bounds how long in-flight requests may drain.
+	ShutdownTimeout time.Duration
+}
+
+// Serve runs roster until ctx ends, then drains and closes. ready, if set, is called with the
+// listening address once the server accepts connections.
+func Serve(ctx context.Context, cfg Config, ready func(addr string)) error {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	if cfg.Notice == nil {
+		cfg.Notice = io.Discard
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	log := slog.New(slog.NewJSONHandler(cfg.Log, nil))
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := roster.NewService(st, nil, log)
+	secret, err := svc.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("creating the first superadmin key: %w", err)
+	}
+	if secret != "" {
+		fmt.Fprintf(cfg.Notice, "roster: created a superadmin key (shown once, keep it safe):\n%s\n", secret)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api.New(svc, log),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	purgeCtx, stopPurge := context.WithCancel(context.Background())
+	defer stopPurge()
+	go svc.RunPurger(purgeCtx, time.Minute)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(cfg.Notice, "roster: listening on http://%s\n", ln.Addr())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return err
+}

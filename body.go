@@ -1,0 +1,197 @@
+package roster
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Opt is a field of a request body: absent, null, or a value.
+type Opt[T any] struct {
+	Set  bool // the key was present
+	Null bool // its value was null
+	V    T
+}
+
+// Has reports whether the field carries a value (present and not null).
+func (o Opt[T]) Has() bool { return o.Set && !o.Null }
+
+// Body reads the fields of one decoded JSON object, recording every problem as FastAPI would.
+// Decode bodies with json.Decoder.UseNumber so numbers keep their text.
+type Body struct {
+	m        map[string]any
+	read     map[string]bool
+	Problems Problems
+}
+
+// NewBody wraps a decoded JSON value. A value that is not an object is one problem.
+func NewBody(v any) *Body {
+	b := &Body{read: map[string]bool{}}
+	m, ok := v.(map[string]any)
+	if !ok {
+		b.Problems.Add("model_attributes_type", "Input should be a valid dictionary or object to extract fields from", "body")
+		m = map[string]any{}
+	}
+	b.m = m
+	return b
+}
+
+// Valid reports whether the body is an object (so field problems are worth collecting).
+func (b *Body) Valid() bool {
+	return len(b.Problems) == 0 || b.Problems[0].Type != "model_attributes_type"
+}
+
+func (b *Body) get(name string, required bool) (any, bool) {
+	b.read[name] = true
+	v, ok := b.m[name]
+	if !ok && required {
+		b.Problems.Add("missing", "Field required", "body", name)
+	}
+	return v, ok
+}
+
+// String reads a string field.
+func (b *Body) String(name string, required bool) Opt[string] {
+	v, ok := b.get(name, required)
+	if !ok {
+		return Opt[string]{}
+	}
+	if v == nil {
+		return Opt[string]{Set: true, Null: true}
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		b.Problems.Add("string_type", "Input should be a valid string", "body", name)
+		return Opt[string]{}
+	}
+	return Opt[string]{Set: true, V: s}
+}
+
+// Bool reads a boolean field. Like pydantic in strict JSON mode, only true and false are booleans.
+func (b *Body) Bool(name string, required bool) Opt[bool] {
+	v, ok := b.get(name, required)
+	if !ok {
+		return Opt[bool]{}
+	}
+	if v == nil {
+		return Opt[bool]{Set: true, Null: true}
+	}
+	x, isBool := v.(bool)
+	if !isBool {
+		b.Problems.Add("bool_type", "Input should be a valid boolean", "body", name)
+		return Opt[bool]{}
+	}
+	return Opt[bool]{Set: true, V: x}
+}
+
+// Strings reads an array of strings, reporting each bad item at its index.
+func (b *Body) Strings(name string, required bool) Opt[[]string] {
+	v, ok := b.get(name, required)
+	if !ok {
+		return Opt[[]string]{}
+	}
+	if v == nil {
+		return Opt[[]string]{Set: true, Null: true}
+	}
+	arr, isArr := v.([]any)
+	if !isArr {
+		b.Problems.Add("list_type", "Input should be a valid list", "body", name)
+		return Opt[[]string]{}
+	}
+	out := make([]string, 0, len(arr))
+	bad := false
+	for i, item := range arr {
+		s, isStr := item.(string)
+		if !isStr {
+			b.Problems.Add("string_type", "Input should be a valid string", "body", name, i)
+			bad = true
+			continue
+		}
+		out = append(out, s)
+	}
+	if bad {
+		return Opt[[]string]{}
+	}
+	return Opt[[]string]{Set: true, V: out}
+}
+
+// Ignore marks fields as accepted and ignored (read-only fields a client may send back).
+func (b *Body) Ignore(names ...string) {
+	for _, n := range names {
+		b.read[n] = true
+	}
+}
+
+// Finish reports every field that was not read as extra_forbidden and returns all problems.
+func (b *Body) Finish() error {
+	var extra []string
+	for k := range b.m {
+		if !b.read[k] {
+			extra = append(extra, k)
+		}
+	}
+	sortStrings(extra)
+	for _, k := range extra {
+		b.Problems.Add("extra_forbidden", "Extra inputs are not permitted", "body", k)
+	}
+	return b.Problems.Err()
+}
+
+// DecodeJSON parses a request body into a generic value, keeping numbers as text. Malformed
+// JSON is a json_invalid problem.
+func DecodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	if err == nil && dec.More() {
+		err = fmt.Errorf("trailing data")
+	}
+	if err == nil {
+		if _, tokErr := dec.Token(); tokErr == nil {
+			err = fmt.Errorf("trailing data")
+		}
+	}
+	if err != nil {
+		return nil, &Error{Code: CodePayloadInvalid, Message: "the body is not valid JSON",
+			Problems: Problems{{Loc: []any{"body", 0}, Msg: "JSON decode error", Type: "json_invalid"}}}
+	}
+	return v, nil
+}
+
+// StrLen counts characters as Python does (code points).
+func StrLen(s string) int { return len([]rune(s)) }
+
+// CheckLen records string_too_short / string_too_long for s at loc.
+func (ps *Problems) CheckLen(s string, min, max int, loc ...any) bool {
+	n := StrLen(s)
+	if n < min {
+		ps.Add("string_too_short", fmt.Sprintf("String should have at least %d character%s", min, plural(min)), loc...)
+		return false
+	}
+	if max > 0 && n > max {
+		ps.Add("string_too_long", fmt.Sprintf("String should have at most %d character%s", max, plural(max)), loc...)
+		return false
+	}
+	return true
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// EnumProblem records an enum mismatch the way pydantic words it.
+func (ps *Problems) Enum(allowed []string, loc ...any) {
+	q := make([]string, len(allowed))
+	for i, a := range allowed {
+		q[i] = "'" + a + "'"
+	}
+	msg := "Input should be " + q[0]
+	if len(q) > 1 {
+		msg = "Input should be " + strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+	}
+	ps.Add("enum", msg, loc...)
+}

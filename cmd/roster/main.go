@@ -1,0 +1,216 @@
+// Command roster serves the roster API and administers its database.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/app"
+	"github.com/rosterhq/roster/store"
+)
+
+const usage = `usage: roster <command> [flags]
+
+commands:
+  serve     [--addr 127.0.0.1:8080] [--database URL]   serve the API
+  migrate   [--database URL]                           apply schema migrations
+  keys create (--superadmin | --account ID [--role admin|reader]) [--name N] [--database URL]
+  keys list   [--database URL]
+  keys revoke ID [--database URL]
+  version                                              print the version
+
+--database defaults to $ROSTER_DATABASE, else sqlite:roster.db; --addr to $ROSTER_ADDR, else 127.0.0.1:8080.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "roster:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// errUsage is returned for a command line roster cannot read.
+var errUsage = errors.New("see roster help")
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("roster "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	database := fs.String("database", env("ROSTER_DATABASE", "sqlite:roster.db"), "database URL: sqlite:PATH or postgres://... (env ROSTER_DATABASE)")
+	switch args[0] {
+	case "serve":
+		addr := fs.String("addr", env("ROSTER_ADDR", "127.0.0.1:8080"), "listen address (env ROSTER_ADDR)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return app.Serve(ctx, app.Config{Addr: *addr, Database: *database, Log: stdout, Notice: stderr}, nil)
+	case "migrate":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		st, err := store.Open(ctx, *database)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "migrations applied")
+		return st.Close()
+	case "keys":
+		return keys(ctx, args[1:], env, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "roster", version())
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", args[0])
+	}
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func keys(ctx context.Context, args []string, env func(string, string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	fs := flag.NewFlagSet("roster keys "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	database := fs.String("database", env("ROSTER_DATABASE", "sqlite:roster.db"), "database URL (env ROSTER_DATABASE)")
+	open := func() (*roster.Service, func() error, error) {
+		st, err := store.Open(ctx, *database)
+		if err != nil {
+			return nil, nil, err
+		}
+		return roster.NewService(st, nil, nil), st.Close, nil
+	}
+	switch args[0] {
+	case "create":
+		superadmin := fs.Bool("superadmin", false, "make a superadmin key")
+		account := fs.String("account", "", "the account the key belongs to")
+		role := fs.String("role", "admin", "admin or reader (with --account)")
+		name := fs.String("name", "", "a name for the key")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		in := roster.KeyCreate{Name: *name, Role: roster.Role(*role)}
+		switch {
+		case *superadmin && *account == "":
+			in.Role = roster.RoleSuperadmin
+		case !*superadmin && *account != "":
+			id, ok := roster.ParseID(roster.KindAccount, *account)
+			if !ok || id == "" {
+				return fmt.Errorf("--account %q is not an account id", *account)
+			}
+			if in.Role != roster.RoleAdmin && in.Role != roster.RoleReader {
+				return fmt.Errorf("--role must be admin or reader")
+			}
+			in.AccountID = id
+		default:
+			return fmt.Errorf("give exactly one of --superadmin or --account ID")
+		}
+		if in.Name == "" {
+			in.Name = string(in.Role) + " key"
+		}
+		svc, closeFn, err := open()
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		k, secret, err := svc.CreateKey(ctx, roster.System, in, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s (%s)\n%s\n", roster.KindKey.Prefixed(k.ID), k.Role, secret)
+		return nil
+	case "list":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		svc, closeFn, err := open()
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tACCOUNT\tROLE\tNAME\tPREFIX\tSTATUS\tCREATED")
+		req := roster.PageRequest{Limit: 100, Principal: roster.System}
+		for {
+			page, err := svc.ListKeys(ctx, roster.System, req)
+			if err != nil {
+				return err
+			}
+			for _, k := range page.Items {
+				acct := "-"
+				if k.AccountID != "" {
+					acct = roster.KindAccount.Prefixed(k.AccountID)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", roster.KindKey.Prefixed(k.ID), acct, k.Role, k.Name, k.Prefix,
+					k.Status(svc.Now()), k.CreatedAt.Format(time.RFC3339))
+			}
+			if !page.HasNext {
+				break
+			}
+			req.Cursor = page.Next
+		}
+		return tw.Flush()
+	case "revoke":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			return fmt.Errorf("usage: roster keys revoke ID")
+		}
+		raw := fs.Arg(0)
+		if err := fs.Parse(fs.Args()[1:]); err != nil { // flags may also follow the id
+			return err
+		}
+		id, ok := roster.ParseID(roster.KindKey, raw)
+		if !ok || id == "" {
+			return fmt.Errorf("%q is not a key id", raw)
+		}
+		svc, closeFn, err := open()
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		if _, err := svc.PatchKey(ctx, roster.System, id, roster.KeyPatch{Revoke: true}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", roster.KindKey.Prefixed(id))
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown keys command %q", args[0])
+	}
+}

@@ -1,0 +1,108 @@
+package roster
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Kind names a family of roster-owned ids; its value is the id prefix.
+type Kind string
+
+// The kinds of id roster issues.
+const (
+	KindAccount Kind = "account_"
+	KindEntity  Kind = "entity_"
+	KindKey     Kind = "key_"
+)
+
+// NewID returns a fresh 24-hex id: 4 bytes of big-endian Unix seconds, then 8 random bytes,
+// so ids sort roughly by creation time like a BSON ObjectId.
+func NewID(now time.Time) string {
+	var b [12]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(now.Unix()))
+	if _, err := rand.Read(b[4:]); err != nil {
+		panic("roster: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// Prefixed renders a bare id in the native form, e.g. "account_5fd4...".
+func (k Kind) Prefixed(hexID string) string { return string(k) + hexID }
+
+// ParseID reads an id in either accepted form: the prefixed one (prefix in lower case) or the
+// bare 24 hex of LeadConduit, the hex in any case. It returns the canonical bare lower-case hex.
+//
+// ok is false when s breaks the documented pattern of its kind (a 422). When s is well formed but
+// cannot name anything roster made (say "entity_xyz"), ok is true and id is "": the caller then
+// answers 404 for a path id or a not_found item for a body id.
+func ParseID(k Kind, s string) (id string, ok bool) {
+	if isHex24(s) {
+		return strings.ToLower(s), true
+	}
+	rest, found := strings.CutPrefix(s, string(k))
+	if !found || !matchesPattern(k, rest) {
+		return "", false
+	}
+	if isHex24(rest) {
+		return strings.ToLower(rest), true
+	}
+	return "", true
+}
+
+// IsHex24 reports whether s is exactly 24 hexadecimal digits in any case.
+func IsHex24(s string) bool { return isHex24(s) }
+
+func isHex24(s string) bool {
+	if len(s) != 24 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHexDigit(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// matchesPattern applies the documented pattern to what follows the prefix:
+// \w+ for accounts and keys, [^\s]{1,33} for entities (as Lead Bank declares).
+func matchesPattern(k Kind, rest string) bool {
+	if rest == "" {
+		return false
+	}
+	if k == KindEntity {
+		n := 0
+		for _, r := range rest {
+			if r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\f' || r == '\v' || r == 0x85 || r == 0xA0 ||
+				r == 0x1680 || (r >= 0x2000 && r <= 0x200a) || r == 0x2028 || r == 0x2029 || r == 0x202f || r == 0x205f || r == 0x3000 {
+				return false
+			}
+			n++
+		}
+		return n <= 33
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// IDPattern is the documented pattern of a kind, for messages and the OpenAPI document.
+func (k Kind) Pattern() string {
+	switch k {
+	case KindEntity:
+		return `^entity_[^\s]{1,33}$`
+	default:
+		return "^" + string(k) + `\w+$`
+	}
+}

@@ -1,0 +1,206 @@
+package roster
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// KeyCreate is a validated key creation request.
+type KeyCreate struct {
+	AccountID string // bare hex; "" for a superadmin key
+	Name      string
+	Role      Role
+	ExpiresAt *time.Time
+}
+
+// System is the principal of the operator at the command line: a superadmin without a key.
+var System = Principal{Role: RoleSuperadmin}
+
+// CreateKey makes a key and returns it with its secret, which is never stored.
+func (s *Service) CreateKey(ctx context.Context, p Principal, in KeyCreate, w *Write) (APIKey, string, error) {
+	if in.Role == "" {
+		in.Role = RoleAdmin
+	}
+	if in.Role == RoleSuperadmin || in.AccountID == "" {
+		if err := p.RequireSuperadmin(); err != nil {
+			return APIKey{}, "", err
+		}
+		if in.Role != RoleSuperadmin || in.AccountID != "" {
+			return APIKey{}, "", Invalid("value_error", "Value error, a superadmin key has no account_id and an account key needs one", "body", "account_id")
+		}
+	} else if err := p.CanWrite(in.AccountID); err != nil {
+		return APIKey{}, "", err
+	}
+	secret := NewSecret()
+	out, err := commit(ctx, s, w, func(tx Tx) (APIKey, error) {
+		if in.AccountID != "" {
+			if _, err := findAccount(ctx, tx, in.AccountID); err != nil {
+				return APIKey{}, err
+			}
+		}
+		now := s.Now()
+		k := APIKey{ID: NewID(now), AccountID: in.AccountID, Name: in.Name, Role: in.Role, Prefix: secret[:KeyPrefixLen],
+			Hash: HashSecret(secret), ExpiresAt: in.ExpiresAt, CreatedAt: now, UpdatedAt: now}
+		return k, tx.InsertKey(ctx, &k)
+	})
+	if err != nil {
+		return APIKey{}, "", err
+	}
+	return out, secret, nil
+}
+
+// Keys is how keys are listed.
+var Keys = Listing{
+	Fields:       map[string]FieldKind{"id": FieldString, "name": FieldString, "created_at": FieldTime, "updated_at": FieldTime},
+	DefaultSort:  "created_at:desc,id:asc",
+	TieBreak:     []string{"id"},
+	DefaultLimit: 20,
+	MaxLimit:     100,
+}
+
+// KeyValue returns the value of a sortable field of k.
+func KeyValue(k APIKey, field string) any {
+	switch field {
+	case "name":
+		return k.Name
+	case "created_at":
+		return k.CreatedAt
+	case "updated_at":
+		return k.UpdatedAt
+	default:
+		return k.ID
+	}
+}
+
+// ListKeys lists the keys p may see: a superadmin every key (or one account's), anyone else
+// only its own account's (never superadmin keys). Filters: status, account_id.
+func (s *Service) ListKeys(ctx context.Context, p Principal, req PageRequest) (Page[APIKey], error) {
+	if !p.IsSuperadmin() && p.Role != RoleAdmin {
+		return Page[APIKey]{}, Errorf(CodeForbidden, "a reader key cannot manage keys")
+	}
+	scope, ok, err := p.ScopeFilter(req.Filters["account_id"])
+	if err != nil {
+		return Page[APIKey]{}, err
+	}
+	if !p.IsSuperadmin() {
+		delete(req.Filters, "account_id")
+	}
+	req.Principal = p
+	pl, err := Keys.Plan(req, func(raw map[string]string) ([]Filter, error) {
+		var fs []Filter
+		if v, has := raw["status"]; has {
+			switch KeyStatus(v) {
+			case KeyActive, KeyRevoked, KeyExpired:
+				fs = append(fs, Filter{Field: "status", Value: v})
+			default:
+				return nil, invalidEnum([]string{"active", "revoked", "expired"}, "query", "status")
+			}
+		}
+		if scope != "" {
+			fs = append(fs, Filter{Field: "account_id", Value: scope})
+		}
+		return fs, nil
+	})
+	if err != nil {
+		return Page[APIKey]{}, err
+	}
+	if !ok {
+		return BuildPage[APIKey](nil, pl, KeyValue), nil
+	}
+	pl.Query.Now = s.Now()
+	var rows []APIKey
+	err = s.store.View(ctx, func(tx Tx) error {
+		var err error
+		rows, err = tx.ListKeys(ctx, pl.Query)
+		return err
+	})
+	if err != nil {
+		return Page[APIKey]{}, err
+	}
+	return BuildPage(rows, pl, KeyValue), nil
+}
+
+func invalidEnum(allowed []string, loc ...any) error {
+	var ps Problems
+	ps.Enum(allowed, loc...)
+	return ps.Err()
+}
+
+// Key reads one key visible to p: another tenant's key, or a superadmin key for an admin, is 404.
+func (s *Service) Key(ctx context.Context, p Principal, id string) (APIKey, error) {
+	var k APIKey
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		k, err = findKey(ctx, tx, p, id)
+		return err
+	})
+	return k, err
+}
+
+func findKey(ctx context.Context, tx Tx, p Principal, id string) (APIKey, error) {
+	if !p.IsSuperadmin() && p.Role != RoleAdmin {
+		return APIKey{}, Errorf(CodeForbidden, "a reader key cannot manage keys")
+	}
+	notFound := Errorf(CodeNotFound, "key not found")
+	if id == "" {
+		return APIKey{}, notFound
+	}
+	k, err := tx.Key(ctx, id)
+	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && k.AccountID != p.AccountID {
+		return APIKey{}, notFound
+	}
+	return k, err
+}
+
+// KeyPatch is a validated key update.
+type KeyPatch struct {
+	Name    Opt[string]
+	Revoke  bool
+	Deleted bool
+}
+
+// PatchKey renames, revokes or deletes a key. Revocation is final.
+func (s *Service) PatchKey(ctx context.Context, p Principal, id string, in KeyPatch, w *Write) (APIKey, error) {
+	if !p.IsSuperadmin() {
+		if err := p.CanWrite(p.AccountID); err != nil {
+			return APIKey{}, err
+		}
+	}
+	return commit(ctx, s, w, func(tx Tx) (APIKey, error) {
+		k, err := findKey(ctx, tx, p, id)
+		if err != nil {
+			return k, err
+		}
+		changed := false
+		if in.Name.Has() && in.Name.V != k.Name {
+			k.Name, changed = in.Name.V, true
+		}
+		if in.Revoke && !k.Revoked {
+			k.Revoked, changed = true, true
+		}
+		if in.Deleted {
+			k.Deleted, changed = true, true
+		}
+		if !changed {
+			return k, nil
+		}
+		k.UpdatedAt = s.Now()
+		return k, tx.UpdateKey(ctx, &k)
+	})
+}
+
+// Bootstrap creates a superadmin key when the database has none, returning its secret ("" when
+// keys exist).
+func (s *Service) Bootstrap(ctx context.Context) (string, error) {
+	var n int
+	if err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.CountKeys(ctx)
+		return err
+	}); err != nil || n > 0 {
+		return "", err
+	}
+	_, secret, err := s.CreateKey(ctx, System, KeyCreate{Name: "bootstrap superadmin", Role: RoleSuperadmin}, nil)
+	return secret, err
+}

@@ -1,0 +1,312 @@
+package roster
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FieldKind is the type of a sortable field, which decides how a cursor carries its value.
+type FieldKind int
+
+// Sortable field kinds.
+const (
+	FieldString FieldKind = iota
+	FieldTime
+)
+
+// SortKey is one term of an ordering.
+type SortKey struct {
+	Field string
+	Desc  bool
+}
+
+// Sort is a full ordering, tie-breakers included.
+type Sort []SortKey
+
+// String renders the canonical "field:dir,..." form.
+func (s Sort) String() string {
+	var b strings.Builder
+	for i, k := range s {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k.Field)
+		if k.Desc {
+			b.WriteString(":desc")
+		} else {
+			b.WriteString(":asc")
+		}
+	}
+	return b.String()
+}
+
+// Listing describes how one resource is listed: which fields sort, the default order and the
+// tie-breakers that make every order total.
+type Listing struct {
+	Fields       map[string]FieldKind // sortable fields (tie-breakers included)
+	DefaultSort  string
+	TieBreak     []string // appended, ascending, when not already in the sort
+	DefaultLimit int
+	MaxLimit     int
+}
+
+// Filter is an equality condition on a list. Value is a string or a bool.
+type Filter struct {
+	Field string
+	Value any
+}
+
+// ListQuery is what a store needs to read one page: equality filters, a total order, the
+// boundary row to seek past (nil for the first page) and a row budget.
+type ListQuery struct {
+	Filters  []Filter
+	Order    Sort
+	After    []any // values of Order's fields on the boundary row: string or time.Time
+	Backward bool  // seek before After in reverse order (the store returns rows in reverse)
+	Limit    int
+	Now      time.Time // for filters judged at a moment (key status)
+}
+
+// PageRequest is a list request as the client sent it.
+type PageRequest struct {
+	Limit     int
+	Sort      string // "" when absent
+	Cursor    string // "" when absent
+	Filters   map[string]string
+	Principal Principal
+}
+
+// Page is one page of results with what the surfaces need to render navigation.
+type Page[T any] struct {
+	Items   []T
+	HasNext bool
+	HasPrev bool
+	Next    string // cursor; "" when there is no next page
+	Prev    string
+}
+
+// cursor is the decoded content of a cursor token.
+type cursor struct {
+	Sort    string            `json:"s"`
+	Filters map[string]string `json:"f,omitempty"`
+	Account string            `json:"a"`
+	Values  []string          `json:"v"`
+	Back    bool              `json:"b,omitempty"`
+}
+
+// ParseSort parses a sort parameter against the listing, appending the tie-breakers.
+func (l Listing) ParseSort(raw string) (Sort, error) {
+	if raw == "" {
+		raw = l.DefaultSort
+	}
+	var s Sort
+	seen := map[string]bool{}
+	for _, term := range strings.Split(raw, ",") {
+		field, dir, hasDir := strings.Cut(strings.TrimSpace(term), ":")
+		if _, ok := l.Fields[field]; !ok || seen[field] {
+			return nil, Errorf(CodeInvalidSort, "cannot sort by %q; sortable fields: %s", field, strings.Join(l.sortable(), ", "))
+		}
+		desc := false
+		switch {
+		case !hasDir || dir == "asc":
+		case dir == "desc":
+			desc = true
+		default:
+			return nil, Errorf(CodeInvalidSort, "sort direction must be asc or desc, not %q", dir)
+		}
+		seen[field] = true
+		s = append(s, SortKey{Field: field, Desc: desc})
+	}
+	for _, f := range l.TieBreak {
+		if !seen[f] {
+			s = append(s, SortKey{Field: f})
+			seen[f] = true
+		}
+	}
+	return s, nil
+}
+
+func (l Listing) sortable() []string {
+	out := slices.Collect(maps.Keys(l.Fields))
+	slices.Sort(out)
+	return out
+}
+
+// callerTag binds a cursor to the caller: its account, or "*" for a superadmin.
+func callerTag(p Principal) string {
+	if p.IsSuperadmin() {
+		return "*"
+	}
+	return p.AccountID
+}
+
+// Plan is a page request resolved against its cursor: the store query and the filters the
+// next cursors must carry.
+type Plan struct {
+	Query   ListQuery
+	Filters map[string]string
+	caller  string
+}
+
+// Plan turns a page request into a store query, checking the cursor against the request.
+// A request with a cursor and no filters takes the cursor's; build validates the effective raw
+// filters and turns them into store filters, so a cursor never bypasses validation.
+func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, error)) (Plan, error) {
+	pl := Plan{Query: ListQuery{Limit: req.Limit + 1}, Filters: req.Filters, caller: callerTag(req.Principal)}
+	var c cursor
+	if req.Cursor != "" {
+		var err error
+		if c, err = decodeCursor(req.Cursor); err != nil {
+			return pl, err
+		}
+		if len(req.Filters) == 0 {
+			pl.Filters = c.Filters
+		}
+	}
+	filters, err := build(pl.Filters)
+	if err != nil {
+		return pl, err
+	}
+	pl.Query.Filters = filters
+	if req.Cursor == "" {
+		pl.Query.Order, err = l.ParseSort(req.Sort)
+		return pl, err
+	}
+	s, err := l.ParseSort(c.Sort)
+	if err != nil || s.String() != c.Sort || len(c.Values) != len(s) {
+		return pl, Errorf(CodeInvalidCursor, "the cursor is not valid")
+	}
+	if req.Sort != "" {
+		rs, err := l.ParseSort(req.Sort)
+		if err != nil {
+			return pl, err
+		}
+		if rs.String() != c.Sort {
+			return pl, Errorf(CodeCursorMismatch, "the cursor was issued for another sort")
+		}
+	}
+	if c.Account != pl.caller {
+		return pl, Errorf(CodeCursorMismatch, "the cursor was issued to another caller")
+	}
+	if !maps.Equal(pl.Filters, c.Filters) {
+		return pl, Errorf(CodeCursorMismatch, "the cursor was issued for other filters")
+	}
+	pl.Query.Order = s
+	pl.Query.Backward = c.Back
+	pl.Query.After = make([]any, len(s))
+	for i, k := range s {
+		v, ok := l.parseValue(k.Field, c.Values[i])
+		if !ok {
+			return pl, Errorf(CodeInvalidCursor, "the cursor is not valid")
+		}
+		pl.Query.After[i] = v
+	}
+	return pl, nil
+}
+
+func (l Listing) parseValue(field, s string) (any, bool) {
+	switch l.Fields[field] {
+	case FieldTime:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		return time.UnixMicro(n).UTC(), true
+	default:
+		return s, true
+	}
+}
+
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case time.Time:
+		return strconv.FormatInt(x.UnixMicro(), 10)
+	case string:
+		return x
+	default:
+		return ""
+	}
+}
+
+func decodeCursor(tok string) (cursor, error) {
+	var c cursor
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
+	if err != nil || len(raw) > 4096 {
+		return c, Errorf(CodeInvalidCursor, "the cursor is not valid")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || c.Sort == "" || dec.More() {
+		return c, Errorf(CodeInvalidCursor, "the cursor is not valid")
+	}
+	return c, nil
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// BuildPage turns the rows a store returned for q into a page. values extracts the sort
+// values of a row in q.Order's fields.
+func BuildPage[T any](rows []T, pl Plan, values func(T, string) any) Page[T] {
+	q := pl.Query
+	limit := q.Limit - 1
+	more := len(rows) > limit
+	if more {
+		rows = rows[:limit]
+	}
+	if q.Backward {
+		slices.Reverse(rows)
+	}
+	p := Page[T]{Items: rows}
+	started := q.After != nil
+	if q.Backward {
+		p.HasPrev, p.HasNext = more, started
+	} else {
+		p.HasNext, p.HasPrev = more, started
+	}
+	if len(rows) == 0 {
+		return p
+	}
+	mk := func(row T, back bool) string {
+		c := cursor{Sort: q.Order.String(), Filters: pl.Filters, Account: pl.caller, Back: back}
+		for _, k := range q.Order {
+			c.Values = append(c.Values, formatValue(values(row, k.Field)))
+		}
+		if len(c.Filters) == 0 {
+			c.Filters = nil
+		}
+		return encodeCursor(c)
+	}
+	if p.HasNext {
+		p.Next = mk(rows[len(rows)-1], false)
+	}
+	if p.HasPrev {
+		p.Prev = mk(rows[0], true)
+	}
+	return p
+}
+
+// CheckLimit validates a limit parameter already parsed as an integer.
+func (l Listing) CheckLimit(raw string) (int, error) {
+	if raw == "" {
+		return l.DefaultLimit, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil {
+		return 0, Invalid("int_parsing", "Input should be a valid integer, unable to parse string as an integer", "query", "limit")
+	}
+	if n < 1 {
+		return 0, Invalid("greater_than_equal", "Input should be greater than or equal to 1", "query", "limit")
+	}
+	if n > l.MaxLimit {
+		return 0, Invalid("less_than_equal", "Input should be less than or equal to "+strconv.Itoa(l.MaxLimit), "query", "limit")
+	}
+	return n, nil
+}

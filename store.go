@@ -1,0 +1,93 @@
+package roster
+
+import (
+	"context"
+	"time"
+)
+
+// Store is roster's persistence: transactions over the tables of every resource. Both engines
+// implement it; the rules live in Service, above it.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Update runs fn in a write transaction, committed durably when fn returns nil.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's connections.
+	Close() error
+}
+
+// Tx is what one transaction can do. Methods return ErrNotFound for a missing row and
+// ErrConflict for a uniqueness violation; deleted rows are invisible unless a method says so.
+type Tx interface {
+	InsertAccount(ctx context.Context, a *Account) error
+	Account(ctx context.Context, id string) (Account, error)
+	UpdateAccount(ctx context.Context, a *Account) error
+	// DeleteAccount soft-deletes the account and, with it, its keys and entities.
+	DeleteAccount(ctx context.Context, id string, at time.Time) error
+	ListAccounts(ctx context.Context, q ListQuery) ([]Account, error)
+
+	InsertKey(ctx context.Context, k *APIKey) error
+	Key(ctx context.Context, id string) (APIKey, error)
+	// KeyByHash finds a key that is not deleted by its hash, with its account (zero for a
+	// superadmin key). A key whose account is deleted is not found.
+	KeyByHash(ctx context.Context, hash string) (APIKey, Account, error)
+	UpdateKey(ctx context.Context, k *APIKey) error
+	TouchKey(ctx context.Context, id string, at time.Time) error
+	ListKeys(ctx context.Context, q ListQuery) ([]APIKey, error)
+	CountKeys(ctx context.Context) (int, error)
+
+	InsertEntity(ctx context.Context, e *Entity) error
+	Entity(ctx context.Context, id string) (Entity, error)
+	UpdateEntity(ctx context.Context, e *Entity) error
+	// DeleteEntity removes the entity and its relationships.
+	DeleteEntity(ctx context.Context, id string) error
+	ListEntities(ctx context.Context, q ListQuery) ([]Entity, error)
+	// ExistingEntities returns which of ids name live entities of the account.
+	ExistingEntities(ctx context.Context, accountID string, ids []string) (map[string]bool, error)
+
+	// InsertRelationships adds the relationships, keeping any that already exist.
+	InsertRelationships(ctx context.Context, rs []Relationship) error
+	// DeleteRelationship removes one relationship; ErrNotFound if there is none.
+	DeleteRelationship(ctx context.Context, r Relationship) error
+	ListRelationships(ctx context.Context, q ListQuery) ([]Relationship, error)
+
+	// ClaimIdempotency records rec as in flight unless the key is taken. It returns claimed
+	// true when rec now holds the key (fresh, or taking over a lease that ran out without a
+	// saved response); otherwise it returns the record that holds it.
+	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord) (existing IdempotencyRecord, claimed bool, err error)
+	// CompleteIdempotency saves the response on the record held with token; ErrNotFound when
+	// the lease was lost.
+	CompleteIdempotency(ctx context.Context, scope, key, token string, status int, body []byte) error
+	// ReleaseIdempotency drops an in-flight record held with token.
+	ReleaseIdempotency(ctx context.Context, scope, key, token string) error
+	// PurgeIdempotency deletes records created before t.
+	PurgeIdempotency(ctx context.Context, before time.Time) (int64, error)
+
+	InsertNonce(ctx context.Context, n Nonce) error
+	// SpendNonce marks the nonce used if it belongs to keyID, is unexpired at now and unused.
+	// It reports whether it did; check and spend are one statement.
+	SpendNonce(ctx context.Context, value, keyID string, now time.Time) (bool, error)
+	PurgeNonces(ctx context.Context, before time.Time) (int64, error)
+}
+
+// IdempotencyRecord is a saved or in-flight idempotent request.
+type IdempotencyRecord struct {
+	Scope       string
+	Key         string
+	Fingerprint string
+	Token       string // identifies the holder of the lease
+	LeaseUntil  time.Time
+	Status      int    // 0 while in flight
+	Body        []byte // the saved response body
+	CreatedAt   time.Time
+}
+
+// Nonce is a single-use client nonce bound to a key.
+type Nonce struct {
+	Value     string
+	KeyID     string
+	ExpiresAt time.Time
+	CreatedAt time.Time
+}

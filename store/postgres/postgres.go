@@ -1,0 +1,153 @@
+// Package postgres is roster's production store on PostgreSQL, through a pgx pool. Any number
+// of roster processes may share one database.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the advisory lock that serialises migrations across processes.
+const migrationLock = 0x726f73746572 // "roster"
+
+// Store is a roster.Store on PostgreSQL.
+type Store struct {
+	pool    *pgxpool.Pool
+	dialect *sqlstore.Dialect
+}
+
+var _ roster.Store = (*Store)(nil)
+
+// Open connects to the database at url and applies pending migrations.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, dialect: &sqlstore.Dialect{Numbered: true, MapErr: mapErr}}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock) //nolint:errcheck
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(roster.Tx) error) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
+		return fn(sqlstore.NewTx(querier{tx}, s.dialect))
+	})
+	return mapErr(err)
+}
+
+// View implements roster.Store.
+func (s *Store) View(ctx context.Context, fn func(roster.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
+}
+
+// Update implements roster.Store.
+func (s *Store) Update(ctx context.Context, fn func(roster.Tx) error) error {
+	return s.run(ctx, pgx.TxOptions{}, fn)
+}
+
+// Ping implements roster.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Close implements roster.Store.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Stats reports the pool, for metrics.
+func (s *Store) Stats() *pgxpool.Stat { return s.pool.Stat() }
+
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *roster.Error
+	if errors.As(err, &re) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return fmt.Errorf("%w: %v", roster.ErrConflict, err)
+	}
+	return err
+}
+
+type querier struct{ tx pgx.Tx }
+
+func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.tx.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := q.tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}

@@ -1,0 +1,62 @@
+// Package sqlstore holds roster's SQL, written once for both engines. An engine package opens
+// the connections, owns the migrations, maps driver errors to roster's and hands this package a
+// Querier; the only dialect difference left is the placeholder style.
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Querier is one open transaction of an engine.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+}
+
+// Rows is the result of a query.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Dialect is what differs between engines.
+type Dialect struct {
+	// Numbered is true for $1-style placeholders (PostgreSQL), false for ? (SQLite).
+	Numbered bool
+	// MapErr turns a driver error into a roster error (ErrConflict, ErrNotFound) where it has a
+	// meaning, by code, and returns others unchanged.
+	MapErr func(error) error
+
+	cache sync.Map // SQL with ? → SQL in this dialect
+}
+
+// Rebind rewrites a statement written with ? placeholders into the dialect's style.
+func (d *Dialect) Rebind(sql string) string {
+	if !d.Numbered {
+		return sql
+	}
+	if v, ok := d.cache.Load(sql); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(sql); i++ {
+		if sql[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(sql[i])
+	}
+	out := b.String()
+	if len(sql) < 4096 {
+		d.cache.Store(sql, out)
+	}
+	return out
+}

@@ -1,0 +1,478 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Tx implements roster.Tx over one engine transaction.
+type Tx struct {
+	q Querier
+	d *Dialect
+}
+
+// NewTx wraps an engine transaction.
+func NewTx(q Querier, d *Dialect) *Tx { return &Tx{q: q, d: d} }
+
+var _ roster.Tx = (*Tx)(nil)
+
+func (t *Tx) exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	n, err := t.q.Exec(ctx, t.d.Rebind(sql), args...)
+	if err != nil {
+		return 0, t.d.MapErr(err)
+	}
+	return n, nil
+}
+
+func (t *Tx) query(ctx context.Context, sql string, args ...any) (Rows, error) {
+	rows, err := t.q.Query(ctx, t.d.Rebind(sql), args...)
+	if err != nil {
+		return nil, t.d.MapErr(err)
+	}
+	return rows, nil
+}
+
+// queryRows runs a query and scans every row with scan.
+func queryRows[T any](ctx context.Context, t *Tx, scan func(Rows) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := t.query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.d.MapErr(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.d.MapErr(err)
+	}
+	return out, nil
+}
+
+// queryOne is queryRows for a single row; ErrNotFound when there is none.
+func queryOne[T any](ctx context.Context, t *Tx, scan func(Rows) (T, error), sql string, args ...any) (T, error) {
+	rows, err := queryRows(ctx, t, scan, sql, args...)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	if len(rows) == 0 {
+		var zero T
+		return zero, roster.ErrNotFound
+	}
+	return rows[0], nil
+}
+
+func notFoundIfNone(n int64, err error) error {
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return roster.ErrNotFound
+	}
+	return nil
+}
+
+// micros is how every timestamp is stored: Unix microseconds.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(n int64) time.Time { return time.UnixMicro(n).UTC() }
+
+func optMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromOptMicros(n *int64) *time.Time {
+	if n == nil {
+		return nil
+	}
+	t := fromMicros(*n)
+	return &t
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// --- accounts ---
+
+const accountCols = `id, name, slug, status, created_at, updated_at`
+
+func scanAccount(r Rows) (roster.Account, error) {
+	var a roster.Account
+	var status string
+	var created, updated int64
+	err := r.Scan(&a.ID, &a.Name, &a.Slug, &status, &created, &updated)
+	a.Status, a.CreatedAt, a.UpdatedAt = roster.AccountStatus(status), fromMicros(created), fromMicros(updated)
+	return a, err
+}
+
+// InsertAccount implements roster.Tx.
+func (t *Tx) InsertAccount(ctx context.Context, a *roster.Account) error {
+	_, err := t.exec(ctx, `INSERT INTO accounts (id, name, slug, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.Slug, string(a.Status), micros(a.CreatedAt), micros(a.UpdatedAt))
+	return err
+}
+
+// Account implements roster.Tx.
+func (t *Tx) Account(ctx context.Context, id string) (roster.Account, error) {
+	return queryOne(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND deleted_at IS NULL`, id)
+}
+
+// UpdateAccount implements roster.Tx.
+func (t *Tx) UpdateAccount(ctx context.Context, a *roster.Account) error {
+	return notFoundIfNone(t.exec(ctx, `UPDATE accounts SET name = ?, slug = ?, status = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,
+		a.Name, a.Slug, string(a.Status), micros(a.UpdatedAt), a.ID))
+}
+
+// DeleteAccount implements roster.Tx.
+func (t *Tx) DeleteAccount(ctx context.Context, id string, at time.Time) error {
+	if err := notFoundIfNone(t.exec(ctx, `UPDATE accounts SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`, micros(at), micros(at), id)); err != nil {
+		return err
+	}
+	if _, err := t.exec(ctx, `UPDATE api_keys SET deleted_at = ? WHERE account_id = ? AND deleted_at IS NULL`, micros(at), id); err != nil {
+		return err
+	}
+	_, err := t.exec(ctx, `UPDATE entities SET deleted_at = ? WHERE account_id = ? AND deleted_at IS NULL`, micros(at), id)
+	return err
+}
+
+var accountColumns = map[string]string{"id": "id", "name": "name", "slug": "slug", "status": "status", "created_at": "created_at", "updated_at": "updated_at"}
+
+// ListAccounts implements roster.Tx.
+func (t *Tx) ListAccounts(ctx context.Context, q roster.ListQuery) ([]roster.Account, error) {
+	sql, args, err := listSQL(`SELECT `+accountCols+` FROM accounts WHERE deleted_at IS NULL`, accountColumns, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	return queryRows(ctx, t, scanAccount, sql, args...)
+}
+
+// --- keys ---
+
+const keyCols = `id, account_id, name, role, prefix, hash, revoked, expires_at, last_used_at, created_at, updated_at`
+
+func scanKey(r Rows) (roster.APIKey, error) {
+	var k roster.APIKey
+	var account *string
+	var role string
+	var expires, used *int64
+	var created, updated int64
+	err := r.Scan(&k.ID, &account, &k.Name, &role, &k.Prefix, &k.Hash, &k.Revoked, &expires, &used, &created, &updated)
+	if account != nil {
+		k.AccountID = *account
+	}
+	k.Role, k.ExpiresAt, k.LastUsedAt = roster.Role(role), fromOptMicros(expires), fromOptMicros(used)
+	k.CreatedAt, k.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return k, err
+}
+
+// InsertKey implements roster.Tx.
+func (t *Tx) InsertKey(ctx context.Context, k *roster.APIKey) error {
+	_, err := t.exec(ctx, `INSERT INTO api_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, nullIfEmpty(k.AccountID), k.Name, string(k.Role), k.Prefix, k.Hash, k.Revoked, optMicros(k.ExpiresAt), optMicros(k.LastUsedAt), micros(k.CreatedAt), micros(k.UpdatedAt))
+	return err
+}
+
+// Key implements roster.Tx.
+func (t *Tx) Key(ctx context.Context, id string) (roster.APIKey, error) {
+	return queryOne(ctx, t, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND deleted_at IS NULL`, id)
+}
+
+// KeyByHash implements roster.Tx.
+func (t *Tx) KeyByHash(ctx context.Context, hash string) (roster.APIKey, roster.Account, error) {
+	type pair struct {
+		k roster.APIKey
+		a roster.Account
+	}
+	p, err := queryOne(ctx, t, func(r Rows) (pair, error) {
+		var p pair
+		var account, status *string
+		var expires, used *int64
+		var created, updated int64
+		var role string
+		err := r.Scan(&p.k.ID, &account, &p.k.Name, &role, &p.k.Prefix, &p.k.Hash, &p.k.Revoked, &expires, &used, &created, &updated, &status)
+		if account != nil {
+			p.k.AccountID, p.a.ID = *account, *account
+		}
+		if status != nil {
+			p.a.Status = roster.AccountStatus(*status)
+		}
+		p.k.Role, p.k.ExpiresAt, p.k.LastUsedAt = roster.Role(role), fromOptMicros(expires), fromOptMicros(used)
+		p.k.CreatedAt, p.k.UpdatedAt = fromMicros(created), fromMicros(updated)
+		return p, err
+	}, `SELECT k.id, k.account_id, k.name, k.role, k.prefix, k.hash, k.revoked, k.expires_at, k.last_used_at, k.created_at, k.updated_at, a.status
+		FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
+		WHERE k.hash = ? AND k.deleted_at IS NULL AND (k.account_id IS NULL OR (a.id IS NOT NULL AND a.deleted_at IS NULL))`, hash)
+	return p.k, p.a, err
+}
+
+// UpdateKey implements roster.Tx.
+func (t *Tx) UpdateKey(ctx context.Context, k *roster.APIKey) error {
+	var deleted any
+	if k.Deleted {
+		deleted = micros(k.UpdatedAt)
+	}
+	return notFoundIfNone(t.exec(ctx, `UPDATE api_keys SET name = ?, revoked = ?, updated_at = ?, deleted_at = ? WHERE id = ? AND deleted_at IS NULL`,
+		k.Name, k.Revoked, micros(k.UpdatedAt), deleted, k.ID))
+}
+
+// TouchKey implements roster.Tx.
+func (t *Tx) TouchKey(ctx context.Context, id string, at time.Time) error {
+	_, err := t.exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, micros(at), id)
+	return err
+}
+
+// CountKeys implements roster.Tx.
+func (t *Tx) CountKeys(ctx context.Context) (int, error) {
+	return queryOne(ctx, t, func(r Rows) (int, error) {
+		var n int
+		return n, r.Scan(&n)
+	}, `SELECT COUNT(*) FROM api_keys`)
+}
+
+var keyColumns = map[string]string{"id": "id", "name": "name", "account_id": "account_id", "created_at": "created_at", "updated_at": "updated_at", "role": "role"}
+
+// ListKeys implements roster.Tx. The filter "status" takes active, revoked or expired, judged
+// at q.Now.
+func (t *Tx) ListKeys(ctx context.Context, q roster.ListQuery) ([]roster.APIKey, error) {
+	sql, args, err := listSQL(`SELECT `+keyCols+` FROM api_keys WHERE deleted_at IS NULL`, keyColumns, q, func(f roster.Filter) (string, []any, bool) {
+		if f.Field != "status" {
+			return "", nil, false
+		}
+		now := micros(q.Now)
+		switch f.Value {
+		case string(roster.KeyRevoked):
+			return "revoked = ?", []any{true}, true
+		case string(roster.KeyExpired):
+			return "revoked = ? AND expires_at IS NOT NULL AND expires_at <= ?", []any{false, now}, true
+		default:
+			return "revoked = ? AND (expires_at IS NULL OR expires_at > ?)", []any{false, now}, true
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return queryRows(ctx, t, scanKey, sql, args...)
+}
+
+// --- entities ---
+
+const entityCols = `id, account_id, name, module_ids, source, recipient, description, deprecated, see, field_suffix,
+	invitation_id, flow_ids, logo_url, website, time_zone, trustedform_certified_vendor, created_at, updated_at`
+
+func scanEntity(r Rows) (roster.Entity, error) {
+	var e roster.Entity
+	var modules, flows string
+	var created, updated int64
+	err := r.Scan(&e.ID, &e.AccountID, &e.Name, &modules, &e.Source, &e.Recipient, &e.Description, &e.Deprecated, &e.See,
+		&e.FieldSuffix, &e.InvitationID, &flows, &e.LogoURL, &e.Website, &e.TimeZone, &e.TrustedFormCertifiedVendor, &created, &updated)
+	if err != nil {
+		return e, err
+	}
+	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
+	if err := json.Unmarshal([]byte(modules), &e.ModuleIDs); err != nil {
+		return e, fmt.Errorf("entity %s module_ids: %w", e.ID, err)
+	}
+	if err := json.Unmarshal([]byte(flows), &e.FlowIDs); err != nil {
+		return e, fmt.Errorf("entity %s flow_ids: %w", e.ID, err)
+	}
+	return e, nil
+}
+
+func jsonList(s []string) string {
+	if s == nil {
+		s = []string{}
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func entityArgs(e *roster.Entity) []any {
+	return []any{e.ID, e.AccountID, e.Name, jsonList(e.ModuleIDs), e.Source, e.Recipient, e.Description, e.Deprecated, e.See,
+		e.FieldSuffix, e.InvitationID, jsonList(e.FlowIDs), e.LogoURL, e.Website, e.TimeZone, e.TrustedFormCertifiedVendor,
+		micros(e.CreatedAt), micros(e.UpdatedAt)}
+}
+
+// InsertEntity implements roster.Tx.
+func (t *Tx) InsertEntity(ctx context.Context, e *roster.Entity) error {
+	_, err := t.exec(ctx, `INSERT INTO entities (`+entityCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, entityArgs(e)...)
+	return err
+}
+
+// Entity implements roster.Tx.
+func (t *Tx) Entity(ctx context.Context, id string) (roster.Entity, error) {
+	return queryOne(ctx, t, scanEntity, `SELECT `+entityCols+` FROM entities WHERE id = ? AND deleted_at IS NULL`, id)
+}
+
+// UpdateEntity implements roster.Tx.
+func (t *Tx) UpdateEntity(ctx context.Context, e *roster.Entity) error {
+	args := entityArgs(e)
+	return notFoundIfNone(t.exec(ctx, `UPDATE entities SET name = ?, module_ids = ?, source = ?, recipient = ?, description = ?,
+		deprecated = ?, see = ?, field_suffix = ?, invitation_id = ?, flow_ids = ?, logo_url = ?, website = ?, time_zone = ?,
+		trustedform_certified_vendor = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,
+		append(append([]any{}, args[2:16]...), args[17], e.ID)...))
+}
+
+// DeleteEntity implements roster.Tx.
+func (t *Tx) DeleteEntity(ctx context.Context, id string) error {
+	if _, err := t.exec(ctx, `DELETE FROM relationships WHERE entity_id = ?`, id); err != nil {
+		return err
+	}
+	return notFoundIfNone(t.exec(ctx, `DELETE FROM entities WHERE id = ? AND deleted_at IS NULL`, id))
+}
+
+var entityColumns = map[string]string{"id": "id", "account_id": "account_id", "name": "name", "source": "source",
+	"recipient": "recipient", "deprecated": "deprecated", "created_at": "created_at", "updated_at": "updated_at"}
+
+// ListEntities implements roster.Tx.
+func (t *Tx) ListEntities(ctx context.Context, q roster.ListQuery) ([]roster.Entity, error) {
+	sql, args, err := listSQL(`SELECT `+entityCols+` FROM entities WHERE deleted_at IS NULL`, entityColumns, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	return queryRows(ctx, t, scanEntity, sql, args...)
+}
+
+// ExistingEntities implements roster.Tx.
+func (t *Tx) ExistingEntities(ctx context.Context, accountID string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := []any{accountID}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	found, err := queryRows(ctx, t, func(r Rows) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	}, `SELECT id FROM entities WHERE account_id = ? AND deleted_at IS NULL AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, err
+}
+
+// --- relationships ---
+
+// InsertRelationships implements roster.Tx.
+func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) error {
+	for _, r := range rs {
+		if _, err := t.exec(ctx, `INSERT INTO relationships (account_id, entity_id, relationship_type, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING`, r.AccountID, r.EntityID, r.Type, micros(r.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteRelationship implements roster.Tx.
+func (t *Tx) DeleteRelationship(ctx context.Context, r roster.Relationship) error {
+	return notFoundIfNone(t.exec(ctx, `DELETE FROM relationships WHERE account_id = ? AND entity_id = ? AND relationship_type = ?`,
+		r.AccountID, r.EntityID, r.Type))
+}
+
+var relationshipColumns = map[string]string{"account_id": "account_id", "entity_id": "entity_id",
+	"relationship_type": "relationship_type", "created_at": "created_at"}
+
+// ListRelationships implements roster.Tx.
+func (t *Tx) ListRelationships(ctx context.Context, q roster.ListQuery) ([]roster.Relationship, error) {
+	sql, args, err := listSQL(`SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, relationshipColumns, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	return queryRows(ctx, t, func(r Rows) (roster.Relationship, error) {
+		var rel roster.Relationship
+		var created int64
+		err := r.Scan(&rel.AccountID, &rel.EntityID, &rel.Type, &created)
+		rel.CreatedAt = fromMicros(created)
+		return rel, err
+	}, sql, args...)
+}
+
+// --- idempotency ---
+
+// ClaimIdempotency implements roster.Tx. A record older than the TTL counts as absent even
+// before the purge removes it.
+func (t *Tx) ClaimIdempotency(ctx context.Context, rec roster.IdempotencyRecord) (roster.IdempotencyRecord, bool, error) {
+	n, err := t.exec(ctx, `INSERT INTO idempotency (scope, idem_key, fingerprint, token, lease_until, status, body, created_at)
+		VALUES (?, ?, ?, ?, ?, 0, NULL, ?) ON CONFLICT (scope, idem_key) DO NOTHING`,
+		rec.Scope, rec.Key, rec.Fingerprint, rec.Token, micros(rec.LeaseUntil), micros(rec.CreatedAt))
+	if err != nil || n == 1 {
+		return roster.IdempotencyRecord{}, n == 1, err
+	}
+	n, err = t.exec(ctx, `UPDATE idempotency SET fingerprint = ?, token = ?, lease_until = ?, status = 0, body = NULL, created_at = ?
+		WHERE scope = ? AND idem_key = ? AND ((status = 0 AND lease_until < ?) OR created_at < ?)`,
+		rec.Fingerprint, rec.Token, micros(rec.LeaseUntil), micros(rec.CreatedAt), rec.Scope, rec.Key,
+		micros(rec.CreatedAt), micros(rec.CreatedAt.Add(-roster.IdempotencyTTL)))
+	if err != nil || n == 1 {
+		return roster.IdempotencyRecord{}, n == 1, err
+	}
+	existing, err := queryOne(ctx, t, func(r Rows) (roster.IdempotencyRecord, error) {
+		var e roster.IdempotencyRecord
+		var lease, created int64
+		err := r.Scan(&e.Scope, &e.Key, &e.Fingerprint, &e.Token, &lease, &e.Status, &e.Body, &created)
+		e.LeaseUntil, e.CreatedAt = fromMicros(lease), fromMicros(created)
+		return e, err
+	}, `SELECT scope, idem_key, fingerprint, token, lease_until, status, body, created_at FROM idempotency WHERE scope = ? AND idem_key = ?`, rec.Scope, rec.Key)
+	if errors.Is(err, roster.ErrNotFound) {
+		// Released between our insert and our read: the caller may simply retry.
+		return roster.IdempotencyRecord{Fingerprint: rec.Fingerprint}, false, nil
+	}
+	return existing, false, err
+}
+
+// CompleteIdempotency implements roster.Tx.
+func (t *Tx) CompleteIdempotency(ctx context.Context, scope, key, token string, status int, body []byte) error {
+	return notFoundIfNone(t.exec(ctx, `UPDATE idempotency SET status = ?, body = ? WHERE scope = ? AND idem_key = ? AND token = ? AND status = 0`,
+		status, body, scope, key, token))
+}
+
+// ReleaseIdempotency implements roster.Tx.
+func (t *Tx) ReleaseIdempotency(ctx context.Context, scope, key, token string) error {
+	_, err := t.exec(ctx, `DELETE FROM idempotency WHERE scope = ? AND idem_key = ? AND token = ? AND status = 0`, scope, key, token)
+	return err
+}
+
+// PurgeIdempotency implements roster.Tx.
+func (t *Tx) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
+	return t.exec(ctx, `DELETE FROM idempotency WHERE created_at < ? AND (status <> 0 OR lease_until < ?)`, micros(before), micros(before))
+}
+
+// --- nonces ---
+
+// InsertNonce implements roster.Tx.
+func (t *Tx) InsertNonce(ctx context.Context, n roster.Nonce) error {
+	_, err := t.exec(ctx, `INSERT INTO nonces (value, key_id, expires_at, used_at, created_at) VALUES (?, ?, ?, NULL, ?)`,
+		n.Value, n.KeyID, micros(n.ExpiresAt), micros(n.CreatedAt))
+	return err
+}
+
+// SpendNonce implements roster.Tx.
+func (t *Tx) SpendNonce(ctx context.Context, value, keyID string, now time.Time) (bool, error) {
+	n, err := t.exec(ctx, `UPDATE nonces SET used_at = ? WHERE value = ? AND key_id = ? AND used_at IS NULL AND expires_at > ?`,
+		micros(now), value, keyID, micros(now))
+	return n == 1, err
+}
+
+// PurgeNonces implements roster.Tx.
+func (t *Tx) PurgeNonces(ctx context.Context, before time.Time) (int64, error) {
+	return t.exec(ctx, `DELETE FROM nonces WHERE expires_at < ?`, micros(before))
+}
