@@ -29,9 +29,17 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
-// Serve runs roster until ctx ends, then drains and closes. ready, if set, is called with the
-// listening address once the server accepts connections.
-func Serve(ctx context.Context, cfg Config, ready func(addr string)) error {
+// App is a configured roster: its store and service, ready to serve.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	store   roster.Store
+	Service *roster.Service
+}
+
+// New opens the database and wires the service. It creates the first superadmin key on an
+// empty database and prints it to cfg.Notice.
+func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
@@ -44,37 +52,44 @@ func Serve(ctx context.Context, cfg Config, ready func(addr string)) error {
 	log := slog.New(slog.NewJSONHandler(cfg.Log, nil))
 	st, err := store.Open(ctx, cfg.Database)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
-	svc := roster.NewService(st, nil, log)
-	secret, err := svc.Bootstrap(ctx)
+	a := &App{cfg: cfg, log: log, store: st, Service: roster.NewService(st, nil, log)}
+	secret, err := a.Service.Bootstrap(ctx)
 	if err != nil {
-		return fmt.Errorf("creating the first superadmin key: %w", err)
+		st.Close()
+		return nil, fmt.Errorf("creating the first superadmin key: %w", err)
 	}
 	if secret != "" {
 		fmt.Fprintf(cfg.Notice, "roster: created a superadmin key (shown once, keep it safe):\n%s\n", secret)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	return a, nil
+}
+
+// Serve runs roster until ctx ends, then drains in-flight requests and closes the store.
+// ready, if set, is called with the listening address once the server accepts connections.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	defer a.store.Close()
+	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(svc, log),
+		Handler:           api.New(a.Service, a.log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	purgeCtx, stopPurge := context.WithCancel(context.Background())
 	defer stopPurge()
-	go svc.RunPurger(purgeCtx, time.Minute)
+	go a.Service.RunPurger(purgeCtx, time.Minute)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(cfg.Notice, "roster: listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(a.cfg.Notice, "roster: listening on http://%s\n", ln.Addr())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -83,7 +98,7 @@ func Serve(ctx context.Context, cfg Config, ready func(addr string)) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
 	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {

@@ -67,7 +67,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		return app.Serve(ctx, app.Config{Addr: *addr, Database: *database, Log: stdout, Notice: stderr}, nil)
+		a, err := app.New(ctx, app.Config{Addr: *addr, Database: *database, Log: stdout, Notice: stderr})
+		if err != nil {
+			return err
+		}
+		return a.Serve(ctx, nil)
 	case "migrate":
 		if err := fs.Parse(args[1:]); err != nil {
 			return err

@@ -1,0 +1,275 @@
+// Package e2e starts the real roster server on 127.0.0.1:0 against a temporary database, on
+// SQLite and (when ROSTER_TEST_POSTGRES is set) on PostgreSQL, and talks to it over HTTP.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/app"
+)
+
+// engines runs fn once per engine as a subtest.
+func engines(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, start(t, "sqlite")) })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv("ROSTER_TEST_POSTGRES") == "" {
+			t.Skip("ROSTER_TEST_POSTGRES is not set; skipping the PostgreSQL run")
+		}
+		fn(t, start(t, "postgres"))
+	})
+}
+
+// env is one running server with its superadmin key.
+type env struct {
+	t      *testing.T
+	base   string
+	super  string
+	app    *app.App
+	client *http.Client
+}
+
+// databaseURL makes a fresh database for one test.
+func databaseURL(t *testing.T, engine string) string {
+	t.Helper()
+	if engine == "sqlite" {
+		return "sqlite:" + filepath.Join(t.TempDir(), "roster.db")
+	}
+	base := os.Getenv("ROSTER_TEST_POSTGRES")
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "e2e_" + hex.EncodeToString(b[:])
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("connect to ROSTER_TEST_POSTGRES: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer conn.Close(context.Background())
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func start(t *testing.T, engine string) *env {
+	t.Helper()
+	return startWith(t, databaseURL(t, engine))
+}
+
+func startWith(t *testing.T, database string) *env {
+	t.Helper()
+	var notice bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", Database: database, Notice: &notice})
+	if err != nil {
+		cancel()
+		t.Fatalf("start roster: %v", err)
+	}
+	super := ""
+	for _, line := range strings.Split(notice.String(), "\n") {
+		if strings.HasPrefix(line, "rk_") {
+			super = line
+		}
+	}
+	if super == "" {
+		t.Fatalf("no bootstrap key printed: %q", notice.String())
+	}
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, func(addr string) { addrc <- addr }) }()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		cancel()
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve ended with %v", err)
+		}
+	})
+	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// resp is a response read whole.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic value.
+func (r resp) JSON() any {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
+	dec.UseNumber()
+	_ = dec.Decode(&v)
+	return v
+}
+
+// Obj decodes the body as an object.
+func (r resp) Obj() map[string]any {
+	m, _ := r.JSON().(map[string]any)
+	return m
+}
+
+func (r resp) String() string { return fmt.Sprintf("%d %s", r.Status, r.Body) }
+
+// req is a request to send: headers as name, value pairs. body may be nil, a string (sent
+// raw), []byte (raw) or anything else (encoded as JSON).
+func (e *env) req(method, path string, body any, headers ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	r, err := http.NewRequest(method, e.base+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" && headers[i] == "Content-Type" {
+			r.Header.Del("Content-Type")
+			continue
+		}
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.client.Do(r)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// as sends a request with key as a Bearer token.
+func (e *env) as(key, method, path string, body any, headers ...string) resp {
+	e.t.Helper()
+	return e.req(method, path, body, append([]string{"Authorization", "Bearer " + key}, headers...)...)
+}
+
+// must fails the test unless the response has the status.
+func (e *env) must(r resp, status int) resp {
+	e.t.Helper()
+	if r.Status != status {
+		e.t.Fatalf("want status %d, got %s", status, r)
+	}
+	return r
+}
+
+// account creates an account as the superadmin and returns its response.
+func (e *env) account(name string) map[string]any {
+	e.t.Helper()
+	return e.must(e.as(e.super, "POST", "/v1/accounts", map[string]any{"name": name}), 201).Obj()
+}
+
+// key makes a key of role for account (a prefixed or bare id) and returns its secret.
+func (e *env) key(account string, role roster.Role) string {
+	e.t.Helper()
+	id, _ := roster.ParseID(roster.KindAccount, account)
+	_, secret, err := e.app.Service.CreateKey(context.Background(), roster.System, roster.KeyCreate{AccountID: id, Role: role, Name: string(role)}, nil)
+	if err != nil {
+		e.t.Fatalf("create key: %v", err)
+	}
+	return secret
+}
+
+// wantError checks a native error body.
+func wantError(t *testing.T, r resp, status int, code string) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("want %d %s, got %s", status, code, r)
+	}
+	if got := r.Obj()["code"]; got != code {
+		t.Fatalf("want code %q, got %s", code, r)
+	}
+	if r.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("no X-Request-Id on %s", r)
+	}
+}
+
+// wantProblems checks a 422 body has exactly these (loc, type) items, in any order.
+func wantProblems(t *testing.T, r resp, want ...string) {
+	t.Helper()
+	if r.Status != 422 {
+		t.Fatalf("want 422, got %s", r)
+	}
+	detail, ok := r.Obj()["detail"].([]any)
+	if !ok {
+		t.Fatalf("422 without a detail list: %s", r)
+	}
+	var got []string
+	for _, d := range detail {
+		item := d.(map[string]any)
+		loc, _ := json.Marshal(item["loc"])
+		if _, ok := item["msg"].(string); !ok {
+			t.Fatalf("problem without msg: %s", r)
+		}
+		got = append(got, string(loc)+" "+fmt.Sprint(item["type"]))
+	}
+	if strings.Join(sorted(got), "\n") != strings.Join(sorted(want), "\n") {
+		t.Fatalf("problems:\n got  %v\n want %v\n body %s", got, want, r.Body)
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
