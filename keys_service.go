@@ -17,37 +17,45 @@ type KeyCreate struct {
 // System is the principal of the operator at the command line: a superadmin without a key.
 var System = Principal{Role: RoleSuperadmin}
 
+// CreatedKey is a new key with its secret, shown once.
+type CreatedKey struct {
+	Key    APIKey
+	Secret string
+}
+
 // CreateKey makes a key and returns it with its secret, which is never stored.
 func (s *Service) CreateKey(ctx context.Context, p Principal, in KeyCreate, w *Write) (APIKey, string, error) {
+	ck, err := s.CreateKeyWrite(ctx, p, in, w)
+	return ck.Key, ck.Secret, err
+}
+
+// CreateKeyWrite is CreateKey for the API: the idempotent write renders a CreatedKey.
+func (s *Service) CreateKeyWrite(ctx context.Context, p Principal, in KeyCreate, w *Write) (CreatedKey, error) {
 	if in.Role == "" {
 		in.Role = RoleAdmin
 	}
 	if in.Role == RoleSuperadmin || in.AccountID == "" {
 		if err := p.RequireSuperadmin(); err != nil {
-			return APIKey{}, "", err
+			return CreatedKey{}, err
 		}
 		if in.Role != RoleSuperadmin || in.AccountID != "" {
-			return APIKey{}, "", Invalid("value_error", "Value error, a superadmin key has no account_id and an account key needs one", "body", "account_id")
+			return CreatedKey{}, Invalid("value_error", "Value error, a superadmin key has no account_id and an account key needs one", "body", "account_id")
 		}
 	} else if err := p.CanWrite(in.AccountID); err != nil {
-		return APIKey{}, "", err
+		return CreatedKey{}, err
 	}
 	secret := NewSecret()
-	out, err := commit(ctx, s, w, func(tx Tx) (APIKey, error) {
+	return commit(ctx, s, w, func(tx Tx) (CreatedKey, error) {
 		if in.AccountID != "" {
 			if _, err := findAccount(ctx, tx, in.AccountID); err != nil {
-				return APIKey{}, err
+				return CreatedKey{}, err
 			}
 		}
 		now := s.Now()
 		k := APIKey{ID: NewID(now), AccountID: in.AccountID, Name: in.Name, Role: in.Role, Prefix: secret[:KeyPrefixLen],
 			Hash: HashSecret(secret), ExpiresAt: in.ExpiresAt, CreatedAt: now, UpdatedAt: now}
-		return k, tx.InsertKey(ctx, &k)
+		return CreatedKey{Key: k, Secret: secret}, tx.InsertKey(ctx, &k)
 	})
-	if err != nil {
-		return APIKey{}, "", err
-	}
-	return out, secret, nil
 }
 
 // Keys is how keys are listed.
@@ -155,9 +163,10 @@ func findKey(ctx context.Context, tx Tx, p Principal, id string) (APIKey, error)
 
 // KeyPatch is a validated key update.
 type KeyPatch struct {
-	Name    Opt[string]
-	Revoke  bool
-	Deleted bool
+	Name     Opt[string]
+	Revoke   bool
+	Activate bool // asking for "active": a no-op on an active key, 422 on a revoked one
+	Deleted  bool
 }
 
 // PatchKey renames, revokes or deletes a key. Revocation is final.
@@ -171,6 +180,9 @@ func (s *Service) PatchKey(ctx context.Context, p Principal, id string, in KeyPa
 		k, err := findKey(ctx, tx, p, id)
 		if err != nil {
 			return k, err
+		}
+		if in.Activate && k.Revoked {
+			return k, Invalid("value_error", "Value error, revocation is final", "body", "status")
 		}
 		changed := false
 		if in.Name.Has() && in.Name.V != k.Name {

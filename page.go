@@ -48,7 +48,8 @@ func (s Sort) String() string {
 // Listing describes how one resource is listed: which fields sort, the default order and the
 // tie-breakers that make every order total.
 type Listing struct {
-	Fields       map[string]FieldKind // sortable fields (tie-breakers included)
+	Fields       map[string]FieldKind // fields a cursor may carry (tie-breakers included)
+	Sortable     []string             // fields a client may sort by; nil means every field
 	DefaultSort  string
 	TieBreak     []string // appended, ascending, when not already in the sort
 	DefaultLimit int
@@ -100,7 +101,10 @@ type cursor struct {
 }
 
 // ParseSort parses a sort parameter against the listing, appending the tie-breakers.
-func (l Listing) ParseSort(raw string) (Sort, error) {
+func (l Listing) ParseSort(raw string) (Sort, error) { return l.parseSort(raw, true) }
+
+// parseSort parses a sort; a cursor's own sort (client false) may name the tie-breakers.
+func (l Listing) parseSort(raw string, client bool) (Sort, error) {
 	if raw == "" {
 		raw = l.DefaultSort
 	}
@@ -108,7 +112,7 @@ func (l Listing) ParseSort(raw string) (Sort, error) {
 	seen := map[string]bool{}
 	for _, term := range strings.Split(raw, ",") {
 		field, dir, hasDir := strings.Cut(strings.TrimSpace(term), ":")
-		if _, ok := l.Fields[field]; !ok || seen[field] {
+		if _, ok := l.Fields[field]; !ok || seen[field] || client && l.Sortable != nil && !slices.Contains(l.Sortable, field) {
 			return nil, Errorf(CodeInvalidSort, "cannot sort by %q; sortable fields: %s", field, strings.Join(l.sortable(), ", "))
 		}
 		desc := false
@@ -132,6 +136,9 @@ func (l Listing) ParseSort(raw string) (Sort, error) {
 }
 
 func (l Listing) sortable() []string {
+	if l.Sortable != nil {
+		return l.Sortable
+	}
 	out := slices.Collect(maps.Keys(l.Fields))
 	slices.Sort(out)
 	return out
@@ -177,7 +184,7 @@ func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, 
 		pl.Query.Order, err = l.ParseSort(req.Sort)
 		return pl, err
 	}
-	s, err := l.ParseSort(c.Sort)
+	s, err := l.parseSort(c.Sort, false)
 	if err != nil || s.String() != c.Sort || len(c.Values) != len(s) {
 		return pl, Errorf(CodeInvalidCursor, "the cursor is not valid")
 	}

@@ -26,6 +26,7 @@ func ValidRelationshipType(t string) bool {
 // Relationships is how relationships are listed: by creation, then entity, then type.
 var Relationships = Listing{
 	Fields:       map[string]FieldKind{"created_at": FieldTime, "entity_id": FieldString, "relationship_type": FieldString},
+	Sortable:     []string{"created_at"},
 	DefaultSort:  "created_at:asc",
 	TieBreak:     []string{"entity_id", "relationship_type"},
 	DefaultLimit: 20,

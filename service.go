@@ -91,6 +91,9 @@ func (p Principal) PathAccount(raw string, loc ...any) (string, error) {
 type Write struct {
 	Claim  *Claim
 	Render func(v any) (status int, body []byte, err error)
+	// Saved, when set, renders the copy kept for replays instead of Render (a created key's
+	// replay must not carry its secret).
+	Saved func(v any) (status int, body []byte, err error)
 	// Status and Body hold the rendered response once an idempotent write committed.
 	Status int
 	Body   []byte
@@ -202,7 +205,11 @@ func commit[T any](ctx context.Context, s *Service, w *Write, fn func(tx Tx) (T,
 		if w == nil || w.Claim == nil {
 			return nil
 		}
-		status, body, err := w.Render(v)
+		render := w.Render
+		if w.Saved != nil {
+			render = w.Saved
+		}
+		status, body, err := render(v)
 		if err != nil {
 			return err
 		}

@@ -69,6 +69,36 @@ func (s *Server) Routes() []route {
 		{"GET", "/v1/accounts", keyed, s.listAccounts},
 		{"GET", "/v1/accounts/{account_id}", keyed, s.getAccount},
 		{"PATCH", "/v1/accounts/{account_id}", keyed, s.patchAccount},
+
+		{"POST", "/v1/entities", keyed, s.createEntity},
+		{"GET", "/v1/entities", keyed, s.listEntities},
+		{"GET", "/v1/entities/{id}", keyed, s.getEntity},
+		{"PUT", "/v1/entities/{id}", keyed, s.putEntity},
+		{"PATCH", "/v1/entities/{id}", keyed, s.patchEntity},
+		{"DELETE", "/v1/entities/{id}", keyed, s.deleteEntity},
+		{"GET", "/v1/entities/{id}/relationships", keyed, s.entityRelationships},
+
+		{"POST", "/v1/accounts/{account_id}/entity_relationships/batch", keyed, s.batchRelationships},
+		{"GET", "/v1/accounts/{account_id}/entity_relationships", keyed, s.listRelationships},
+		{"DELETE", "/v1/accounts/{account_id}/entity_relationships/{entity_id}", keyed, s.deleteRelationship},
+
+		{"POST", "/v1/api-keys", keyed, s.createKey},
+		{"GET", "/v1/api-keys", keyed, s.listKeys},
+		{"GET", "/v1/api-keys/{key_id}", keyed, s.getKey},
+		{"PATCH", "/v1/api-keys/{key_id}", keyed, s.patchKey},
+
+		{"GET", "/v1/client/nonce", keyed, s.nonce},
+
+		{"POST", "/v0/accounts/{id}/entity_relationships/batch", keyed, s.batchRelationships},
+		{"GET", "/v0/accounts/{id}/entity_relationships", keyed, s.listRelationships},
+		{"DELETE", "/v0/accounts/{id}/entity_relationships/{entity_id}", keyed, s.deleteRelationship},
+
+		{"POST", "/entities", keyed, s.createEntity},
+		{"GET", "/entities", keyed, s.listConduitEntities},
+		{"GET", "/entities/{id}", keyed, s.getEntity},
+		{"PUT", "/entities/{id}", keyed, s.putEntity},
+		{"PATCH", "/entities/{id}", keyed, s.patchEntity},
+		{"DELETE", "/entities/{id}", keyed, s.deleteEntity},
 	}
 }
 
@@ -181,6 +211,15 @@ func (s *Server) serveRoute(c *call, rt route) error {
 	c.p, c.authed = p, true
 	if err := c.readBody(); err != nil {
 		return err
+	}
+	// ?account_id= is accepted on every /v1 route, as LEADR declares it; for anyone but a
+	// superadmin it must name the caller's own account.
+	if c.sf == native && !p.IsSuperadmin() {
+		if raw := c.r.URL.Query().Get("account_id"); raw != "" {
+			if _, err := p.PathAccount(raw); err != nil {
+				return err
+			}
+		}
 	}
 	return rt.handle(c)
 }

@@ -1,0 +1,216 @@
+package roster
+
+import (
+	"context"
+	"fmt"
+)
+
+// RelationshipBatch is a validated batch request: entity ids canonical, in request order.
+// An id that is well formed but cannot name an entity roster made is "" (a not_found later).
+type RelationshipBatch struct {
+	EntityIDs []string
+	Raw       []string
+	Type      string
+}
+
+// MaxBatch is the most entity ids one batch may carry.
+const MaxBatch = 20
+
+// DecodeRelationshipBatch reads and validates a batch body.
+func DecodeRelationshipBatch(v any) (RelationshipBatch, error) {
+	b := NewBody(v)
+	var in RelationshipBatch
+	if !b.Valid() {
+		return in, b.Problems.Err()
+	}
+	ps := &b.Problems
+	ids := b.Strings("entity_ids", true)
+	if ids.Null {
+		ps.Add("list_type", "Input should be a valid list", "body", "entity_ids")
+	}
+	typ := b.String("relationship_type", true)
+	if ids.Has() {
+		switch n := len(ids.V); {
+		case n == 0:
+			ps.Add("too_short", "List should have at least 1 item after validation, not 0", "body", "entity_ids")
+		case n > MaxBatch:
+			ps.Add("too_long", fmt.Sprintf("List should have at most %d items after validation, not %d", MaxBatch, n), "body", "entity_ids")
+		default:
+			seen := map[string]int{}
+			for i, raw := range ids.V {
+				id, ok := ParseID(KindEntity, raw)
+				if !ok {
+					ps.Add("string_pattern_mismatch", "String should match pattern '"+KindEntity.Pattern()+"'", "body", "entity_ids", i)
+					continue
+				}
+				canon := id
+				if canon == "" {
+					canon = "raw:" + raw
+				}
+				if first, dup := seen[canon]; dup {
+					ps.Add("duplicate", fmt.Sprintf("Value error, the same entity as entity_ids[%d]", first), "body", "entity_ids", i)
+					continue
+				}
+				seen[canon] = i
+				in.EntityIDs = append(in.EntityIDs, id)
+				in.Raw = append(in.Raw, raw)
+			}
+		}
+	}
+	if typ.Null {
+		ps.Add("enum", "Input should be 'account_holder', 'authorized_signer' or 'authorized_user'", "body", "relationship_type")
+	} else if typ.Has() {
+		if ValidRelationshipType(typ.V) {
+			in.Type = typ.V
+		} else {
+			ps.Enum(RelationshipTypes, "body", "relationship_type")
+		}
+	}
+	return in, b.Finish()
+}
+
+// BatchResult is what a batch answers.
+type BatchResult struct {
+	AccountID string
+	Type      string
+	EntityIDs []string
+}
+
+// CreateRelationships puts every entity of the batch in the role on the account, all or
+// nothing: each id that names no entity of the account is a not_found problem.
+func (s *Service) CreateRelationships(ctx context.Context, p Principal, accountID string, in RelationshipBatch, w *Write) (BatchResult, error) {
+	if err := p.CanWrite(accountID); err != nil {
+		return BatchResult{}, err
+	}
+	return commit(ctx, s, w, func(tx Tx) (BatchResult, error) {
+		if _, err := findAccount(ctx, tx, accountID); err != nil {
+			return BatchResult{}, err
+		}
+		var lookup []string
+		for _, id := range in.EntityIDs {
+			if id != "" {
+				lookup = append(lookup, id)
+			}
+		}
+		found, err := tx.ExistingEntities(ctx, accountID, lookup)
+		if err != nil {
+			return BatchResult{}, err
+		}
+		var ps Problems
+		now := s.Now()
+		rs := make([]Relationship, 0, len(in.EntityIDs))
+		for i, id := range in.EntityIDs {
+			if !found[id] {
+				ps.Add("not_found", "no entity of this account has this id", "body", "entity_ids", i)
+				continue
+			}
+			rs = append(rs, Relationship{AccountID: accountID, EntityID: id, Type: in.Type, CreatedAt: now})
+		}
+		if err := ps.Err(); err != nil {
+			return BatchResult{}, err
+		}
+		if err := tx.InsertRelationships(ctx, rs); err != nil {
+			return BatchResult{}, err
+		}
+		return BatchResult{AccountID: accountID, Type: in.Type, EntityIDs: in.EntityIDs}, nil
+	})
+}
+
+// ListRelationships lists an account's relationships (filters relationship_type, entity_id).
+func (s *Service) ListRelationships(ctx context.Context, p Principal, accountID string, req PageRequest) (Page[Relationship], error) {
+	if err := p.CanRead(accountID); err != nil {
+		return Page[Relationship]{}, err
+	}
+	req.Principal = p
+	pl, err := Relationships.Plan(req, func(raw map[string]string) ([]Filter, error) {
+		fs := []Filter{{Field: "account_id", Value: accountID}}
+		var ps Problems
+		if v, has := raw["relationship_type"]; has {
+			if !ValidRelationshipType(v) {
+				ps.Enum(RelationshipTypes, "query", "relationship_type")
+			}
+			fs = append(fs, Filter{Field: "relationship_type", Value: v})
+		}
+		if v, has := raw["entity_id"]; has {
+			id, ok := ParseID(KindEntity, v)
+			if !ok {
+				ps.Add("string_pattern_mismatch", "String should match pattern '"+KindEntity.Pattern()+"'", "query", "entity_id")
+			}
+			fs = append(fs, Filter{Field: "entity_id", Value: id})
+		}
+		return fs, ps.Err()
+	})
+	if err != nil {
+		return Page[Relationship]{}, err
+	}
+	var rows []Relationship
+	err = s.store.View(ctx, func(tx Tx) error {
+		if _, err := findAccount(ctx, tx, accountID); err != nil {
+			return err
+		}
+		var err error
+		rows, err = tx.ListRelationships(ctx, pl.Query)
+		return err
+	})
+	if err != nil {
+		return Page[Relationship]{}, err
+	}
+	return BuildPage(rows, pl, RelationshipValue), nil
+}
+
+// EntityRelationships lists the roles one entity holds.
+func (s *Service) EntityRelationships(ctx context.Context, p Principal, entityID string, req PageRequest) (Page[Relationship], error) {
+	req.Principal = p
+	pl, err := Relationships.Plan(req, func(map[string]string) ([]Filter, error) {
+		return []Filter{{Field: "entity_id", Value: entityID}}, nil
+	})
+	if err != nil {
+		return Page[Relationship]{}, err
+	}
+	var rows []Relationship
+	err = s.store.View(ctx, func(tx Tx) error {
+		e, err := findEntity(ctx, tx, p, entityID)
+		if err != nil {
+			return err
+		}
+		pl.Query.Filters = append(pl.Query.Filters, Filter{Field: "account_id", Value: e.AccountID})
+		rows, err = tx.ListRelationships(ctx, pl.Query)
+		return err
+	})
+	if err != nil {
+		return Page[Relationship]{}, err
+	}
+	return BuildPage(rows, pl, RelationshipValue), nil
+}
+
+// DeleteRelationshipsResultLimit is how many remaining relationships a delete answers with.
+const DeleteRelationshipsResultLimit = 100
+
+// DeleteRelationship removes one relationship and returns the account's first 100 remaining
+// relationships in list order.
+func (s *Service) DeleteRelationship(ctx context.Context, p Principal, r Relationship, w *Write) ([]Relationship, error) {
+	if err := p.CanWrite(r.AccountID); err != nil {
+		return nil, err
+	}
+	return commit(ctx, s, w, func(tx Tx) ([]Relationship, error) {
+		if _, err := findAccount(ctx, tx, r.AccountID); err != nil {
+			return nil, err
+		}
+		if r.EntityID == "" {
+			return nil, Errorf(CodeNotFound, "no such relationship")
+		}
+		if err := tx.DeleteRelationship(ctx, r); err != nil {
+			if ErrorCode(err) == CodeNotFound {
+				return nil, Errorf(CodeNotFound, "no such relationship")
+			}
+			return nil, err
+		}
+		order, _ := Relationships.ParseSort("")
+		rest, err := tx.ListRelationships(ctx, ListQuery{Filters: []Filter{{Field: "account_id", Value: r.AccountID}},
+			Order: order, Limit: DeleteRelationshipsResultLimit})
+		if rest == nil {
+			rest = []Relationship{}
+		}
+		return rest, err
+	})
+}
