@@ -12,12 +12,16 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterhq/roster"
 )
@@ -27,17 +31,27 @@ const MaxBody = 1 << 20
 
 // Server is roster's HTTP handler.
 type Server struct {
-	svc *roster.Service
-	log *slog.Logger
-	mux *http.ServeMux
+	svc     *roster.Service
+	log     *slog.Logger
+	mux     *http.ServeMux
+	limiter *limiter
+	metrics *metrics
+}
+
+// Options tune the handler.
+type Options struct {
+	// RateLimit is the per-key token bucket; the zero value turns limiting off.
+	RateLimit RateLimit
+	// Collectors are extra Prometheus collectors (database pool statistics).
+	Collectors []prometheus.Collector
 }
 
 // New builds the handler over a service.
-func New(svc *roster.Service, log *slog.Logger) *Server {
+func New(svc *roster.Service, log *slog.Logger, opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{svc: svc, log: log, mux: http.NewServeMux()}
+	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), limiter: newLimiter(opts.RateLimit), metrics: newMetrics(opts.Collectors...)}
 	s.mount()
 	return s
 }
@@ -64,6 +78,7 @@ func (s *Server) Routes() []route {
 	return []route{
 		{"GET", "/healthz", public, s.healthz},
 		{"GET", "/readyz", public, s.readyz},
+		{"GET", "/metrics", public, s.serveMetrics},
 
 		{"POST", "/v1/accounts", keyed, s.createAccount},
 		{"GET", "/v1/accounts", keyed, s.listAccounts},
@@ -164,8 +179,10 @@ func (s *Server) wrap(pattern string, h func(*call) error) http.Handler {
 					c.fail(errors.New("panic"))
 				}
 			}
+			d := time.Since(start)
+			s.metrics.observe(pattern, r.Method, c.status, d)
 			s.log.Info("request", "request_id", c.reqID, "method", r.Method, "route", pattern, "status", c.status,
-				"duration_ms", float64(time.Since(start).Microseconds())/1000, "account_id", c.accountForLog())
+				"duration_ms", float64(d.Microseconds())/1000, "account_id", c.accountForLog())
 		}()
 		if err := h(c); err != nil {
 			c.fail(err)
@@ -209,6 +226,9 @@ func (s *Server) serveRoute(c *call, rt route) error {
 		return err
 	}
 	c.p, c.authed = p, true
+	if err := s.rateLimit(c); err != nil {
+		return err
+	}
 	if err := c.readBody(); err != nil {
 		return err
 	}
@@ -406,6 +426,31 @@ func mutate[T any](c *call, status int, required bool, problems roster.Problems,
 		return nil
 	}
 	return c.reply(status, view(out))
+}
+
+// rateLimit takes a token from the caller's bucket, answering 429 with Retry-After and the
+// IETF RateLimit headers when it is empty.
+func (s *Server) rateLimit(c *call) error {
+	if s.limiter.cfg.Rate <= 0 {
+		return nil
+	}
+	ok, remaining, wait := s.limiter.allow(c.p.KeyID, time.Now())
+	h := c.w.Header()
+	h.Set("RateLimit-Policy", s.limiter.policy())
+	if ok {
+		h.Set("RateLimit", `"per-key";r=`+strconv.Itoa(remaining)+`;t=0`)
+		return nil
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	h.Set("RateLimit", `"per-key";r=0;t=`+strconv.Itoa(secs))
+	h.Set("Retry-After", strconv.Itoa(secs))
+	return roster.Errorf(roster.CodeRateLimited, "too many requests for this key; retry in %d s", secs)
+}
+
+func (s *Server) serveMetrics(c *call) error {
+	c.status = http.StatusOK
+	s.metrics.handler().ServeHTTP(c.w, c.r)
+	return nil
 }
 
 func (s *Server) healthz(c *call) error {

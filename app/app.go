@@ -27,6 +27,30 @@ type Config struct {
 	Notice io.Writer
 	// ShutdownTimeout bounds how long in-flight requests may drain.
 	ShutdownTimeout time.Duration
+	// RateLimit is the per-key token bucket (requests per second and burst); zero turns it off.
+	RateLimit api.RateLimit
+	// Server timeouts; zero takes the defaults of DefaultConfig.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+// Defaults fills in every zero field of cfg that has a default.
+func (cfg *Config) defaults() {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	if cfg.Notice == nil {
+		cfg.Notice = io.Discard
+	}
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&cfg.ShutdownTimeout, 15*time.Second)
+	set(&cfg.ReadHeaderTimeout, 5*time.Second)
+	set(&cfg.ReadTimeout, 30*time.Second)
+	set(&cfg.WriteTimeout, 30*time.Second)
+	set(&cfg.IdleTimeout, 120*time.Second)
 }
 
 // App is a configured roster: its store and service, ready to serve.
@@ -40,15 +64,7 @@ type App struct {
 // New opens the database and wires the service. It creates the first superadmin key on an
 // empty database and prints it to cfg.Notice.
 func New(ctx context.Context, cfg Config) (*App, error) {
-	if cfg.Log == nil {
-		cfg.Log = io.Discard
-	}
-	if cfg.Notice == nil {
-		cfg.Notice = io.Discard
-	}
-	if cfg.ShutdownTimeout == 0 {
-		cfg.ShutdownTimeout = 15 * time.Second
-	}
+	cfg.defaults()
 	log := slog.New(slog.NewJSONHandler(cfg.Log, nil))
 	st, err := store.Open(ctx, cfg.Database)
 	if err != nil {
@@ -75,11 +91,11 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(a.Service, a.log),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, Collectors: storeCollectors(a.store)}),
+		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.ReadTimeout,
+		WriteTimeout:      a.cfg.WriteTimeout,
+		IdleTimeout:       a.cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/app"
 	"github.com/rosterhq/roster/store"
 )
@@ -64,10 +65,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		addr := fs.String("addr", env("ROSTER_ADDR", "127.0.0.1:8080"), "listen address (env ROSTER_ADDR)")
+		rateLimit := fs.Float64("rate-limit", 100, "requests per second per key; 0 turns rate limiting off (env ROSTER_RATE_LIMIT)")
+		rateBurst := fs.Int("rate-burst", 200, "burst per key (env ROSTER_RATE_BURST)")
+		readHeader := fs.Duration("read-header-timeout", 5*time.Second, "time to read request headers (env ROSTER_READ_HEADER_TIMEOUT)")
+		read := fs.Duration("read-timeout", 30*time.Second, "time to read a whole request (env ROSTER_READ_TIMEOUT)")
+		write := fs.Duration("write-timeout", 30*time.Second, "time to write a response (env ROSTER_WRITE_TIMEOUT)")
+		idle := fs.Duration("idle-timeout", 120*time.Second, "keep-alive idle time (env ROSTER_IDLE_TIMEOUT)")
+		drain := fs.Duration("shutdown-timeout", 15*time.Second, "time in-flight requests get to finish on SIGTERM (env ROSTER_SHUTDOWN_TIMEOUT)")
+		if err := envFlags(fs, getenv, map[string]string{"rate-limit": "ROSTER_RATE_LIMIT", "rate-burst": "ROSTER_RATE_BURST",
+			"read-header-timeout": "ROSTER_READ_HEADER_TIMEOUT", "read-timeout": "ROSTER_READ_TIMEOUT", "write-timeout": "ROSTER_WRITE_TIMEOUT",
+			"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT"}); err != nil {
+			return err
+		}
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		a, err := app.New(ctx, app.Config{Addr: *addr, Database: *database, Log: stdout, Notice: stderr})
+		if *rateLimit < 0 || *rateBurst < 1 {
+			return fmt.Errorf("--rate-limit must be >= 0 and --rate-burst >= 1")
+		}
+		a, err := app.New(ctx, app.Config{Addr: *addr, Database: *database, Log: stdout, Notice: stderr,
+			RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, ReadHeaderTimeout: *readHeader,
+			ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain})
 		if err != nil {
 			return err
 		}
@@ -94,6 +112,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+}
+
+// envFlags sets flags from their environment variables, before the command line overrides them.
+func envFlags(fs *flag.FlagSet, getenv func(string) string, vars map[string]string) error {
+	for name, v := range vars {
+		if val := getenv(v); val != "" {
+			if err := fs.Set(name, val); err != nil {
+				return fmt.Errorf("%s=%q: %w", v, val, err)
+			}
+		}
+	}
+	return nil
 }
 
 func version() string {

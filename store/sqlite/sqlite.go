@@ -41,7 +41,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		for _, p := range append(pragmas, extra...) {
 			q.Add("_pragma", p)
 		}
-		return "file:" + path + "?" + q.Encode()
+		return fileURI(path) + "?" + q.Encode()
 	}
 	writer, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
 	if err != nil {
@@ -64,6 +64,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// fileURI turns a file path into the SQLite URI that names it: the driver opens every DSN as a
+// URI, where "?" starts the parameters, "#" a fragment and "%XX" an escape, so a path holding any
+// of them would otherwise open another file.
+func fileURI(path string) string {
+	escaped := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
+	if strings.HasPrefix(path, "/") {
+		// An empty authority, so that a path starting with "//" is not read as a host.
+		return "file://" + escaped
+	}
+	return "file:" + escaped
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -132,8 +144,8 @@ func (s *Store) Close() error {
 	return errors.Join(s.readers.Close(), s.writer.Close())
 }
 
-// Stats reports the connection pools, for metrics.
-func (s *Store) Stats() (writer, readers sql.DBStats) { return s.writer.Stats(), s.readers.Stats() }
+// DBs exposes the writer and reader pools, for metrics.
+func (s *Store) DBs() (writer, readers *sql.DB) { return s.writer, s.readers }
 
 func mapErr(err error) error {
 	if err == nil {
