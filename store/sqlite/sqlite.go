@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -29,6 +30,12 @@ type Store struct {
 	writer  *sql.DB
 	readers *sql.DB
 	dialect *sqlstore.Dialect
+
+	writes   chan *writeReq
+	quit     chan struct{}
+	loopDone chan struct{}
+	closing  sync.Once
+	counters
 }
 
 var _ roster.Store = (*Store)(nil)
@@ -58,11 +65,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	readers.SetMaxOpenConns(n)
 	readers.SetMaxIdleConns(n)
-	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr}}
+	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr},
+		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		writer.Close()
+		readers.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	go s.writeLoop()
 	return s, nil
 }
 
@@ -128,19 +138,18 @@ func (s *Store) View(ctx context.Context, fn func(roster.Tx) error) error {
 	return s.inTx(ctx, s.readers, func(tx *sql.Tx) error { return fn(sqlstore.NewTx(querier{tx}, s.dialect)) })
 }
 
-// Update implements roster.Store.
-func (s *Store) Update(ctx context.Context, fn func(roster.Tx) error) error {
-	return s.inTx(ctx, s.writer, func(tx *sql.Tx) error { return fn(sqlstore.NewTx(querier{tx}, s.dialect)) })
-}
-
 // Ping implements roster.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	return s.readers.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 }
 
-// Close implements roster.Store.
+// Close implements roster.Store. The batch being written finishes; writes still queued fail.
 func (s *Store) Close() error {
+	s.closing.Do(func() {
+		close(s.quit)
+		<-s.loopDone
+	})
 	return errors.Join(s.readers.Close(), s.writer.Close())
 }
 
