@@ -1,6 +1,7 @@
 package roster
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -140,7 +141,7 @@ func (b *Body) Finish() error {
 // DecodeJSON parses a request body into a generic value, keeping numbers as text. Malformed
 // JSON is a json_invalid problem.
 func DecodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
 	err := dec.Decode(&v)

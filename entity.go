@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // time zones are validated the same on every machine
 )
@@ -202,16 +203,12 @@ func DecodeEntity(v any, mode EntityMode) (EntityInput, error) {
 	if in.TrustedFormCertifiedVendor.Null {
 		in.TrustedFormCertifiedVendor = Opt[bool]{}
 	}
-	if err := b.Finish(); err != nil {
-		return in, err
+	// On create and PUT, see needs deprecated true in the same body; reported with the other
+	// problems, all at once (a PATCH is judged against the stored entity by the service).
+	if full && in.See.Has() && !(in.Deprecated.Has() && in.Deprecated.V) {
+		ps.Add("value_error", "Value error, see is only allowed when deprecated is true", "body", "see")
 	}
-	if full && in.Deprecated.Has() && !in.Deprecated.V && in.See.Has() {
-		return in, Invalid("value_error", "Value error, see is only allowed when deprecated is true", "body", "see")
-	}
-	if full && !in.Deprecated.Has() && in.See.Has() {
-		return in, Invalid("value_error", "Value error, see is only allowed when deprecated is true", "body", "see")
-	}
-	return in, nil
+	return in, b.Finish()
 }
 
 func enumField(b *Body, name string, required bool, allowed []string) Opt[string] {
@@ -253,13 +250,22 @@ func isHTTP(scheme string) bool {
 	return strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")
 }
 
+// knownZones caches zone names already found valid: loading a zone reads the tz database.
+var knownZones sync.Map
+
 // ValidTimeZone accepts an IANA zone name, with a space allowed in place of an underscore.
 func ValidTimeZone(s string) bool {
-	if s == "" || s == "Local" || strings.ContainsAny(s, "\\\x00") || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
+	if _, ok := knownZones.Load(s); ok {
+		return true
+	}
+	if s == "" || len(s) > 64 || s == "Local" || strings.ContainsAny(s, "\\\x00") || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
 		return false
 	}
-	_, err := time.LoadLocation(strings.ReplaceAll(s, " ", "_"))
-	return err == nil
+	if _, err := time.LoadLocation(strings.ReplaceAll(s, " ", "_")); err != nil {
+		return false
+	}
+	knownZones.Store(s, struct{}{})
+	return true
 }
 
 // Apply writes the given fields of in onto e. For a replace, fields not given return to their

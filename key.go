@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"math/big"
 	"time"
+	"unsafe"
 )
 
 // Role is what a key may do.
@@ -83,8 +84,22 @@ func NewSecret() string {
 }
 
 func checksum(body string) string {
-	return encodeBase62(new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(body)))), secretSumLen)
+	sum := checksumOf(body)
+	return string(sum[:])
 }
+
+// checksumOf is the base62 CRC32 of a secret's body, without allocating.
+func checksumOf(body string) [secretSumLen]byte {
+	var out [secretSumLen]byte
+	n := uint64(crc32.Update(0, crc32.IEEETable, unsafeBytes(body)))
+	for i := secretSumLen - 1; i >= 0; i-- {
+		out[i] = base62[n%62]
+		n /= 62
+	}
+	return out
+}
+
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func encodeBase62(n *big.Int, width int) string {
 	out := make([]byte, width)
@@ -110,12 +125,13 @@ func WellFormedSecret(s string) bool {
 			return false
 		}
 	}
-	return checksum(body) == s[len(secretPrefix)+secretBodyLen:]
+	sum := checksumOf(body)
+	return string(sum[:]) == s[len(secretPrefix)+secretBodyLen:]
 }
 
 // HashSecret is the at-rest form of a secret.
 func HashSecret(s string) string {
-	h := sha256.Sum256([]byte(s))
+	h := sha256.Sum256(unsafeBytes(s))
 	return hex.EncodeToString(h[:])
 }
 
