@@ -3,6 +3,7 @@ package roster
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -141,17 +142,14 @@ func (b *Body) Finish() error {
 // DecodeJSON parses a request body into a generic value, keeping numbers as text. Malformed
 // JSON is a json_invalid problem.
 func DecodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	var v any
-	err := dec.Decode(&v)
-	if err == nil && dec.More() {
-		err = fmt.Errorf("trailing data")
-	}
-	if err == nil {
-		if _, tokErr := dec.Token(); tokErr == nil {
-			err = fmt.Errorf("trailing data")
-		}
+	var err error
+	if !json.Valid(data) { // exactly one value, nothing but white space around it
+		err = errors.New("invalid JSON")
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		err = dec.Decode(&v)
 	}
 	if err != nil {
 		return nil, &Error{Code: CodePayloadInvalid, Message: "the body is not valid JSON",

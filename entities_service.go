@@ -19,7 +19,7 @@ func EntityAccount(p Principal, in EntityInput) (string, Problems, error) {
 		return p.AccountID, nil, nil
 	}
 	switch {
-	case !in.AccountID.Has():
+	case !in.AccountID.Has() && !in.AccountIDReported:
 		ps.Add("missing", "Field required", "body", "account_id")
 	case in.AccountIDMalformed:
 		ps.Add("string_pattern_mismatch", "String should match pattern '"+KindAccount.Pattern()+"'", "body", "account_id")
@@ -108,8 +108,14 @@ func (s *Service) UpdateEntity(ctx context.Context, p Principal, id string, in E
 		before := e
 		in.Apply(&e, mode)
 		e.UpdatedAt = before.UpdatedAt
-		if err := checkSee(ctx, tx, e); err != nil {
-			return e, err
+		// A see kept as it was, on an entity still deprecated, is not judged again: the entity
+		// it names may have been deleted since, and a write that leaves see alone (a PATCH of
+		// another field, a PUT of what was read) must not fail because of it.
+		keptSee := e.See != nil && before.See != nil && *e.See == *before.See && e.Deprecated
+		if !keptSee {
+			if err := checkSee(ctx, tx, e); err != nil {
+				return e, err
+			}
 		}
 		if reflect.DeepEqual(before, e) {
 			return e, nil

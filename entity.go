@@ -81,6 +81,7 @@ var EntityReadOnly = []string{"id", "created_at", "updated_at", "standard", "acc
 type EntityInput struct {
 	AccountID                  Opt[string] // create only: bare hex, or raw text when malformed (403 for non-superadmins)
 	AccountIDMalformed         bool
+	AccountIDReported          bool // the body's problems already cover account_id (not a string, or no object at all)
 	Name                       Opt[string]
 	ModuleIDs                  Opt[[]string]
 	Source                     Opt[string]
@@ -117,13 +118,17 @@ func DecodeEntity(v any, mode EntityMode) (EntityInput, error) {
 	b := NewBody(v)
 	var in EntityInput
 	if !b.Valid() {
+		in.AccountIDReported = true
 		return in, b.Problems.Err()
 	}
 	full := mode != EntityPatch
 	ps := &b.Problems
 
 	if mode == EntityCreate {
-		if a := b.String("account_id", false); a.Has() {
+		n := len(*ps)
+		a := b.String("account_id", false)
+		in.AccountIDReported = len(*ps) > n
+		if a.Has() {
 			id, ok := ParseID(KindAccount, a.V)
 			in.AccountID = Opt[string]{Set: true, V: id}
 			if !ok || id == "" {
