@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"fmt"
+	"maps"
 )
 
 // RelationshipBatch is a validated batch request: entity ids canonical, in request order.
@@ -116,13 +117,36 @@ func (s *Service) CreateRelationships(ctx context.Context, p Principal, accountI
 	})
 }
 
+// bindList records which list a page request reads (the account or entity of its path) among
+// the filters a cursor carries, so that a cursor issued for one list is refused on another
+// (SPEC §6: cursor_mismatch) instead of seeking past rows of a list it was not issued for. A
+// request with only a cursor keeps the cursor's filters, the binding included.
+func bindList(req PageRequest, key, id string) PageRequest {
+	if req.Cursor != "" && len(req.Filters) == 0 {
+		return req
+	}
+	f := make(map[string]string, len(req.Filters)+1)
+	maps.Copy(f, req.Filters)
+	f[key] = id
+	req.Filters = f
+	return req
+}
+
+func errOtherList() error {
+	return Errorf(CodeCursorMismatch, "the cursor was issued for another list")
+}
+
 // ListRelationships lists an account's relationships (filters relationship_type, entity_id).
 func (s *Service) ListRelationships(ctx context.Context, p Principal, accountID string, req PageRequest) (Page[Relationship], error) {
 	if err := p.CanRead(accountID); err != nil {
 		return Page[Relationship]{}, err
 	}
 	req.Principal = p
+	req = bindList(req, "account", accountID)
 	pl, err := Relationships.Plan(req, func(raw map[string]string) ([]Filter, error) {
+		if raw["account"] != accountID {
+			return nil, errOtherList()
+		}
 		fs := []Filter{{Field: "account_id", Value: accountID}}
 		var ps Problems
 		if v, has := raw["relationship_type"]; has {
@@ -161,7 +185,11 @@ func (s *Service) ListRelationships(ctx context.Context, p Principal, accountID 
 // EntityRelationships lists the roles one entity holds.
 func (s *Service) EntityRelationships(ctx context.Context, p Principal, entityID string, req PageRequest) (Page[Relationship], error) {
 	req.Principal = p
-	pl, err := Relationships.Plan(req, func(map[string]string) ([]Filter, error) {
+	req = bindList(req, "entity", entityID)
+	pl, err := Relationships.Plan(req, func(raw map[string]string) ([]Filter, error) {
+		if raw["entity"] != entityID {
+			return nil, errOtherList()
+		}
 		return []Filter{{Field: "entity_id", Value: entityID}}, nil
 	})
 	if err != nil {

@@ -219,7 +219,9 @@ func commit[T any](ctx context.Context, s *Service, w *Write, fn func(tx Tx) (T,
 			}
 			return err
 		}
-		w.Status, w.Body = status, body
+		if w.Saved == nil { // the saved copy is the live response too
+			w.Status, w.Body = status, body
+		}
 		return nil
 	})
 	if err != nil && w != nil {
