@@ -79,6 +79,9 @@ func (s *Server) Routes() []route {
 		{"GET", "/healthz", public, s.healthz},
 		{"GET", "/readyz", public, s.readyz},
 		{"GET", "/metrics", public, s.serveMetrics},
+		{"GET", "/openapi.json", public, s.openAPI},
+		{"GET", "/docs", public, s.docs},
+		{"GET", "/docs/{file}", public, s.docsAsset},
 
 		{"POST", "/v1/accounts", keyed, s.createAccount},
 		{"GET", "/v1/accounts", keyed, s.listAccounts},
