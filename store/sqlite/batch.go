@@ -32,14 +32,32 @@ var errClosed = errors.New("sqlite: store is closed")
 func (s *Store) Update(ctx context.Context, fn func(roster.Tx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
+	case <-s.quit:
+		return errClosed
+	default:
+	}
+	select {
 	case s.writes <- req:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-s.quit:
 		return errClosed
 	}
-	// Once queued the write may commit, so wait for its outcome whatever ctx does.
-	return <-req.done
+	// Once queued the write may commit, so wait for its outcome whatever ctx does. The queue
+	// may also have taken it after the writer drained it for the last time (a select with a
+	// closed quit and room in the queue picks either): the writer answers every write it took
+	// before it ends, so once it has ended, no answer means the write never ran.
+	select {
+	case err := <-req.done:
+		return err
+	case <-s.loopDone:
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return errClosed
+		}
+	}
 }
 
 // writeLoop owns the writer connection until the store closes.

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,7 +79,10 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, special
 			b.WriteString(" DESC")
 		}
 	}
-	b.WriteString(" LIMIT " + strconv.Itoa(q.Limit))
+	// The limit is a parameter, not text: one statement per shape of query, whatever the limit,
+	// keeps the statement caches small.
+	b.WriteString(" LIMIT ?")
+	args = append(args, q.Limit)
 	return b.String(), args, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Querier is one open transaction of an engine.
@@ -32,8 +33,13 @@ type Dialect struct {
 	// meaning, by code, and returns others unchanged.
 	MapErr func(error) error
 
-	cache sync.Map // SQL with ? → SQL in this dialect
+	cache  sync.Map     // SQL with ? → SQL in this dialect
+	cached atomic.Int64 // entries in cache, which stops growing at maxCached
 }
+
+// maxCached bounds the rebind cache: list queries vary with the client's sort and filters, and
+// an unbounded cache would let clients grow it without end.
+const maxCached = 2048
 
 // Rebind rewrites a statement written with ? placeholders into the dialect's style.
 func (d *Dialect) Rebind(sql string) string {
@@ -55,8 +61,10 @@ func (d *Dialect) Rebind(sql string) string {
 		b.WriteByte(sql[i])
 	}
 	out := b.String()
-	if len(sql) < 4096 {
-		d.cache.Store(sql, out)
+	if len(sql) < 4096 && d.cached.Load() < maxCached {
+		if _, loaded := d.cache.LoadOrStore(sql, out); !loaded {
+			d.cached.Add(1)
+		}
 	}
 	return out
 }

@@ -239,12 +239,12 @@ func (t *Tx) TouchKey(ctx context.Context, id string, at time.Time) error {
 	return err
 }
 
-// CountKeys implements roster.Tx.
+// CountKeys implements roster.Tx. Deleted keys are not counted, like everywhere else.
 func (t *Tx) CountKeys(ctx context.Context) (int, error) {
 	return queryOne(ctx, t, func(r Rows) (int, error) {
 		var n int
 		return n, r.Scan(&n)
-	}, `SELECT COUNT(*) FROM api_keys`)
+	}, `SELECT COUNT(*) FROM api_keys WHERE deleted_at IS NULL`)
 }
 
 var keyColumns = map[string]string{"id": "id", "name": "name", "account_id": "account_id", "created_at": "created_at", "updated_at": "updated_at", "role": "role"}
