@@ -59,6 +59,9 @@ var slugPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 // SlugPattern is the documented slug pattern.
 const SlugPattern = `^[a-z0-9]+(?:-[a-z0-9]+)*$`
 
+// accountReadOnly are the fields of an account a client may send back but never sets.
+var accountReadOnly = []string{"id", "created_at", "updated_at"}
+
 // AccountCreate is a validated create request.
 type AccountCreate struct {
 	Name string
@@ -92,6 +95,8 @@ func DecodeAccountCreate(v any) (AccountCreate, error) {
 			b.Problems.Add("string_too_short", "String should have at least 2 characters (the slug derived from name)", "body", "slug")
 		}
 	}
+	// Read-only fields are accepted and ignored (SPEC §5), as on PATCH and on entities.
+	b.Ignore(accountReadOnly...)
 	return in, b.Finish()
 }
 
@@ -142,7 +147,7 @@ func DecodeAccountPatch(v any) (AccountPatch, error) {
 	if del := b.Bool("deleted", false); del.Has() {
 		in.Deleted = del
 	}
-	b.Ignore("id", "created_at", "updated_at")
+	b.Ignore(accountReadOnly...)
 	return in, b.Finish()
 }
 
@@ -174,7 +179,7 @@ func DeriveSlug(name string) string {
 	if s[50] == '-' {
 		return cut
 	}
-	if i := strings.LastIndexByte(cut, '-'); i > 0 {
+	if i := strings.LastIndexByte(cut, '-'); i >= 2 {
 		return cut[:i]
 	}
 	return cut

@@ -71,6 +71,10 @@ func (p Principal) ScopeFilter(raw string) (accountID string, ok bool, err error
 // ListAccounts lists the accounts p may see. Filters: slug, status, account_id.
 func (s *Service) ListAccounts(ctx context.Context, p Principal, req PageRequest) (Page[Account], error) {
 	scope, ok, err := p.ScopeFilter(req.Filters["account_id"])
+	if e, is := err.(*Error); is && e.Code == CodeInvalid {
+		// A superadmin's malformed ?account_id= is reported with the other query problems.
+		req.Problems, err = append(append(Problems(nil), req.Problems...), e.Problems...), nil
+	}
 	if err != nil {
 		return Page[Account]{}, err
 	}

@@ -3,6 +3,7 @@ package roster
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
@@ -80,6 +81,9 @@ type PageRequest struct {
 	Cursor    string // "" when absent
 	Filters   map[string]string
 	Principal Principal
+	// Problems are the query's validation problems found before Plan (the limit's); Plan
+	// reports them together with the filters' own, all at once (SPEC §5).
+	Problems Problems
 }
 
 // Page is one page of results with what the surfaces need to render navigation.
@@ -169,6 +173,9 @@ func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, 
 	if req.Cursor != "" {
 		var err error
 		if c, err = decodeCursor(req.Cursor); err != nil {
+			if len(req.Problems) > 0 {
+				return pl, req.Problems.Err()
+			}
 			return pl, err
 		}
 		if len(req.Filters) == 0 {
@@ -176,6 +183,16 @@ func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, 
 		}
 	}
 	filters, err := build(pl.Filters)
+	if len(req.Problems) > 0 {
+		ps := append(Problems(nil), req.Problems...)
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeInvalid {
+			ps = append(ps, e.Problems...)
+		} else if err != nil {
+			return pl, err
+		}
+		return pl, ps.Err()
+	}
 	if err != nil {
 		return pl, err
 	}

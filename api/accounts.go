@@ -26,7 +26,7 @@ func (s *Server) createAccount(c *call) error {
 
 func (s *Server) listAccounts(c *call) error {
 	req, err := c.pageRequest(roster.Accounts, "slug", "status", "account_id")
-	if err != nil {
+	if req.Problems = problemsOf(err); err != nil && req.Problems == nil {
 		return err
 	}
 	page, err := s.svc.ListAccounts(c.r.Context(), c.p, req)
@@ -101,14 +101,13 @@ func problemsOf(err error) roster.Problems {
 func (c *call) pageRequest(l roster.Listing, filters ...string) (roster.PageRequest, error) {
 	q := c.r.URL.Query()
 	limit, err := l.CheckLimit(q.Get("limit"))
-	if err != nil {
-		return roster.PageRequest{}, err
-	}
 	req := roster.PageRequest{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"), Filters: map[string]string{}, Principal: c.p}
 	for _, f := range filters {
 		if v := q.Get(f); v != "" {
 			req.Filters[f] = v
 		}
 	}
-	return req, nil
+	// On a limit error req is still filled in, so a caller may report the limit's problems
+	// together with the filters'.
+	return req, err
 }

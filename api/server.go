@@ -15,6 +15,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -34,8 +35,9 @@ type Server struct {
 	svc     *roster.Service
 	log     *slog.Logger
 	mux     *http.ServeMux
-	limiter *limiter
-	metrics *metrics
+	limiter  *limiter
+	metrics  *metrics
+	notFound http.Handler
 }
 
 // Options tune the handler.
@@ -148,13 +150,21 @@ func (s *Server) mount() {
 			return s.serveRoute(c, rt)
 		}))
 	}
-	s.mux.Handle("/", s.wrap("", func(c *call) error {
+	s.notFound = s.wrap("", func(c *call) error {
 		return roster.Errorf(roster.CodeNotFound, "no such path")
-	}))
+	})
+	s.mux.Handle("/", s.notFound)
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. A path that is not in clean form (//, /./, /../) names
+// nothing: it is a 404 in the surface's shape, never the standard library's redirect.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+		s.notFound.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // call is one request on its way through a route.
 type call struct {
