@@ -49,6 +49,18 @@ func findAccount(ctx context.Context, tx Tx, id string) (Account, error) {
 	return a, err
 }
 
+// lockAccount is findAccount for a write that adds rows under the account (see Tx.LockAccount).
+func lockAccount(ctx context.Context, tx Tx, id string) (Account, error) {
+	if id == "" {
+		return Account{}, Errorf(CodeNotFound, "account not found")
+	}
+	a, err := tx.LockAccount(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return a, Errorf(CodeNotFound, "account not found")
+	}
+	return a, err
+}
+
 // ScopeFilter turns ?account_id= into the account a list is limited to: a non-superadmin is
 // always limited to its own account (and any other value is 403); a superadmin to the one it
 // names, or none. It returns ok false when a superadmin names an account that cannot exist.

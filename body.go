@@ -8,6 +8,18 @@ import (
 	"strings"
 )
 
+// No text roster stores may hold a NUL character: PostgreSQL cannot store one.
+const (
+	nulType = "string_nul"
+	nulMsg  = "String should not contain a NUL character"
+)
+
+// HasNUL reports whether s holds a NUL character, which no stored text may.
+func HasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
+
+// NULProblem records a NUL character found at loc.
+func (ps *Problems) NUL(loc ...any) { ps.Add(nulType, nulMsg, loc...) }
+
 // Opt is a field of a request body: absent, null, or a value.
 type Opt[T any] struct {
 	Set  bool // the key was present
@@ -66,6 +78,10 @@ func (b *Body) String(name string, required bool) Opt[string] {
 		b.Problems.Add("string_type", "Input should be a valid string", "body", name)
 		return Opt[string]{}
 	}
+	if strings.IndexByte(s, 0) >= 0 {
+		b.Problems.Add(nulType, nulMsg, "body", name)
+		return Opt[string]{}
+	}
 	return Opt[string]{Set: true, V: s}
 }
 
@@ -106,6 +122,11 @@ func (b *Body) Strings(name string, required bool) Opt[[]string] {
 		s, isStr := item.(string)
 		if !isStr {
 			b.Problems.Add("string_type", "Input should be a valid string", "body", name, i)
+			bad = true
+			continue
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			b.Problems.Add(nulType, nulMsg, "body", name, i)
 			bad = true
 			continue
 		}

@@ -36,7 +36,7 @@ func (s *Service) CreateEntity(ctx context.Context, p Principal, accountID strin
 		if !IsHex24(accountID) {
 			return Entity{}, Invalid("not_found", "no account has this id", "body", "account_id")
 		}
-		if _, err := tx.Account(ctx, accountID); errors.Is(err, ErrNotFound) {
+		if _, err := tx.LockAccount(ctx, accountID); errors.Is(err, ErrNotFound) {
 			return Entity{}, Invalid("not_found", "no account has this id", "body", "account_id")
 		} else if err != nil {
 			return Entity{}, err

@@ -47,7 +47,7 @@ func (s *Service) CreateKeyWrite(ctx context.Context, p Principal, in KeyCreate,
 	secret := NewSecret()
 	return commit(ctx, s, w, func(tx Tx) (CreatedKey, error) {
 		if in.AccountID != "" {
-			if _, err := findAccount(ctx, tx, in.AccountID); err != nil {
+			if _, err := lockAccount(ctx, tx, in.AccountID); err != nil {
 				return CreatedKey{}, err
 			}
 		}

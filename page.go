@@ -265,7 +265,7 @@ func decodeCursor(tok string) (cursor, error) {
 	}
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || c.Sort == "" || dec.More() {
+	if err := dec.Decode(&c); err != nil || c.Sort == "" || dec.More() || strings.IndexByte(string(raw), 0) >= 0 || strings.Contains(string(raw), `\u0000`) {
 		return c, Errorf(CodeInvalidCursor, "the cursor is not valid")
 	}
 	return c, nil

@@ -84,7 +84,7 @@ func (s *Service) CreateRelationships(ctx context.Context, p Principal, accountI
 		return BatchResult{}, err
 	}
 	return commit(ctx, s, w, func(tx Tx) (BatchResult, error) {
-		if _, err := findAccount(ctx, tx, accountID); err != nil {
+		if _, err := lockAccount(ctx, tx, accountID); err != nil {
 			return BatchResult{}, err
 		}
 		var lookup []string

@@ -23,6 +23,10 @@ type Store interface {
 type Tx interface {
 	InsertAccount(ctx context.Context, a *Account) error
 	Account(ctx context.Context, id string) (Account, error)
+	// LockAccount is Account for a write that adds rows under the account: the account row is
+	// held (shared) until the transaction ends, so a concurrent soft delete either comes first
+	// (and this is ErrNotFound) or waits and then cascades over the new rows.
+	LockAccount(ctx context.Context, id string) (Account, error)
 	UpdateAccount(ctx context.Context, a *Account) error
 	// DeleteAccount soft-deletes the account and, with it, its keys and entities.
 	DeleteAccount(ctx context.Context, id string, at time.Time) error

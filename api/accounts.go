@@ -25,10 +25,7 @@ func (s *Server) createAccount(c *call) error {
 }
 
 func (s *Server) listAccounts(c *call) error {
-	req, err := c.pageRequest(roster.Accounts, "slug", "status", "account_id")
-	if req.Problems = problemsOf(err); err != nil && req.Problems == nil {
-		return err
-	}
+	req := c.pageRequest(roster.Accounts, "slug", "status", "account_id")
 	page, err := s.svc.ListAccounts(c.r.Context(), c.p, req)
 	if err != nil {
 		return err
@@ -97,17 +94,21 @@ func problemsOf(err error) roster.Problems {
 }
 
 // pageRequest reads limit, cursor, sort and the named filters from the query. Empty values
-// count as absent; unknown parameters are ignored.
-func (c *call) pageRequest(l roster.Listing, filters ...string) (roster.PageRequest, error) {
+// count as absent; unknown parameters are ignored. Problems (a bad limit, a NUL character) go
+// into req.Problems, which Plan reports together with the filters' own, all at once.
+func (c *call) pageRequest(l roster.Listing, filters ...string) roster.PageRequest {
 	q := c.r.URL.Query()
 	limit, err := l.CheckLimit(q.Get("limit"))
-	req := roster.PageRequest{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"), Filters: map[string]string{}, Principal: c.p}
+	req := roster.PageRequest{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"), Filters: map[string]string{},
+		Principal: c.p, Problems: problemsOf(err)}
 	for _, f := range filters {
 		if v := q.Get(f); v != "" {
+			if roster.HasNUL(v) {
+				req.Problems.NUL("query", f)
+				continue
+			}
 			req.Filters[f] = v
 		}
 	}
-	// On a limit error req is still filled in, so a caller may report the limit's problems
-	// together with the filters'.
-	return req, err
+	return req
 }

@@ -141,10 +141,7 @@ func (s *Server) deleteEntity(c *call) error {
 var entityFilters = []string{"source", "recipient", "deprecated", "account_id"}
 
 func (s *Server) listEntities(c *call) error {
-	req, err := c.pageRequest(roster.Entities, entityFilters...)
-	if err != nil {
-		return err
-	}
+	req := c.pageRequest(roster.Entities, entityFilters...)
 	page, err := s.svc.ListEntities(c.r.Context(), c.p, roster.Entities, req)
 	if err != nil {
 		return err
@@ -155,10 +152,7 @@ func (s *Server) listEntities(c *call) error {
 // listConduitEntities is LeadConduit's list: a bare array in creation order, the next page's
 // URL in an RFC 8288 Link header.
 func (s *Server) listConduitEntities(c *call) error {
-	req, err := c.pageRequest(roster.ConduitEntities, entityFilters...)
-	if err != nil {
-		return err
-	}
+	req := c.pageRequest(roster.ConduitEntities, entityFilters...)
 	req.Sort = ""
 	page, err := s.svc.ListEntities(c.r.Context(), c.p, roster.ConduitEntities, req)
 	if err != nil {

@@ -170,10 +170,7 @@ func (s *Server) listKeys(c *call) error {
 	if err := c.canManageKeys(false); err != nil {
 		return err
 	}
-	req, err := c.pageRequest(roster.Keys, "status", "account_id")
-	if err != nil {
-		return err
-	}
+	req := c.pageRequest(roster.Keys, "status", "account_id")
 	page, err := s.svc.ListKeys(c.r.Context(), c.p, req)
 	if err != nil {
 		return err

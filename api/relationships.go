@@ -104,10 +104,7 @@ func (s *Server) listRelationships(c *call) error {
 		return err
 	}
 	if c.sf == leadBank {
-		req, err := c.pageRequest(leadBankRelationships)
-		if err != nil {
-			return err
-		}
+		req := c.pageRequest(leadBankRelationships)
 		req.Sort, req.Cursor = "", c.r.URL.Query().Get("starting_after")
 		page, err := s.svc.ListRelationships(c.r.Context(), c.p, account, req)
 		if err != nil {
@@ -119,10 +116,7 @@ func (s *Server) listRelationships(c *call) error {
 		}
 		return c.reply(http.StatusOK, out)
 	}
-	req, err := c.pageRequest(roster.Relationships, "relationship_type", "entity_id")
-	if err != nil {
-		return err
-	}
+	req := c.pageRequest(roster.Relationships, "relationship_type", "entity_id")
 	page, err := s.svc.ListRelationships(c.r.Context(), c.p, account, req)
 	if err != nil {
 		return err
@@ -135,10 +129,7 @@ func (s *Server) entityRelationships(c *call) error {
 	if err != nil {
 		return err
 	}
-	req, err := c.pageRequest(roster.Relationships)
-	if err != nil {
-		return err
-	}
+	req := c.pageRequest(roster.Relationships)
 	page, err := s.svc.EntityRelationships(c.r.Context(), c.p, id, req)
 	if err != nil {
 		return err

@@ -32,9 +32,9 @@ const MaxBody = 1 << 20
 
 // Server is roster's HTTP handler.
 type Server struct {
-	svc     *roster.Service
-	log     *slog.Logger
-	mux     *http.ServeMux
+	svc      *roster.Service
+	log      *slog.Logger
+	mux      *http.ServeMux
 	limiter  *limiter
 	metrics  *metrics
 	notFound http.Handler

@@ -43,7 +43,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, dialect: &sqlstore.Dialect{Numbered: true, MapErr: mapErr}}
+	s := &Store{pool: pool, dialect: &sqlstore.Dialect{Numbered: true, ShareLock: " FOR SHARE", MapErr: mapErr}}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)

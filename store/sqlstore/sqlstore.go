@@ -29,6 +29,9 @@ type Rows interface {
 type Dialect struct {
 	// Numbered is true for $1-style placeholders (PostgreSQL), false for ? (SQLite).
 	Numbered bool
+	// ShareLock is appended to a SELECT that must hold its rows against concurrent updates
+	// until the transaction ends (" FOR SHARE"); "" where writers are already serialised.
+	ShareLock string
 	// MapErr turns a driver error into a roster error (ErrConflict, ErrNotFound) where it has a
 	// meaning, by code, and returns others unchanged.
 	MapErr func(error) error

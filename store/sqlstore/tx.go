@@ -135,6 +135,11 @@ func (t *Tx) Account(ctx context.Context, id string) (roster.Account, error) {
 	return queryOne(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND deleted_at IS NULL`, id)
 }
 
+// LockAccount implements roster.Tx.
+func (t *Tx) LockAccount(ctx context.Context, id string) (roster.Account, error) {
+	return queryOne(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND deleted_at IS NULL`+t.d.ShareLock, id)
+}
+
 // UpdateAccount implements roster.Tx.
 func (t *Tx) UpdateAccount(ctx context.Context, a *roster.Account) error {
 	return notFoundIfNone(t.exec(ctx, `UPDATE accounts SET name = ?, slug = ?, status = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,

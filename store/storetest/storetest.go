@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"Accounts", testAccounts},
 		{"AccountSoftDelete", testAccountSoftDelete},
 		{"AccountConcurrentSlug", testAccountConcurrentSlug},
+		{"LockAccount", testLockAccount},
 		{"Keys", testKeys},
 		{"ListKeys", testListKeys},
 		{"Entities", testEntities},
@@ -1875,5 +1876,32 @@ func testNonceConcurrentSpend(t *testing.T, s roster.Store) {
 	}
 	if wins != 1 {
 		t.Fatalf("%d of %d concurrent spends succeeded, want exactly 1", wins, n)
+	}
+}
+
+// LockAccount reads a live account like Account and refuses a deleted one, so a write that adds
+// rows under an account cannot add them to one that is gone.
+func testLockAccount(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	now := base
+	a := roster.Account{ID: roster.NewID(now), Name: "Lock", Slug: "lock-co", Status: roster.AccountActive, CreatedAt: now, UpdatedAt: now}
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.InsertAccount(ctx, &a) })
+	err := s.Update(ctx, func(tx roster.Tx) error {
+		got, err := tx.LockAccount(ctx, a.ID)
+		if err == nil && got.Slug != a.Slug {
+			t.Errorf("LockAccount read %+v", got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteAccount(ctx, a.ID, now) })
+	err = s.Update(ctx, func(tx roster.Tx) error {
+		_, err := tx.LockAccount(ctx, a.ID)
+		return err
+	})
+	if !errors.Is(err, roster.ErrNotFound) {
+		t.Fatalf("LockAccount of a deleted account: %v, want ErrNotFound", err)
 	}
 }
