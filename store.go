@@ -8,7 +8,9 @@ import (
 // Store is roster's persistence: transactions over the tables of every resource. Both engines
 // implement it; the rules live in Service, above it.
 type Store interface {
-	// View runs fn in a read-only transaction.
+	// View runs fn's reads. Each statement reads committed data; the statements of one View
+	// are not guaranteed one snapshot, so a View that needs two reads to agree must not rely
+	// on it.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a write transaction, committed durably when fn returns nil.
 	Update(ctx context.Context, fn func(Tx) error) error

@@ -101,8 +101,10 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(roster.Tx) 
 }
 
 // View implements roster.Store.
+// Each statement of fn runs on the pool outside any transaction (no BEGIN/COMMIT round trips,
+// and pgx's statement cache applies); the statements of one View are not one snapshot.
 func (s *Store) View(ctx context.Context, fn func(roster.Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
+	return mapErr(fn(sqlstore.NewTx(poolQuerier{s.pool}, s.dialect)))
 }
 
 // Update implements roster.Store.
@@ -146,6 +148,21 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
 	rows, err := q.tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+type poolQuerier struct{ pool *pgxpool.Pool }
+
+func (q poolQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.pool.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (q poolQuerier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	rows, err := q.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

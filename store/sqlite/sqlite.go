@@ -31,6 +31,7 @@ type Store struct {
 	readers *sql.DB
 	dialect *sqlstore.Dialect
 
+	stmts    *stmtCache
 	writes   chan *writeReq
 	quit     chan struct{}
 	loopDone chan struct{}
@@ -65,7 +66,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	readers.SetMaxOpenConns(n)
 	readers.SetMaxIdleConns(n)
-	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr},
+	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr}, stmts: newStmtCache(readers),
 		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		writer.Close()
@@ -134,8 +135,10 @@ func (s *Store) inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) er
 }
 
 // View implements roster.Store.
+// Each statement of fn reads committed data on its own (no BEGIN/COMMIT round trips); the
+// statements of one View are not one snapshot.
 func (s *Store) View(ctx context.Context, fn func(roster.Tx) error) error {
-	return s.inTx(ctx, s.readers, func(tx *sql.Tx) error { return fn(sqlstore.NewTx(querier{tx}, s.dialect)) })
+	return fn(sqlstore.NewTx(readQuerier{s.stmts}, s.dialect))
 }
 
 // Ping implements roster.Store.
@@ -149,6 +152,7 @@ func (s *Store) Close() error {
 	s.closing.Do(func() {
 		close(s.quit)
 		<-s.loopDone
+		s.stmts.close()
 	})
 	return errors.Join(s.readers.Close(), s.writer.Close())
 }
