@@ -70,8 +70,11 @@ type ListQuery struct {
 	Order    Sort
 	After    []any // values of Order's fields on the boundary row: string or time.Time
 	Backward bool  // seek before After in reverse order (the store returns rows in reverse)
-	Limit    int
-	Now      time.Time // for filters judged at a moment (key status)
+	// Inclusive also takes the boundary row itself: a cursor issued from an empty page points
+	// back at the boundary it came from, which belongs to the page on the other side.
+	Inclusive bool
+	Limit     int
+	Now       time.Time // for filters judged at a moment (key status)
 }
 
 // PageRequest is a list request as the client sent it.
@@ -102,6 +105,7 @@ type cursor struct {
 	Account string            `json:"a"`
 	Values  []string          `json:"v"`
 	Back    bool              `json:"b,omitempty"`
+	Incl    bool              `json:"i,omitempty"`
 }
 
 // ParseSort parses a sort parameter against the listing, appending the tie-breakers.
@@ -222,6 +226,7 @@ func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, 
 	}
 	pl.Query.Order = s
 	pl.Query.Backward = c.Back
+	pl.Query.Inclusive = c.Incl
 	pl.Query.After = make([]any, len(s))
 	for i, k := range s {
 		v, ok := l.parseValue(k.Field, c.Values[i])
@@ -295,24 +300,40 @@ func BuildPage[T any](rows []T, pl Plan, values func(T, string) any) Page[T] {
 	} else {
 		p.HasNext, p.HasPrev = more, started
 	}
-	if len(rows) == 0 {
-		return p
-	}
-	mk := func(row T, back bool) string {
-		c := cursor{Sort: q.Order.String(), Filters: pl.Filters, Account: pl.caller, Back: back}
-		for _, k := range q.Order {
-			c.Values = append(c.Values, formatValue(values(row, k.Field)))
+	mk := func(vals []any, back, incl bool) string {
+		c := cursor{Sort: q.Order.String(), Filters: pl.Filters, Account: pl.caller, Back: back, Incl: incl}
+		for _, v := range vals {
+			c.Values = append(c.Values, formatValue(v))
 		}
 		if len(c.Filters) == 0 {
 			c.Filters = nil
 		}
 		return encodeCursor(c)
 	}
+	rowValues := func(row T) []any {
+		vals := make([]any, len(q.Order))
+		for i, k := range q.Order {
+			vals[i] = values(row, k.Field)
+		}
+		return vals
+	}
+	if len(rows) == 0 {
+		// Nothing lies past the boundary (its rows went away since): the way back starts at
+		// the boundary itself, which the page on the other side holds.
+		if started {
+			if q.Backward {
+				p.Next = mk(q.After, false, true)
+			} else {
+				p.Prev = mk(q.After, true, true)
+			}
+		}
+		return p
+	}
 	if p.HasNext {
-		p.Next = mk(rows[len(rows)-1], false)
+		p.Next = mk(rowValues(rows[len(rows)-1]), false, false)
 	}
 	if p.HasPrev {
-		p.Prev = mk(rows[0], true)
+		p.Prev = mk(rowValues(rows[0]), true, false)
 	}
 	return p
 }

@@ -8,6 +8,52 @@ import (
 	"github.com/rosterhq/roster"
 )
 
+// listing is one listable table: the query a page starts from, the fields a client may filter
+// and sort on, and the filters that are not plain equality.
+type listing struct {
+	base    string
+	columns map[string]string
+	special func(q roster.ListQuery, f roster.Filter) (string, []any, bool)
+}
+
+var listings = map[string]listing{
+	"accounts":      {`SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, accountColumns, nil},
+	"api_keys":      {`SELECT ` + keyCols + ` FROM api_keys WHERE deleted_at IS NULL`, keyColumns, keyStatusFilter},
+	"entities":      {`SELECT ` + entityCols + ` FROM entities WHERE deleted_at IS NULL`, entityColumns, nil},
+	"relationships": {`SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, relationshipColumns, nil},
+}
+
+// ListStatement is the SQL (with ? placeholders) and arguments of one page of a resource's
+// list: "accounts", "api_keys", "entities" or "relationships". The Tx list methods run it;
+// the query-plan tests explain it.
+func ListStatement(resource string, q roster.ListQuery) (string, []any, error) {
+	l, ok := listings[resource]
+	if !ok {
+		return "", nil, fmt.Errorf("sqlstore: no list of %q", resource)
+	}
+	var special func(roster.Filter) (string, []any, bool)
+	if l.special != nil {
+		special = func(f roster.Filter) (string, []any, bool) { return l.special(q, f) }
+	}
+	return listSQL(l.base, l.columns, q, special)
+}
+
+// keyStatusFilter turns status=active|revoked|expired into conditions judged at q.Now.
+func keyStatusFilter(q roster.ListQuery, f roster.Filter) (string, []any, bool) {
+	if f.Field != "status" {
+		return "", nil, false
+	}
+	now := micros(q.Now)
+	switch f.Value {
+	case string(roster.KeyRevoked):
+		return "revoked = ?", []any{true}, true
+	case string(roster.KeyExpired):
+		return "revoked = ? AND expires_at IS NOT NULL AND expires_at <= ?", []any{false, now}, true
+	default:
+		return "revoked = ? AND (expires_at IS NULL OR expires_at > ?)", []any{false, now}, true
+	}
+}
+
 // listSQL appends a list query's filters, keyset condition, order and limit to base (which ends
 // in a WHERE clause). columns whitelists the fields a query may name; special handles filters
 // that are not plain equality.
@@ -63,6 +109,9 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, special
 			op := ">"
 			if desc[i] {
 				op = "<"
+			}
+			if q.Inclusive && i == len(cols)-1 {
+				op += "=" // the boundary row itself, matched on every key
 			}
 			b.WriteString(cols[i] + " " + op + " ?)")
 			args = append(args, arg(q.After[i]))

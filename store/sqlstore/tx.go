@@ -162,7 +162,7 @@ var accountColumns = map[string]string{"id": "id", "name": "name", "slug": "slug
 
 // ListAccounts implements roster.Tx.
 func (t *Tx) ListAccounts(ctx context.Context, q roster.ListQuery) ([]roster.Account, error) {
-	sql, args, err := listSQL(`SELECT `+accountCols+` FROM accounts WHERE deleted_at IS NULL`, accountColumns, q, nil)
+	sql, args, err := ListStatement("accounts", q)
 	if err != nil {
 		return nil, err
 	}
@@ -255,22 +255,9 @@ func (t *Tx) CountKeys(ctx context.Context) (int, error) {
 var keyColumns = map[string]string{"id": "id", "name": "name", "account_id": "account_id", "created_at": "created_at", "updated_at": "updated_at", "role": "role"}
 
 // ListKeys implements roster.Tx. The filter "status" takes active, revoked or expired, judged
-// at q.Now.
+// at q.Now (see keyStatusFilter).
 func (t *Tx) ListKeys(ctx context.Context, q roster.ListQuery) ([]roster.APIKey, error) {
-	sql, args, err := listSQL(`SELECT `+keyCols+` FROM api_keys WHERE deleted_at IS NULL`, keyColumns, q, func(f roster.Filter) (string, []any, bool) {
-		if f.Field != "status" {
-			return "", nil, false
-		}
-		now := micros(q.Now)
-		switch f.Value {
-		case string(roster.KeyRevoked):
-			return "revoked = ?", []any{true}, true
-		case string(roster.KeyExpired):
-			return "revoked = ? AND expires_at IS NOT NULL AND expires_at <= ?", []any{false, now}, true
-		default:
-			return "revoked = ? AND (expires_at IS NULL OR expires_at > ?)", []any{false, now}, true
-		}
-	})
+	sql, args, err := ListStatement("api_keys", q)
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +335,7 @@ var entityColumns = map[string]string{"id": "id", "account_id": "account_id", "n
 
 // ListEntities implements roster.Tx.
 func (t *Tx) ListEntities(ctx context.Context, q roster.ListQuery) ([]roster.Entity, error) {
-	sql, args, err := listSQL(`SELECT `+entityCols+` FROM entities WHERE deleted_at IS NULL`, entityColumns, q, nil)
+	sql, args, err := ListStatement("entities", q)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +386,7 @@ var relationshipColumns = map[string]string{"account_id": "account_id", "entity_
 
 // ListRelationships implements roster.Tx.
 func (t *Tx) ListRelationships(ctx context.Context, q roster.ListQuery) ([]roster.Relationship, error) {
-	sql, args, err := listSQL(`SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, relationshipColumns, q, nil)
+	sql, args, err := ListStatement("relationships", q)
 	if err != nil {
 		return nil, err
 	}
