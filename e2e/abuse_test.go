@@ -8,7 +8,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -33,37 +32,7 @@ const (
 // abStart is startWith with a short header read timeout, so that slow clients are cut off fast.
 func abStart(t *testing.T) *env {
 	t.Helper()
-	var notice bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", Database: databaseURL(t, "sqlite"), Notice: &notice,
-		ReadHeaderTimeout: abReadHeaderTimeout})
-	if err != nil {
-		cancel()
-		t.Fatalf("start roster: %v", err)
-	}
-	super := ""
-	for _, line := range strings.Split(notice.String(), "\n") {
-		if strings.HasPrefix(line, "rk_") {
-			super = line
-		}
-	}
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, func(addr string) { addrc <- addr }) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve ended with %v", err)
-		}
-	})
-	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
+	return startConfig(t, app.Config{Database: databaseURL(t, "sqlite"), ReadHeaderTimeout: abReadHeaderTimeout})
 }
 
 // abHeap samples the heap of this process (the server runs in it) until stopped.

@@ -89,9 +89,24 @@ func start(t *testing.T, engine string) *env {
 
 func startWith(t *testing.T, database string) *env {
 	t.Helper()
+	e := startConfig(t, app.Config{Database: database})
+	if e.super == "" {
+		t.Fatal("no bootstrap key printed")
+	}
+	return e
+}
+
+// startConfig starts roster with cfg (Addr defaults to 127.0.0.1:0) and stops it when the test
+// ends. env.super is the bootstrap key, "" when the database already had keys.
+func startConfig(t *testing.T, cfg app.Config) *env {
+	t.Helper()
 	var notice bytes.Buffer
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	cfg.Notice = &notice
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", Database: database, Notice: &notice})
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		cancel()
 		t.Fatalf("start roster: %v", err)
@@ -101,9 +116,6 @@ func startWith(t *testing.T, database string) *env {
 		if strings.HasPrefix(line, "rk_") {
 			super = line
 		}
-	}
-	if super == "" {
-		t.Fatalf("no bootstrap key printed: %q", notice.String())
 	}
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -31,29 +30,9 @@ func relFingerprint(method, canonicalPath, sortedQuery string, body []byte) stri
 // prints no key; startWith would refuse) and gives it that one's superadmin key.
 func relStartShared(t *testing.T, database, super string) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", Database: database})
-	if err != nil {
-		cancel()
-		t.Fatalf("start a second roster: %v", err)
-	}
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, func(addr string) { addrc <- addr }) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve ended with %v", err)
-		}
-	})
-	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
+	e := startConfig(t, app.Config{Database: database})
+	e.super = super
+	return e
 }
 
 // relRace sends n identical requests at once, spread over servers, and returns every response.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
@@ -671,35 +669,5 @@ var oaPathParam = regexp.MustCompile(`\{[^}]+\}`)
 // oaStartLimited starts a second server, on SQLite, whose keys get one request each.
 func oaStartLimited(t *testing.T) *env {
 	t.Helper()
-	var notice bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", Database: databaseURL(t, "sqlite"), Notice: &notice,
-		RateLimit: api.RateLimit{Rate: 0.001, Burst: 1}})
-	if err != nil {
-		cancel()
-		t.Fatalf("start roster: %v", err)
-	}
-	super := ""
-	for _, line := range strings.Split(notice.String(), "\n") {
-		if strings.HasPrefix(line, "rk_") {
-			super = line
-		}
-	}
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, func(addr string) { addrc <- addr }) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve ended with %v", err)
-		}
-	})
-	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
+	return startConfig(t, app.Config{Database: databaseURL(t, "sqlite"), RateLimit: api.RateLimit{Rate: 0.001, Burst: 1}})
 }
