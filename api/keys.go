@@ -126,6 +126,7 @@ func decodeKeyCreate(c *call, v any, now time.Time) (roster.KeyCreate, error) {
 		}
 	}
 	account := b.String("account_id", in.Role != roster.RoleSuperadmin)
+	unknown := false // a well-formed id that names nothing: 404, once the body is otherwise valid
 	if account.Has() {
 		if !c.p.IsSuperadmin() {
 			if _, err := c.p.PathAccount(account.V); err != nil {
@@ -137,7 +138,7 @@ func decodeKeyCreate(c *call, v any, now time.Time) (roster.KeyCreate, error) {
 		case !ok:
 			ps.Add("string_pattern_mismatch", "String should match pattern '"+roster.KindAccount.Pattern()+"'", "body", "account_id")
 		case id == "":
-			return in, roster.Errorf(roster.CodeNotFound, "account not found")
+			unknown = true
 		default:
 			in.AccountID = id
 		}
@@ -163,7 +164,10 @@ func decodeKeyCreate(c *call, v any, now time.Time) (roster.KeyCreate, error) {
 		}
 	}
 	b.Ignore("user_id")
-	return in, b.Finish()
+	if err := b.Finish(); err != nil || !unknown {
+		return in, err
+	}
+	return in, roster.Errorf(roster.CodeNotFound, "account not found")
 }
 
 func (s *Server) listKeys(c *call) error {

@@ -34,7 +34,8 @@ func newLimiter(cfg RateLimit) *limiter {
 	return &limiter{cfg: cfg, buckets: map[string]*bucket{}, swept: time.Now()}
 }
 
-// allow takes a token for key. When refused it says how long until one is available.
+// allow takes a token for key. It reports the whole tokens left and how long until the next
+// token: when refused, how long to wait; when allowed, 0 unless no token is left.
 func (l *limiter) allow(key string, now time.Time) (ok bool, remaining int, wait time.Duration) {
 	if l.cfg.Rate <= 0 {
 		return true, 0, 0
@@ -63,7 +64,11 @@ func (l *limiter) allow(key string, now time.Time) (ok bool, remaining int, wait
 		r.CancelAt(now)
 		return false, 0, d
 	}
-	return true, int(math.Max(0, math.Floor(b.lim.TokensAt(now)))), 0
+	left := b.lim.TokensAt(now)
+	if left >= 1 {
+		return true, int(math.Floor(left)), 0
+	}
+	return true, 0, time.Duration((1 - math.Max(0, left)) / l.cfg.Rate * float64(time.Second))
 }
 
 // policy is the RateLimit-Policy header: the burst as quota over the window it refills in.

@@ -194,7 +194,11 @@ func (s *Server) wrap(pattern string, h func(*call) error) http.Handler {
 			}
 			d := time.Since(start)
 			s.metrics.observe(pattern, r.Method, c.status, d)
-			s.log.Info("request", "request_id", c.reqID, "method", r.Method, "route", pattern, "status", c.status,
+			route := pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			s.log.Info("request", "request_id", c.reqID, "method", r.Method, "route", route, "status", c.status,
 				"duration_ms", float64(d.Microseconds())/1000, "account_id", c.accountForLog())
 		}()
 		if err := h(c); err != nil {
@@ -450,11 +454,12 @@ func (s *Server) rateLimit(c *call) error {
 	ok, remaining, wait := s.limiter.allow(c.p.KeyID, time.Now())
 	h := c.w.Header()
 	h.Set("RateLimit-Policy", s.limiter.policy())
+	secs := int(math.Ceil(wait.Seconds()))
 	if ok {
-		h.Set("RateLimit", `"per-key";r=`+strconv.Itoa(remaining)+`;t=0`)
+		h.Set("RateLimit", `"per-key";r=`+strconv.Itoa(remaining)+`;t=`+strconv.Itoa(secs))
 		return nil
 	}
-	secs := int(math.Ceil(wait.Seconds()))
+	secs = max(secs, 1)
 	h.Set("RateLimit", `"per-key";r=0;t=`+strconv.Itoa(secs))
 	h.Set("Retry-After", strconv.Itoa(secs))
 	return roster.Errorf(roster.CodeRateLimited, "too many requests for this key; retry in %d s", secs)

@@ -116,9 +116,18 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
+	if err := srv.Shutdown(shutdownCtx); errors.Is(err, context.DeadlineExceeded) {
+		// The drain is bounded: what is still running after the timeout is cut off, and the
+		// store closes under it (an unacknowledged write is then rolled back, never half done).
+		fmt.Fprintf(a.cfg.Notice, "roster: shutdown timeout (%s) reached; closing the connections still open\n", a.cfg.ShutdownTimeout)
+		a.log.Warn("shutdown timeout reached; closing open connections", "timeout", a.cfg.ShutdownTimeout.String())
+		_ = srv.Close()
+	} else if err != nil {
+		return err
+	}
 	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
-	return err
+	fmt.Fprintln(a.cfg.Notice, "roster: stopped")
+	return nil
 }
