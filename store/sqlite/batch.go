@@ -100,7 +100,7 @@ func (s *Store) drainClosed() {
 func (s *Store) runBatch(batch []*writeReq) {
 	results := make([]error, len(batch))
 	err := s.inBatchTx(func(tx *sql.Tx) error {
-		q := sqlstore.NewTx(querier{tx}, s.dialect)
+		q := sqlstore.NewTx(querier{tx: tx, w: s.wstmts}, s.dialect)
 		shared := len(batch) > 1
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
@@ -130,6 +130,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		}
 		return nil
 	})
+	s.wstmts.prepareMissed()
 	s.commits.Add(1)
 	s.writesDone.Add(int64(len(batch)))
 	for i, req := range batch {

@@ -84,3 +84,79 @@ func (q readQuerier) Query(ctx context.Context, query string, args ...any) (sqls
 	}
 	return sqlRows{rows}, nil
 }
+
+// writeStmts caches prepared statements of the writer connection. The writer's one connection
+// is busy inside every batch, so a statement cannot be prepared on the pool there: a batch notes
+// the statements it ran unprepared, and they are prepared between batches, when the
+// connection is free; Tx.StmtContext then reuses them on that connection.
+type writeStmts struct {
+	db     *sql.DB
+	stmts  map[string]*sql.Stmt // only the write loop touches it
+	missed map[string]bool
+}
+
+func newWriteStmts(db *sql.DB) *writeStmts {
+	return &writeStmts{db: db, stmts: map[string]*sql.Stmt{}, missed: map[string]bool{}}
+}
+
+// prepareMissed prepares what the last batch ran unprepared. Called between batches only.
+func (w *writeStmts) prepareMissed() {
+	for q := range w.missed {
+		delete(w.missed, q)
+		if len(w.stmts) >= maxStmts {
+			continue
+		}
+		if st, err := w.db.Prepare(q); err == nil {
+			w.stmts[q] = st
+		}
+	}
+}
+
+func (w *writeStmts) close() {
+	for _, st := range w.stmts {
+		_ = st.Close()
+	}
+	w.stmts = nil
+}
+
+// querier runs a write transaction's statements, prepared where the cache has them.
+type querier struct {
+	tx *sql.Tx
+	w  *writeStmts
+}
+
+func (q querier) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st := q.w.stmts[query]; st != nil {
+		return q.tx.StmtContext(ctx, st)
+	}
+	q.w.missed[query] = true
+	return nil
+}
+
+func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	var res sql.Result
+	var err error
+	if st := q.stmt(ctx, query); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = q.tx.ExecContext(ctx, query, args...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
+	var rows *sql.Rows
+	var err error
+	if st := q.stmt(ctx, query); st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = q.tx.QueryContext(ctx, query, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}

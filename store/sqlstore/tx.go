@@ -279,13 +279,42 @@ func scanEntity(r Rows) (roster.Entity, error) {
 		return e, err
 	}
 	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
-	if err := json.Unmarshal([]byte(modules), &e.ModuleIDs); err != nil {
+	if e.ModuleIDs, err = decodeList(modules); err != nil {
 		return e, fmt.Errorf("entity %s module_ids: %w", e.ID, err)
 	}
-	if err := json.Unmarshal([]byte(flows), &e.FlowIDs); err != nil {
+	if e.FlowIDs, err = decodeList(flows); err != nil {
 		return e, fmt.Errorf("entity %s flow_ids: %w", e.ID, err)
 	}
 	return e, nil
+}
+
+// decodeList reads a list stored by jsonList. Lists of plain strings (no escapes), the usual
+// case, are cut out directly; anything else goes through encoding/json.
+func decodeList(s string) ([]string, error) {
+	if s == "[]" {
+		return []string{}, nil
+	}
+	if len(s) >= 4 && s[0] == '[' && s[1] == '"' && s[len(s)-2] == '"' && s[len(s)-1] == ']' && !strings.ContainsRune(s, '\\') {
+		parts := strings.Split(s[2:len(s)-2], `","`)
+		ok := true
+		for _, p := range parts {
+			if strings.ContainsRune(p, '"') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return parts, nil
+		}
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out, nil
 }
 
 func jsonList(s []string) string {
