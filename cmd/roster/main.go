@@ -29,6 +29,7 @@ commands:
   keys list   [--database URL]
   keys revoke ID [--database URL]
   version                                              print the version
+  bench     [flags]                                    load benchmark: seed, serve, measure (roster bench -h)
 
 --database defaults to $ROSTER_DATABASE, else sqlite:roster.db; --addr to $ROSTER_ADDR, else 127.0.0.1:8080.
 `
@@ -102,6 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return st.Close()
 	case "keys":
 		return keys(ctx, args[1:], env, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], env, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "roster", version())
 		return nil

@@ -1,0 +1,370 @@
+// Package bench is roster's load benchmark (`roster bench`): it seeds a fresh database through
+// the store's bulk path, starts `roster serve` on it as a child process, drives keep-alive HTTP
+// load with realistic ids and keys through a list of scenarios, and measures the same machine's
+// floors (a bare net/http handler, and one with a single primary-key SELECT on the same
+// database) in the same run, so that every result can be read as a ratio to what this machine
+// can do at all.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rosterhq/roster/store"
+)
+
+// Config is what `roster bench` takes.
+type Config struct {
+	// Database is where to seed: "" for a fresh SQLite file in a temporary directory (removed
+	// afterwards), "sqlite:PATH" for a file that must not exist yet (kept), or "postgres://..."
+	// (a fresh schema is made in that database for the run and dropped afterwards).
+	Database string
+	// Sizes of the seed. Relationships may be at most three per entity.
+	Accounts, Entities, Relationships int
+	// Connections is how many keep-alive connections drive the load; Duration how long each
+	// scenario is measured, after a warm-up of Warmup (default: a fifth of Duration, at most 1 s).
+	Connections int
+	Duration    time.Duration
+	Warmup      time.Duration
+	// Scenarios picks scenarios by name or name prefix ("list-deep"); empty runs all. The two
+	// floors always run: every ratio needs them.
+	Scenarios []string
+	// Out is a directory to write results.json and results.md into; "" writes nothing.
+	Out string
+	// Exe is the roster binary the servers run from ("" for this executable). The bench runs
+	// `Exe serve --addr 127.0.0.1:0 --database URL --rate-limit 0` and
+	// `Exe bench serve-floor --kind KIND --database URL --addr 127.0.0.1:0`.
+	Exe string
+	// Env is added to the servers' environment.
+	Env []string
+	// Progress receives the progress bar and a line per finished scenario; nil for none.
+	Progress io.Writer
+}
+
+func (c *Config) check() error {
+	if c.Accounts < 1 || c.Entities < 0 || c.Relationships < 0 {
+		return errors.New("--accounts must be at least 1, --entities and --relationships at least 0")
+	}
+	if c.Relationships > 3*c.Entities {
+		return errors.New("--relationships can be at most three per entity (one of each type)")
+	}
+	if c.Connections < 1 || c.Duration <= 0 {
+		return errors.New("--connections must be at least 1 and --duration positive")
+	}
+	if c.Warmup <= 0 {
+		c.Warmup = min(time.Second, c.Duration/5)
+	}
+	for _, p := range c.Scenarios {
+		ok := false
+		for _, n := range scenarioNames() {
+			ok = ok || selected(n, []string{p})
+		}
+		if !ok {
+			return fmt.Errorf("no scenario is called %q; scenarios: %s", p, strings.Join(scenarioNames(), ", "))
+		}
+	}
+	return nil
+}
+
+// Run seeds, serves, measures and reports. The report is also written to cfg.Out.
+func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = io.Discard
+	}
+	if cfg.Exe == "" {
+		if cfg.Exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	rep = &Report{Started: time.Now().UTC(), Revision: revision(), Machine: describeMachine(), Sizes: Sizes{Accounts: cfg.Accounts, Entities: cfg.Entities,
+		Relationships: cfg.Relationships, Connections: cfg.Connections, DurationSec: cfg.Duration.Seconds()}}
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Progress, format+"\n", args...) }
+
+	database, engine, cleanup, err := prepareDatabase(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := cleanup(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	rep.Engine, rep.Database = engine, redact(database)
+	logf("roster bench: %s database %s", engine, rep.Database)
+
+	// Seed.
+	d := newDataset(time.Now(), cfg.Accounts, cfg.Entities, cfg.Relationships)
+	st, err := store.Open(ctx, database)
+	if err != nil {
+		return nil, err
+	}
+	stats, creds, err := seed(ctx, st, d, cfg.Progress)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("seeding: %w", err)
+	}
+	rep.Seed = stats
+	logf("seeded %d accounts, %d entities (%.1f s), %d relationships, %d keys in %.1f s",
+		stats.Accounts, stats.Entities, stats.EntitiesSeconds, stats.Relationships, stats.Keys, stats.TotalSeconds)
+
+	w := newWorld(d, creds)
+	all := w.scenarios()
+	run := func(base string, sc scenario, i int) Result {
+		res := Result{Scenario: sc.name, Title: sc.title, Group: sc.group, Server: sc.server}
+		fmt.Fprintf(cfg.Progress, "%-70s ", sc.title)
+		if sc.skip != "" {
+			res.Skipped = sc.skip
+			logf("skipped: %s", sc.skip)
+			return res
+		}
+		drive(ctx, base, cfg.Connections, cfg.Warmup, uint64(1000+i), sc.gen)
+		lr := drive(ctx, base, cfg.Connections, cfg.Duration, uint64(i), sc.gen)
+		res.fill(lr)
+		logf("%7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  errors %d", res.RPS, res.P50Ms, res.P99Ms, res.P999Ms, res.Errors)
+		if res.Errors > 0 {
+			logf("  first error: %s", res.FirstError)
+		}
+		return res
+	}
+
+	// The floors, each in its own child process, like roster.
+	for i, sc := range all {
+		if sc.group != groupFloor {
+			continue
+		}
+		c, err := startChild(ctx, "floor "+sc.server, cfg.Exe,
+			[]string{"bench", "serve-floor", "--kind", sc.server, "--database", database, "--addr", "127.0.0.1:0"}, cfg.Env, "/readyz")
+		if err != nil {
+			return nil, err
+		}
+		res := run(c.base, sc, i)
+		res.PeakRSS, _ = c.memory()
+		if err := c.stop(); err != nil {
+			return nil, err
+		}
+		rep.Results = append(rep.Results, res)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+
+	// roster.
+	srv, err := startChild(ctx, "roster serve", cfg.Exe,
+		[]string{"serve", "--addr", "127.0.0.1:0", "--database", database, "--rate-limit", "0"}, cfg.Env, "/readyz")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if serr := srv.stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	needDeep, needGlobal := false, false
+	for _, sc := range all {
+		needDeep = needDeep || selected(sc.name, cfg.Scenarios) && (strings.HasPrefix(sc.name, "list-deep-") || sc.name == "mix")
+		needGlobal = needGlobal || selected(sc.name, cfg.Scenarios) && strings.HasPrefix(sc.name, "list-all-deep-")
+	}
+	if needDeep {
+		pctx, cancel := prepContext(ctx)
+		err := w.walkDeepCursors(pctx, srv.base)
+		cancel()
+		if err != nil {
+			logf("walking to 90%% depth: %v", err)
+			rep.Notes = append(rep.Notes, "walking to 90% depth: "+err.Error())
+		}
+	}
+	if needGlobal {
+		pctx, cancel := prepContext(ctx)
+		err := w.globalCursors(pctx, srv.base)
+		cancel()
+		if err != nil {
+			logf("superadmin cursors at 90%% depth: %v", err)
+			rep.Notes = append(rep.Notes, "superadmin cursors at 90% depth: "+err.Error())
+		}
+	}
+	all = w.scenarios() // now with the cursors
+	for i, sc := range all {
+		if sc.group == groupFloor || !selected(sc.name, cfg.Scenarios) {
+			continue
+		}
+		if !srv.alive() {
+			return nil, fmt.Errorf("roster serve exited during the run (%v): %s", srv.err, srv.stderrTail())
+		}
+		res := run(srv.base, sc, i)
+		res.PeakRSS, _ = srv.memory()
+		rep.Results = append(rep.Results, res)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	rep.ServerPeakRSS, _ = srv.memory()
+	rep.Finished = time.Now().UTC()
+	rep.Machine.LoadAfter = loadAverage()
+	rep.finish()
+	if cfg.Out != "" {
+		if err := rep.write(cfg.Out); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// prepareDatabase makes the fresh database of a run and returns its URL, its engine and how to
+// remove what the run made.
+func prepareDatabase(ctx context.Context, database string) (string, string, func() error, error) {
+	none := func() error { return nil }
+	switch {
+	case database == "":
+		dir, err := os.MkdirTemp("", "roster-bench-")
+		if err != nil {
+			return "", "", nil, err
+		}
+		return "sqlite:" + filepath.Join(dir, "bench.db"), "sqlite", func() error { return os.RemoveAll(dir) }, nil
+	case strings.HasPrefix(database, "sqlite:"):
+		path := strings.TrimPrefix(database, "sqlite:")
+		if path == "" {
+			return "", "", nil, errors.New("--database sqlite: needs a file path")
+		}
+		if _, err := os.Stat(path); err == nil {
+			return "", "", nil, fmt.Errorf("--database %s exists: the bench seeds a fresh database, give a new path", database)
+		}
+		return database, "sqlite", none, nil
+	case strings.HasPrefix(database, "postgres://"), strings.HasPrefix(database, "postgresql://"):
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		schema := "roster_bench_" + hex.EncodeToString(b[:])
+		conn, err := pgx.Connect(ctx, database)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("postgres: %w", err)
+		}
+		_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+		conn.Close(ctx)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("postgres: creating the bench schema: %w", err)
+		}
+		u, err := url.Parse(database)
+		if err != nil {
+			return "", "", nil, err
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		drop := func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			conn, err := pgx.Connect(ctx, database)
+			if err != nil {
+				return fmt.Errorf("postgres: dropping the bench schema %s: %w", schema, err)
+			}
+			defer conn.Close(ctx)
+			if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+				return fmt.Errorf("postgres: dropping the bench schema %s: %w", schema, err)
+			}
+			return nil
+		}
+		return u.String(), "postgres", drop, nil
+	default:
+		return "", "", nil, fmt.Errorf("--database %q: use sqlite:PATH or postgres://...", database)
+	}
+}
+
+// redact hides a password in a database URL.
+func redact(database string) string {
+	u, err := url.Parse(database)
+	if err != nil || u.User == nil {
+		return database
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxx")
+	}
+	return u.String()
+}
+
+// revision names the source the bench (and so the server, the same binary) was built from:
+// the VCS revision Go stamped into the binary, marked when the tree had uncommitted changes.
+func revision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" && modified == "true" {
+		rev += " (with uncommitted changes)"
+	}
+	return rev
+}
+
+// Machine describes where a run took place.
+type Machine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	MemoryMiB  int64  `json:"memory_mib"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	LoadBefore string `json:"load_average_before"`
+	LoadAfter  string `json:"load_average_after"`
+}
+
+func describeMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH, LoadBefore: loadAverage()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				var kb int64
+				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+				m.MemoryMiB = kb >> 10
+			}
+		}
+	}
+	return m
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages, as /proc/loadavg gives them.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/app"
+)
+
+// The bench starts its servers as child processes of a roster binary. In these tests the test
+// binary plays that binary: run with benchChild set, it serves what the bench asks for (roster
+// serve through app, as the CLI does, or a floor) instead of running the tests.
+const benchChild = "ROSTER_BENCH_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(benchChild) == "1" {
+		if err := playRoster(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func playRoster(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	switch {
+	case len(args) > 0 && args[0] == "serve":
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		addr := fs.String("addr", "127.0.0.1:0", "")
+		database := fs.String("database", "", "")
+		rate := fs.Float64("rate-limit", 100, "")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		a, err := app.New(ctx, app.Config{Addr: *addr, Database: *database, Notice: os.Stderr, RateLimit: api.RateLimit{Rate: *rate, Burst: 200}})
+		if err != nil {
+			return err
+		}
+		return a.Serve(ctx, nil)
+	case len(args) > 1 && args[0] == "bench" && args[1] == "serve-floor":
+		fs := flag.NewFlagSet("serve-floor", flag.ContinueOnError)
+		kind := fs.String("kind", "", "")
+		database := fs.String("database", "", "")
+		addr := fs.String("addr", "127.0.0.1:0", "")
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		return ServeFloor(ctx, *kind, *database, *addr, os.Stderr)
+	default:
+		return fmt.Errorf("unexpected arguments %q", args)
+	}
+}
+
+// TestRun seeds a tiny SQLite database, runs the floors and two scenarios against child
+// servers for half a second each, and checks what the bench reports and writes.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	var progress strings.Builder
+	rep, err := Run(ctx, Config{
+		Accounts: 5, Entities: 500, Relationships: 700, Connections: 4,
+		Duration: 500 * time.Millisecond, Scenarios: []string{"get-entity", "list-deep-name"},
+		Out: out, Exe: os.Args[0], Env: []string{benchChild + "=1"}, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	if rep.Seed.Entities != 500 || rep.Seed.Relationships != 700 || rep.Seed.Keys != 6 {
+		t.Errorf("seed = %+v", rep.Seed)
+	}
+	var names []string
+	for _, r := range rep.Results {
+		names = append(names, r.Scenario)
+		if r.Skipped != "" {
+			t.Errorf("%s skipped: %s", r.Scenario, r.Skipped)
+			continue
+		}
+		if r.Requests == 0 || r.RPS <= 0 || r.P50Ms <= 0 || r.P99Ms < r.P50Ms {
+			t.Errorf("%s: implausible result %+v", r.Scenario, r)
+		}
+		if r.Errors != 0 {
+			t.Errorf("%s: %d errors, first: %s", r.Scenario, r.Errors, r.FirstError)
+		}
+	}
+	if got := strings.Join(names, ","); got != "floor-nodb,floor-select,get-entity,list-deep-name" {
+		t.Errorf("scenarios run = %s", got)
+	}
+	if rep.result("floor-select").Ratio != 1 {
+		t.Errorf("the select floor's ratio to itself = %v", rep.result("floor-select").Ratio)
+	}
+	if rep.ServerPeakRSS <= 0 {
+		t.Errorf("server peak RSS = %d", rep.ServerPeakRSS)
+	}
+	for _, f := range []string{"results.json", "results.md"} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	md := rep.Markdown()
+	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issue 6) |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestSelected(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		picks []string
+		want  bool
+	}{
+		{"get-entity", nil, true},
+		{"get-entity", []string{"get-entity"}, true},
+		{"list-deep-name", []string{"list-deep"}, true},
+		{"list-deep-name", []string{"list"}, true},
+		{"list-all-deep-name", []string{"list-deep"}, false},
+		{"get-entity", []string{"get-ent"}, false},
+	} {
+		if got := selected(c.name, c.picks); got != c.want {
+			t.Errorf("selected(%q, %q) = %v", c.name, c.picks, got)
+		}
+	}
+}
+
+func TestDataset(t *testing.T) {
+	d := newDataset(time.Now(), 7, 1000, 2500)
+	seen := map[string]bool{}
+	n := 0
+	for e := range d.entities() {
+		if seen[e.ID] {
+			t.Fatalf("duplicate id %s", e.ID)
+		}
+		seen[e.ID] = true
+		if e.UpdatedAt.Before(e.CreatedAt) || !e.CreatedAt.Before(d.now) {
+			t.Fatalf("entity %s: created %v updated %v", e.ID, e.CreatedAt, e.UpdatedAt)
+		}
+		n++
+	}
+	rels, pairs := 0, map[string]bool{}
+	for r := range d.relationshipSeq() {
+		k := r.EntityID + r.Type
+		if pairs[k] {
+			t.Fatalf("duplicate relationship %s", k)
+		}
+		pairs[k] = true
+		rels++
+	}
+	if n != 1000 || rels != 2500 {
+		t.Errorf("%d entities, %d relationships", n, rels)
+	}
+	total := 0
+	for _, ents := range d.byAccount {
+		total += len(ents)
+	}
+	if total != 1000 {
+		t.Errorf("byAccount holds %d entities", total)
+	}
+}

@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// request is one HTTP request a scenario makes.
+type request struct {
+	method string
+	path   string // with the query
+	body   []byte // JSON; nil for none
+	secret string // presented as a bearer token; "" for none
+	idem   string // Idempotency-Key; "" for none
+}
+
+// generator makes the next request of a scenario. It is called from many workers at once, each
+// with its own random source.
+type generator func(r *rand.Rand) request
+
+// loadResult is what one timed run measured.
+type loadResult struct {
+	requests  int
+	errors    int
+	elapsed   time.Duration
+	latencies []time.Duration // sorted
+	statuses  map[int]int     // 0 counts transport errors
+	sample    string          // the first error seen
+}
+
+// newClient is one keep-alive connection: every worker has its own transport, so the run holds
+// exactly as many connections as workers.
+func newClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConns:        1,
+			MaxIdleConnsPerHost: 1,
+			MaxConnsPerHost:     1,
+			IdleConnTimeout:     time.Minute,
+			DisableCompression:  true,
+			ForceAttemptHTTP2:   false,
+		},
+		Timeout: 30 * time.Second,
+	}
+}
+
+// do sends one request and reads the whole response.
+func do(ctx context.Context, c *http.Client, base string, rq request) (int, []byte, error) {
+	var body io.Reader
+	if rq.body != nil {
+		body = bytes.NewReader(rq.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, rq.method, base+rq.path, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	if rq.secret != "" {
+		req.Header.Set("Authorization", "Bearer "+rq.secret)
+	}
+	if rq.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if rq.idem != "" {
+		req.Header.Set("Idempotency-Key", rq.idem)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// drive runs conns workers against base for d, each sending gen's requests one after another
+// on its own keep-alive connection, and measures every request. It stops by itself: no request
+// starts after d, and the ones in flight then finish (each is bounded by the client timeout).
+func drive(ctx context.Context, base string, conns int, d time.Duration, seed uint64, gen generator) loadResult {
+	type worker struct {
+		lat      []time.Duration
+		statuses map[int]int
+		errors   int
+		sample   string
+	}
+	ws := make([]worker, conns)
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for i := range ws {
+		w := &ws[i]
+		w.statuses = map[int]int{}
+		w.lat = make([]time.Duration, 0, 4096)
+		wg.Go(func() {
+			c := newClient()
+			defer c.CloseIdleConnections()
+			r := rand.New(rand.NewPCG(seed, uint64(i)))
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					return
+				}
+				rq := gen(r)
+				status, body, err := do(ctx, c, base, rq)
+				w.lat = append(w.lat, time.Since(t0))
+				w.statuses[status]++
+				if err != nil || status < 200 || status > 299 {
+					w.errors++
+					if w.sample == "" {
+						if err != nil {
+							w.sample = fmt.Sprintf("%s %s: %v", rq.method, rq.path, err)
+						} else {
+							w.sample = fmt.Sprintf("%s %s: %d %s", rq.method, rq.path, status, truncate(string(body), 300))
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	res := loadResult{elapsed: time.Since(start), statuses: map[int]int{}}
+	for _, w := range ws {
+		res.latencies = append(res.latencies, w.lat...)
+		res.errors += w.errors
+		for s, n := range w.statuses {
+			res.statuses[s] += n
+		}
+		if res.sample == "" {
+			res.sample = w.sample
+		}
+	}
+	res.requests = len(res.latencies)
+	slices.Sort(res.latencies)
+	return res
+}
+
+// percentile is the latency under which a fraction q of the requests finished.
+func (r loadResult) percentile(q float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(r.latencies))+0.999999) - 1
+	return r.latencies[min(max(i, 0), len(r.latencies)-1)]
+}
+
+func (r loadResult) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+func (r loadResult) statusCounts() map[string]int {
+	out := map[string]int{}
+	for s, n := range r.statuses {
+		k := strconv.Itoa(s)
+		if s == 0 {
+			k = "transport_error"
+		}
+		out[k] = n
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

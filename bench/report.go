@@ -1,0 +1,211 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Report is the outcome of a run, as results.json holds it.
+type Report struct {
+	Started       time.Time `json:"started"`
+	Finished      time.Time `json:"finished"`
+	Revision      string    `json:"revision,omitempty"`
+	Engine        string    `json:"engine"`
+	Database      string    `json:"database"`
+	Machine       Machine   `json:"machine"`
+	Sizes         Sizes     `json:"sizes"`
+	Seed          SeedStats `json:"seed"`
+	Results       []Result  `json:"results"`
+	ServerPeakRSS int64     `json:"server_peak_rss_bytes"`
+	Targets       []Target  `json:"targets"`
+	Notes         []string  `json:"notes,omitempty"`
+}
+
+// Sizes are the run's parameters.
+type Sizes struct {
+	Accounts      int     `json:"accounts"`
+	Entities      int     `json:"entities"`
+	Relationships int     `json:"relationships"`
+	Connections   int     `json:"connections"`
+	DurationSec   float64 `json:"duration_seconds"`
+}
+
+// Result is one scenario's measurement.
+type Result struct {
+	Scenario string `json:"scenario"`
+	Title    string `json:"title"`
+	Group    string `json:"group"`
+	Server   string `json:"server"`
+	Requests int    `json:"requests"`
+	// Errors counts non-2xx answers and transport errors.
+	Errors     int            `json:"errors"`
+	Seconds    float64        `json:"seconds"`
+	RPS        float64        `json:"requests_per_second"`
+	P50Ms      float64        `json:"p50_ms"`
+	P99Ms      float64        `json:"p99_ms"`
+	P999Ms     float64        `json:"p99_9_ms"`
+	MaxMs      float64        `json:"max_ms"`
+	Ratio      float64        `json:"ratio_to_select_floor"`
+	Statuses   map[string]int `json:"statuses,omitempty"`
+	FirstError string         `json:"first_error,omitempty"`
+	// PeakRSS is the peak resident set of the server so far, when the scenario ended.
+	PeakRSS int64  `json:"server_peak_rss_bytes,omitempty"`
+	Skipped string `json:"skipped,omitempty"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (r *Result) fill(lr loadResult) {
+	r.Requests, r.Errors, r.Seconds, r.RPS = lr.requests, lr.errors, lr.elapsed.Seconds(), lr.rate()
+	r.P50Ms, r.P99Ms, r.P999Ms = ms(lr.percentile(0.50)), ms(lr.percentile(0.99)), ms(lr.percentile(0.999))
+	if n := len(lr.latencies); n > 0 {
+		r.MaxMs = ms(lr.latencies[n-1])
+	}
+	r.Statuses, r.FirstError = lr.statusCounts(), lr.sample
+}
+
+// Target is one of the goals of issue 6, checked against this run.
+type Target struct {
+	Target   string `json:"target"`
+	Wanted   string `json:"wanted"`
+	Measured string `json:"measured"`
+	Met      bool   `json:"met"`
+}
+
+func (rep *Report) result(name string) *Result {
+	for i := range rep.Results {
+		if rep.Results[i].Scenario == name && rep.Results[i].Skipped == "" {
+			return &rep.Results[i]
+		}
+	}
+	return nil
+}
+
+// finish computes the ratios to the select floor and checks the targets.
+func (rep *Report) finish() {
+	floor := rep.result("floor-select")
+	for i := range rep.Results {
+		if floor != nil && floor.RPS > 0 {
+			rep.Results[i].Ratio = rep.Results[i].RPS / floor.RPS
+		}
+	}
+	var ts []Target
+	add := func(target, wanted, measured string, met bool) {
+		ts = append(ts, Target{target, wanted, measured, met})
+	}
+	ratio := func(name string, least float64) {
+		if r := rep.result(name); r != nil && floor != nil {
+			add(r.Title, fmt.Sprintf("≥ %.2f × floor", least), fmt.Sprintf("%.2f × (%.0f req/s)", r.Ratio, r.RPS), r.Ratio >= least && r.Errors == 0)
+		}
+	}
+	ratio("get-account", 0.6)
+	ratio("get-entity", 0.6)
+	for _, prefix := range []string{"list-", "list-all-"} {
+		for _, s := range sorts {
+			ratio(prefix+"first-"+s.field, 0.35)
+			ratio(prefix+"deep-"+s.field, 0.35)
+		}
+	}
+	for _, prefix := range []string{"list-", "list-all-"} {
+		for _, s := range sorts {
+			first, deep := rep.result(prefix+"first-"+s.field), rep.result(prefix+"deep-"+s.field)
+			if first == nil || deep == nil {
+				continue
+			}
+			add(deep.Title+": p50 against the first page's", "≤ 1.2 ×", fmt.Sprintf("%.2f × (%.2f ms against %.2f ms)", deep.P50Ms/first.P50Ms, deep.P50Ms, first.P50Ms),
+				deep.P50Ms <= 1.2*first.P50Ms)
+		}
+	}
+	for _, name := range []string{"create-entity", "batch-relationships"} {
+		if r := rep.result(name); r != nil {
+			acked := float64(r.Requests-r.Errors) / r.Seconds
+			add(r.Title, "≥ 3,000 acknowledged writes/s, p99 < 30 ms", fmt.Sprintf("%.0f/s, p99 %.1f ms", acked, r.P99Ms), acked >= 3000 && r.P99Ms < 30)
+		}
+	}
+	if rep.ServerPeakRSS > 0 {
+		add("server peak RSS through the run", "< 150 MiB", fmt.Sprintf("%.1f MiB", float64(rep.ServerPeakRSS)/(1<<20)), rep.ServerPeakRSS < 150<<20)
+	}
+	errs := 0
+	for _, r := range rep.Results {
+		errs += r.Errors
+	}
+	add("errors (non-2xx or transport) in every scenario", "0", fmt.Sprint(errs), errs == 0)
+	rep.Targets = ts
+}
+
+// Markdown renders the results table, the seeding times and the targets.
+func (rep *Report) Markdown() string {
+	var b strings.Builder
+	s := rep.Sizes
+	fmt.Fprintf(&b, "### roster bench: %s, %s accounts, %s entities, %s relationships, %d connections, %gs per scenario\n\n",
+		rep.Engine, thousands(s.Accounts), thousands(s.Entities), thousands(s.Relationships), s.Connections, s.DurationSec)
+	b.WriteString("| scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | × floor |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.Results {
+		if r.Skipped != "" {
+			fmt.Fprintf(&b, "| %s | skipped: %s | | | | | |\n", r.Title, r.Skipped)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.2f | %d | %.2f |\n", r.Title, thousands(int(r.RPS+0.5)), r.P50Ms, r.P99Ms, r.P999Ms, r.Errors, r.Ratio)
+	}
+	b.WriteString("\n× floor is req/s divided by the one-SELECT floor's. Errors are non-2xx answers and transport errors.\n\n")
+	st := rep.Seed
+	fmt.Fprintf(&b, "Seeding through the bulk path: %s entities in %.1f s (rows %.1f s, indexes and commit %.1f s); %s relationships in %.1f s; %d keys through the service in %.1f s; %.1f s in all.\n\n",
+		thousands(st.Entities), st.EntitiesSeconds, st.Steps["entities"], st.Steps["entities indexes"],
+		thousands(st.Relationships), st.Steps["relationships"]+st.Steps["relationships indexes"], st.Keys, st.Steps["keys"], st.TotalSeconds)
+	fmt.Fprintf(&b, "roster serve peak RSS (VmHWM) through the run: %.1f MiB.\n\n", float64(rep.ServerPeakRSS)/(1<<20))
+	if rep.Revision != "" {
+		fmt.Fprintf(&b, "roster revision: %s.\n\n", rep.Revision)
+	}
+	m := rep.Machine
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %s MiB memory, %s; load average %s before the run, %s after.\n\n",
+		m.CPU, m.Cores, thousands(int(m.MemoryMiB)), m.GoVersion, m.LoadBefore, m.LoadAfter)
+	if len(rep.Targets) > 0 {
+		if rep.Engine != "sqlite" || s.Entities < 1_000_000 || s.Connections != 32 {
+			b.WriteString("The targets of issue 6 are set for SQLite, 1,000,000 entities and 32 connections; this run is checked against them all the same.\n\n")
+		}
+		b.WriteString("| target (issue 6) | wanted | measured | met |\n|---|---|---|---|\n")
+		for _, t := range rep.Targets {
+			met := "no"
+			if t.Met {
+				met = "yes"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.Target, t.Wanted, t.Measured, met)
+		}
+		b.WriteString("\n")
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(&b, "Note: %s\n\n", n)
+	}
+	return b.String()
+}
+
+func (rep *Report) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(rep.Markdown()), 0o644)
+}
+
+// thousands writes n with comma separators.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

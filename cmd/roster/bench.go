@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster/bench"
+)
+
+const benchUsage = `usage: roster bench [flags]
+
+Seeds a fresh database through the store's bulk path, starts roster serve on it on 127.0.0.1
+(with --rate-limit 0), drives keep-alive HTTP load through every scenario and prints a markdown
+table of req/s, latency percentiles, errors and the ratio to this machine's floors, measured in
+the same run. It never touches $ROSTER_DATABASE: it always seeds a database of its own.
+
+flags:
+`
+
+// benchCmd runs `roster bench`, and `roster bench serve-floor`, the floor servers it starts.
+func benchCmd(ctx context.Context, args []string, _ func(string, string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "serve-floor" {
+		return serveFloor(ctx, args[1:], stderr)
+	}
+	fs := flag.NewFlagSet("roster bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchUsage)
+		fs.PrintDefaults()
+	}
+	database := fs.String("database", "", "where to seed: sqlite:PATH (a new file, kept) or postgres://... (a fresh schema in that database, dropped afterwards); default a temporary SQLite file, removed afterwards")
+	accounts := fs.Int("accounts", 1000, "accounts to seed, each with one admin key")
+	entities := fs.Int("entities", 1_000_000, "entities to seed, spread over the accounts")
+	relationships := fs.Int("relationships", 2_000_000, "relationships to seed, at most three per entity")
+	connections := fs.Int("connections", 32, "keep-alive connections driving the load")
+	duration := fs.Duration("duration", 10*time.Second, "how long each scenario is measured (after a warm-up of a fifth of it, at most 1s)")
+	out := fs.String("out", "results", "directory to write results.json and results.md into; empty for none")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios or prefixes (e.g. get-entity,list-deep); default all; the floors always run. Scenarios: "+
+		strings.Join(bench.ScenarioNames(), ", "))
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("roster bench takes no arguments, only flags (got %q)", fs.Arg(0))
+	}
+	cfg := bench.Config{Database: *database, Accounts: *accounts, Entities: *entities, Relationships: *relationships,
+		Connections: *connections, Duration: *duration, Out: *out, Progress: stderr}
+	for _, s := range strings.Split(*scenarios, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cfg.Scenarios = append(cfg.Scenarios, s)
+		}
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, rep.Markdown())
+	if *out != "" {
+		fmt.Fprintf(stderr, "roster bench: wrote %s/results.json and %s/results.md\n", *out, *out)
+	}
+	return nil
+}
+
+// serveFloor is the child process of a floor: see bench.ServeFloor.
+func serveFloor(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("roster bench serve-floor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kind := fs.String("kind", bench.FloorNoDB, "nodb (a bare handler) or select (one primary-key SELECT)")
+	database := fs.String("database", "", "the benchmark database, for --kind select")
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return bench.ServeFloor(ctx, *kind, *database, *addr, stderr)
+}
