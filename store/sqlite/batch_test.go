@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,5 +116,42 @@ func TestGroupCommitConflictFailsAlone(t *testing.T) {
 	}
 	if ok != 1 {
 		t.Fatalf("%d writes of one slug succeeded, want 1", ok)
+	}
+}
+
+// With automatic checkpoints off on the writer, the background checkpointer still moves the
+// WAL into the database file.
+func TestBackgroundCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ckpt.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for i := range 500 {
+		err := s.Update(ctx, func(tx roster.Tx) error {
+			a := roster.Account{ID: roster.NewID(now), Name: strings.Repeat("n", 90), Slug: fmt.Sprintf("ckpt-%d", i), Status: roster.AccountActive, CreatedAt: now, UpdatedAt: now}
+			return tx.InsertAccount(ctx, &a)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes: nothing was checkpointed", before)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -39,6 +39,8 @@ type Store struct {
 
 	stmts    *stmtCache
 	wstmts   *writeStmts // the write loop's alone
+	ckpt     *sql.DB     // the checkpointer's connection
+	ckptDone chan struct{}
 	writes   chan *writeReq
 	quit     chan struct{}
 	loopDone chan struct{}
@@ -60,7 +62,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// The writer gets a large page cache so that a group-committed batch does not spill pages
 	// to the WAL before its commit; each reader a smaller one (RSS stays bounded).
-	writer, err := sql.Open("sqlite", dsn(writerCache)+"&_txlock=immediate")
+	writer, err := sql.Open("sqlite", dsn(writerCache, "wal_autocheckpoint(0)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -72,17 +74,26 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, err
 	}
+	ckpt, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		writer.Close()
+		readers.Close()
+		return nil, err
+	}
+	ckpt.SetMaxOpenConns(1)
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	readers.SetMaxOpenConns(n)
 	readers.SetMaxIdleConns(n)
-	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer),
-		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{})}
+	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer), ckpt: ckpt,
+		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		writer.Close()
 		readers.Close()
+		ckpt.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	go s.writeLoop()
+	go s.checkpointLoop(s.ckpt)
 	return s, nil
 }
 
@@ -161,10 +172,11 @@ func (s *Store) Close() error {
 	s.closing.Do(func() {
 		close(s.quit)
 		<-s.loopDone
+		<-s.ckptDone
 		s.stmts.close()
 		s.wstmts.close()
 	})
-	return errors.Join(s.readers.Close(), s.writer.Close())
+	return errors.Join(s.readers.Close(), s.writer.Close(), s.ckpt.Close())
 }
 
 // DBs exposes the writer and reader pools, for metrics.

@@ -394,14 +394,24 @@ func (t *Tx) ExistingEntities(ctx context.Context, accountID string, ids []strin
 // --- relationships ---
 
 // InsertRelationships implements roster.Tx.
+// All rows go in one statement (one statement shape per batch size, at most roster.MaxBatch).
 func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) error {
-	for _, r := range rs {
-		if _, err := t.exec(ctx, `INSERT INTO relationships (account_id, entity_id, relationship_type, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING`, r.AccountID, r.EntityID, r.Type, micros(r.CreatedAt)); err != nil {
-			return err
-		}
+	if len(rs) == 0 {
+		return nil
 	}
-	return nil
+	var b strings.Builder
+	b.WriteString(`INSERT INTO relationships (account_id, entity_id, relationship_type, created_at) VALUES `)
+	args := make([]any, 0, 4*len(rs))
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?)")
+		args = append(args, r.AccountID, r.EntityID, r.Type, micros(r.CreatedAt))
+	}
+	b.WriteString(` ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING`)
+	_, err := t.exec(ctx, b.String(), args...)
+	return err
 }
 
 // DeleteRelationship implements roster.Tx.
