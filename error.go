@@ -11,28 +11,27 @@ type Code string
 
 // The error codes of SPEC §5.
 const (
-	CodeInvalid                 Code = "validation_error" // a 422 with Problems
-	CodeInvalidCursor           Code = "invalid_cursor"
-	CodeInvalidSort             Code = "invalid_sort"
-	CodeCursorMismatch          Code = "cursor_mismatch"
-	CodeIdempotencyKeyMissing   Code = "idempotency_key_missing"
-	CodePayloadInvalid          Code = "payload_invalid" // malformed JSON; a 422 json_invalid problem on native surfaces
-	CodeUnauthorized            Code = "unauthorized"
-	CodeForbidden               Code = "forbidden"
-	CodeAccountSuspended        Code = "account_suspended"
-	CodeNotFound                Code = "not_found"
-	CodeMethodNotAllowed        Code = "method_not_allowed"
-	CodeSlugTaken               Code = "slug_taken"
-	CodeIdempotencyKeyReused    Code = "idempotency_key_reused"
-	CodeIdempotencyKeyInFlight  Code = "idempotency_key_in_progress"
-	CodeNonceInvalid            Code = "nonce_invalid"
-	CodePayloadTooLarge         Code = "payload_too_large"
-	CodeUnsupportedMediaType    Code = "unsupported_media_type"
-	CodeRateLimited             Code = "rate_limited"
-	CodeInternal                Code = "internal"
-	CodeConflict                Code = "conflict" // storage-level uniqueness violation, mapped by the core
-	CodeServiceUnavailable      Code = "unavailable"
-	codeIdempotencyLeaseExpired Code = "idempotency_lease_lost"
+	CodeInvalid                Code = "validation_error" // a 422 with Problems
+	CodeInvalidCursor          Code = "invalid_cursor"
+	CodeInvalidSort            Code = "invalid_sort"
+	CodeCursorMismatch         Code = "cursor_mismatch"
+	CodeIdempotencyKeyMissing  Code = "idempotency_key_missing"
+	CodePayloadInvalid         Code = "payload_invalid" // malformed JSON; a 422 json_invalid problem on native surfaces
+	CodeUnauthorized           Code = "unauthorized"
+	CodeForbidden              Code = "forbidden"
+	CodeAccountSuspended       Code = "account_suspended"
+	CodeNotFound               Code = "not_found"
+	CodeMethodNotAllowed       Code = "method_not_allowed"
+	CodeSlugTaken              Code = "slug_taken"
+	CodeIdempotencyKeyReused   Code = "idempotency_key_reused"
+	CodeIdempotencyKeyInFlight Code = "idempotency_key_in_progress"
+	CodeNonceInvalid           Code = "nonce_invalid"
+	CodePayloadTooLarge        Code = "payload_too_large"
+	CodeUnsupportedMediaType   Code = "unsupported_media_type"
+	CodeRateLimited            Code = "rate_limited"
+	CodeInternal               Code = "internal"
+	CodeConflict               Code = "conflict" // storage-level uniqueness violation, mapped by the core
+	CodeServiceUnavailable     Code = "unavailable"
 )
 
 // Error is the one error type of roster's core. Message is safe to show a client.

@@ -179,13 +179,6 @@ func (s *Service) release(ctx context.Context, c *Claim) {
 	}
 }
 
-// Abandon releases the claim of a write that will not run.
-func (s *Service) Abandon(ctx context.Context, w *Write) {
-	if w != nil {
-		s.release(ctx, w.Claim)
-	}
-}
-
 func newToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])

@@ -282,7 +282,7 @@ func prepareDatabase(ctx context.Context, database string) (string, string, func
 		}
 		return u.String(), "postgres", drop, nil
 	default:
-		return "", "", nil, fmt.Errorf("--database %q: use sqlite:PATH or postgres://...", database)
+		return "", "", nil, fmt.Errorf("--database %q: want sqlite:PATH or a postgres:// URL", database)
 	}
 }
 

@@ -131,7 +131,7 @@ func openFloorDB(ctx context.Context, database string) (func(context.Context, st
 			return gotID, name, err
 		}, pool.Close, nil
 	default:
-		return nil, nil, fmt.Errorf("database %q: use sqlite:PATH or postgres://...", database)
+		return nil, nil, fmt.Errorf("database %q: want sqlite:PATH or a postgres:// URL", database)
 	}
 }
 

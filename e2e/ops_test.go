@@ -76,7 +76,6 @@ func opsAddr(e *env) string { return strings.TrimPrefix(e.base, "http://") }
 
 var (
 	opsRateLimitPattern = regexp.MustCompile(`^"per-key";r=(\d+);t=(\d+)$`)
-	opsPolicyPattern    = regexp.MustCompile(`^"per-key";q=(\d+);w=(\d+)$`)
 )
 
 // opsRate reads the RateLimit header: remaining and reset seconds.
@@ -619,7 +618,7 @@ func TestOpsLogs(t *testing.T) {
 	send("GET", "/v1/accounts", nil, "/v1/accounts", "", 401, "X-Request-Id", "")
 
 	// Log lines are written once the response is on its way: wait for all of them.
-	byID := map[string][]map[string]any{}
+	var byID map[string][]map[string]any
 	var lines []string
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -23,6 +23,6 @@ func Open(ctx context.Context, url string) (roster.Store, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url)
 	default:
-		return nil, fmt.Errorf("database %q: use sqlite:PATH or postgres://...", url)
+		return nil, fmt.Errorf("database %q: want sqlite:PATH or a postgres:// URL", url)
 	}
 }

@@ -117,7 +117,7 @@ func TestAccountKeyAndErrors(t *testing.T) {
 		{[]string{"keys", "revoke", "garbage"}, "not a key id"},
 		{[]string{"keys", "revoke"}, "usage"},
 		{[]string{"frobnicate"}, "unknown command"},
-		{[]string{"serve", "--database", "mysql://x"}, "use sqlite:PATH or postgres://"},
+		{[]string{"serve", "--database", "mysql://x"}, "want sqlite:PATH or a postgres:// URL"},
 	}
 	for _, c := range cases {
 		_, _, err := runCLI(t, map[string]string{"ROSTER_DATABASE": db}, c.args...)
