@@ -27,8 +27,8 @@ var migrations embed.FS
 
 // Page cache sizes (negative: KiB).
 const (
-	writerCache = "cache_size(-65536)"
-	readerCache = "cache_size(-8192)"
+	writerCache = "cache_size(-32768)"
+	readerCache = "cache_size(-4096)"
 )
 
 // Store is a roster.Store on one SQLite file.
