@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // No text roster stores may hold a NUL character: PostgreSQL cannot store one.
@@ -19,6 +20,21 @@ func HasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 
 // NULProblem records a NUL character found at loc.
 func (ps *Problems) NUL(loc ...any) { ps.Add(nulType, nulMsg, loc...) }
+
+// Text checks a string taken from a query or a header before it can reach storage: it must be
+// UTF-8 (PostgreSQL refuses anything else) without NUL. It records a problem at loc and reports
+// whether s passed.
+func (ps *Problems) Text(s string, loc ...any) bool {
+	switch {
+	case !utf8.ValidString(s):
+		ps.Add("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string", loc...)
+		return false
+	case HasNUL(s):
+		ps.NUL(loc...)
+		return false
+	}
+	return true
+}
 
 // Opt is a field of a request body: absent, null, or a value.
 type Opt[T any] struct {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind names a family of roster-owned ids; its value is the id prefix.
@@ -39,6 +40,9 @@ func (k Kind) Prefixed(hexID string) string { return string(k) + hexID }
 // cannot name anything roster made (say "entity_xyz"), ok is true and id is "": the caller then
 // answers 404 for a path id or a not_found item for a body id.
 func ParseID(k Kind, s string) (id string, ok bool) {
+	if !utf8.ValidString(s) {
+		return "", false
+	}
 	if isHex24(s) {
 		return strings.ToLower(s), true
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 )
 
 // Service holds every rule of roster: authentication, roles and tenancy, validation that needs
@@ -129,7 +130,8 @@ func (s *Service) BeginWrite(ctx context.Context, p Principal, key, fingerprint,
 			LeaseUntil: now.Add(IdempotencyLease), CreatedAt: now}
 		var existing IdempotencyRecord
 		var claimed bool
-		err := s.store.Update(ctx, func(tx Tx) error {
+		// Lazy: the request's own durable commit follows; a crash before it loses both.
+		err := s.store.UpdateLazy(ctx, func(tx Tx) error {
 			var err error
 			existing, claimed, err = tx.ClaimIdempotency(ctx, rec)
 			return err
@@ -151,11 +153,14 @@ func (s *Service) BeginWrite(ctx context.Context, p Principal, key, fingerprint,
 	}
 	if nonce != "" {
 		var spent bool
-		err := s.store.Update(ctx, func(tx Tx) error {
-			var err error
-			spent, err = tx.SpendNonce(ctx, nonce, p.KeyID, s.Now())
-			return err
-		})
+		var err error
+		if utf8.ValidString(nonce) && !HasNUL(nonce) { // anything else was never issued
+			err = s.store.Update(ctx, func(tx Tx) error {
+				var err error
+				spent, err = tx.SpendNonce(ctx, nonce, p.KeyID, s.Now())
+				return err
+			})
+		}
 		if err == nil && !spent {
 			err = Errorf(CodeNonceInvalid, "the client nonce is unknown, expired, already used or not issued to this key")
 		}
@@ -171,7 +176,8 @@ func (s *Service) release(ctx context.Context, c *Claim) {
 	if c == nil {
 		return
 	}
-	err := s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
+	// Lazy: lost in a crash, the claim simply waits out its lease.
+	err := s.store.UpdateLazy(context.WithoutCancel(ctx), func(tx Tx) error {
 		return tx.ReleaseIdempotency(ctx, c.Scope, c.Key, c.Token)
 	})
 	if err != nil {

@@ -14,6 +14,12 @@ type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a write transaction, committed durably when fn returns nil.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateLazy is Update for a write that need not be on disk when it returns: it is visible
+	// to every later read and write at once, and on disk no later than the next Update's
+	// commit. A crash may lose it only together with everything that came after it. The
+	// in-flight record of an idempotent request is such a write: the request's own durable
+	// commit follows it.
+	UpdateLazy(ctx context.Context, fn func(Tx) error) error
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

@@ -89,11 +89,7 @@ func (c *call) pageRequest(l roster.Listing, filters ...string) roster.PageReque
 	req := roster.PageRequest{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"), Filters: map[string]string{},
 		Principal: c.p, Problems: problemsOf(err)}
 	for _, f := range filters {
-		if v := q.Get(f); v != "" {
-			if roster.HasNUL(v) {
-				req.Problems.NUL("query", f)
-				continue
-			}
+		if v := q.Get(f); v != "" && req.Problems.Text(v, "query", f) {
 			req.Filters[f] = v
 		}
 	}

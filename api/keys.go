@@ -163,7 +163,7 @@ func decodeKeyCreate(c *call, v any, now time.Time) (roster.KeyCreate, error) {
 			in.ExpiresAt = &t
 		}
 	}
-	b.Ignore("user_id")
+	b.Ignore("user_id", "id", "prefix", "status", "last_used_at", "created_at", "updated_at")
 	if err := b.Finish(); err != nil || !unknown {
 		return in, err
 	}

@@ -414,6 +414,8 @@ func mutate[T any](c *call, status int, required bool, problems roster.Problems,
 	key := c.header("Idempotency-Key")
 	if len(key) > roster.MaxIdempotencyKey {
 		problems.Add("string_too_long", "String should have at most 255 characters", "header", "Idempotency-Key")
+	} else {
+		problems.Text(key, "header", "Idempotency-Key")
 	}
 	if err := problems.Err(); err != nil {
 		return err

@@ -112,6 +112,18 @@ func (s *Store) Update(ctx context.Context, fn func(roster.Tx) error) error {
 	return s.run(ctx, pgx.TxOptions{}, fn)
 }
 
+// UpdateLazy implements roster.Store with an asynchronous commit: PostgreSQL flushes it with
+// the next synchronous commit's WAL flush, which covers every record before it.
+func (s *Store) UpdateLazy(ctx context.Context, fn func(roster.Tx) error) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+			return err
+		}
+		return fn(sqlstore.NewTx(querier{tx}, s.dialect))
+	})
+	return mapErr(err)
+}
+
 // Ping implements roster.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 

@@ -23,6 +23,7 @@ const maxBatch = 128
 type writeReq struct {
 	ctx  context.Context
 	fn   func(roster.Tx) error
+	lazy bool // may commit without an fsync of its own (see roster.Store.UpdateLazy)
 	done chan error
 }
 
@@ -30,7 +31,18 @@ var errClosed = errors.New("sqlite: store is closed")
 
 // Update implements roster.Store: fn runs in a transaction it may share with concurrent writes.
 func (s *Store) Update(ctx context.Context, fn func(roster.Tx) error) error {
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return s.enqueue(ctx, fn, false)
+}
+
+// UpdateLazy implements roster.Store. A batch made only of lazy writes commits with
+// synchronous=NORMAL: in WAL mode its frames reach the disk with the next FULL commit's fsync,
+// which covers every frame before it.
+func (s *Store) UpdateLazy(ctx context.Context, fn func(roster.Tx) error) error {
+	return s.enqueue(ctx, fn, true)
+}
+
+func (s *Store) enqueue(ctx context.Context, fn func(roster.Tx) error, lazy bool) error {
+	req := &writeReq{ctx: ctx, fn: fn, lazy: lazy, done: make(chan error, 1)}
 	select {
 	case <-s.quit:
 		return errClosed
@@ -98,6 +110,15 @@ func (s *Store) drainClosed() {
 
 // runBatch runs the writes of one batch in one transaction and one commit.
 func (s *Store) runBatch(batch []*writeReq) {
+	lazy := true
+	for _, req := range batch {
+		lazy = lazy && req.lazy
+	}
+	if lazy {
+		if _, err := s.writer.Exec(`PRAGMA synchronous=NORMAL`); err == nil {
+			defer s.writer.Exec(`PRAGMA synchronous=FULL`) //nolint:errcheck // FULL again before any other batch
+		}
+	}
 	results := make([]error, len(batch))
 	err := s.inBatchTx(func(tx *sql.Tx) error {
 		q := sqlstore.NewTx(querier{tx: tx, w: s.wstmts}, s.dialect)

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"AccountSoftDelete", testAccountSoftDelete},
 		{"AccountConcurrentSlug", testAccountConcurrentSlug},
 		{"LockAccount", testLockAccount},
+		{"UpdateLazy", testUpdateLazy},
 		{"Keys", testKeys},
 		{"ListKeys", testListKeys},
 		{"Entities", testEntities},
@@ -1903,5 +1904,46 @@ func testLockAccount(t *testing.T, s roster.Store) {
 	})
 	if !errors.Is(err, roster.ErrNotFound) {
 		t.Fatalf("LockAccount of a deleted account: %v, want ErrNotFound", err)
+	}
+}
+
+// UpdateLazy commits like Update: its writes are visible to the next read and write at once.
+func testUpdateLazy(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	now := base
+	a := roster.Account{ID: roster.NewID(now), Name: "Lazy", Slug: "lazy-co", Status: roster.AccountActive, CreatedAt: now, UpdatedAt: now}
+	if err := s.UpdateLazy(ctx, func(tx roster.Tx) error { return tx.InsertAccount(ctx, &a) }); err != nil {
+		t.Fatal(err)
+	}
+	err := s.View(ctx, func(tx roster.Tx) error {
+		got, err := tx.Account(ctx, a.ID)
+		if err == nil && got.Slug != "lazy-co" {
+			t.Errorf("read back %+v", got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a lazy write is not visible: %v", err)
+	}
+	errBoom := errors.New("boom")
+	if err := s.UpdateLazy(ctx, func(tx roster.Tx) error {
+		b := a
+		b.ID, b.Slug = roster.NewID(now), "lazy-two"
+		if err := tx.InsertAccount(ctx, &b); err != nil {
+			return err
+		}
+		return errBoom
+	}); !errors.Is(err, errBoom) {
+		t.Fatalf("a failing lazy write: %v", err)
+	}
+	err = s.View(ctx, func(tx roster.Tx) error {
+		as, err := tx.ListAccounts(ctx, roster.ListQuery{Filters: []roster.Filter{{Field: "slug", Value: "lazy-two"}}, Order: roster.Sort{{Field: "id"}}, Limit: 5})
+		if err == nil && len(as) != 0 {
+			t.Errorf("a failed lazy write left %v", as)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
