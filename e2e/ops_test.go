@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -30,45 +29,14 @@ import (
 // startWith does with the default configuration.
 func opsStart(t *testing.T, cfg app.Config) *env {
 	t.Helper()
-	var notice bytes.Buffer
-	cfg.Addr = "127.0.0.1:0"
-	cfg.Notice = &notice
 	if cfg.Database == "" {
 		cfg.Database = databaseURL(t, "sqlite")
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg)
-	if err != nil {
-		cancel()
-		t.Fatalf("start roster: %v", err)
+	e := startConfig(t, cfg)
+	if e.super == "" {
+		t.Fatal("no bootstrap key printed")
 	}
-	super := ""
-	for _, line := range strings.Split(notice.String(), "\n") {
-		if strings.HasPrefix(line, "rk_") {
-			super = line
-		}
-	}
-	if super == "" {
-		cancel()
-		t.Fatalf("no bootstrap key printed: %q", notice.String())
-	}
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, func(addr string) { addrc <- addr }) }()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		cancel()
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve ended with %v", err)
-		}
-	})
-	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
+	return e
 }
 
 // opsAddr is the host:port of e.
