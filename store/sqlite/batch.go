@@ -114,13 +114,48 @@ func (s *Store) runBatch(batch []*writeReq) {
 	for _, req := range batch {
 		lazy = lazy && req.lazy
 	}
-	if lazy {
-		if _, err := s.writer.Exec(`PRAGMA synchronous=NORMAL`); err == nil {
-			defer s.writer.Exec(`PRAGMA synchronous=FULL`) //nolint:errcheck // FULL again before any other batch
+	results := make([]error, len(batch))
+	err := s.setSynchronous(lazy)
+	if err == nil {
+		err = s.inBatchTx(s.batchBody(batch, results))
+	}
+	s.wstmts.prepareMissed()
+	s.commits.Add(1)
+	s.writesDone.Add(int64(len(batch)))
+	for i, req := range batch {
+		switch {
+		case results[i] != nil:
+			req.done <- results[i]
+		case err != nil:
+			req.done <- err
+		default:
+			req.done <- nil
 		}
 	}
-	results := make([]error, len(batch))
-	err := s.inBatchTx(func(tx *sql.Tx) error {
+}
+
+// setSynchronous puts the writer in the durability mode a batch needs: FULL (an fsync at
+// COMMIT) unless every write of the batch is lazy. Checked before every batch, so a durable
+// batch can never run in the lazy mode; a failure to set it fails the batch.
+func (s *Store) setSynchronous(lazy bool) error {
+	mode := "FULL"
+	if lazy {
+		mode = "NORMAL"
+	}
+	if s.syncMode == mode {
+		return nil
+	}
+	s.syncMode = ""
+	if _, err := s.writer.Exec(`PRAGMA synchronous=` + mode); err != nil {
+		return err
+	}
+	s.syncMode = mode
+	return nil
+}
+
+// batchBody runs the writes of a batch inside its transaction, recording each one's outcome.
+func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
 		q := sqlstore.NewTx(querier{tx: tx, w: s.wstmts}, s.dialect)
 		shared := len(batch) > 1
 		for i, req := range batch {
@@ -150,19 +185,6 @@ func (s *Store) runBatch(batch []*writeReq) {
 			}
 		}
 		return nil
-	})
-	s.wstmts.prepareMissed()
-	s.commits.Add(1)
-	s.writesDone.Add(int64(len(batch)))
-	for i, req := range batch {
-		switch {
-		case results[i] != nil:
-			req.done <- results[i]
-		case err != nil:
-			req.done <- err
-		default:
-			req.done <- nil
-		}
 	}
 }
 

@@ -155,3 +155,41 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A batch of lazy writes alone commits without its own fsync (synchronous=NORMAL); any batch
+// with a durable write runs in FULL again.
+func TestLazyBatchesAndDurableBatches(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lazy.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	writer, _ := s.DBs()
+	mode := func() int {
+		var m int
+		if err := writer.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	insert := func(slug string) func(roster.Tx) error {
+		return func(tx roster.Tx) error {
+			a := roster.Account{ID: roster.NewID(now), Name: "n", Slug: slug, Status: roster.AccountActive, CreatedAt: now, UpdatedAt: now}
+			return tx.InsertAccount(ctx, &a)
+		}
+	}
+	if err := s.UpdateLazy(ctx, insert("lazy-1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := mode(); got != 1 {
+		t.Fatalf("after a lazy batch: synchronous=%d, want 1 (NORMAL)", got)
+	}
+	if err := s.Update(ctx, insert("durable-1")); err != nil {
+		t.Fatal(err)
+	}
+	if got := mode(); got != 2 {
+		t.Fatalf("after a durable batch: synchronous=%d, want 2 (FULL)", got)
+	}
+}

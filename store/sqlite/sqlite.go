@@ -40,6 +40,7 @@ type Store struct {
 	stmts    *stmtCache
 	wstmts   *writeStmts // the write loop's alone
 	ckpt     *sql.DB     // the checkpointer's connection
+	syncMode string      // the writer's synchronous pragma as last set; the write loop's alone
 	ckptDone chan struct{}
 	writes   chan *writeReq
 	quit     chan struct{}
