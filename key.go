@@ -50,16 +50,33 @@ type APIKey struct {
 }
 
 // Status derives the client-visible status at time now.
-func (k APIKey) Status(now time.Time) KeyStatus {
+func (k APIKey) Status(now time.Time) KeyStatus { return keyStatus(k.Revoked, k.ExpiresAt, now) }
+
+func keyStatus(revoked bool, expiresAt *time.Time, now time.Time) KeyStatus {
 	switch {
-	case k.Revoked:
+	case revoked:
 		return KeyRevoked
-	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+	case expiresAt != nil && !now.Before(*expiresAt):
 		return KeyExpired
 	default:
 		return KeyActive
 	}
 }
+
+// Credential is what authentication reads of a key on every request, and nothing more: who it
+// is, what it may do, whether it still works, and its account's status.
+type Credential struct {
+	KeyID         string
+	AccountID     string // "" for a superadmin key
+	Role          Role
+	Revoked       bool
+	ExpiresAt     *time.Time
+	LastUsedAt    *time.Time
+	AccountStatus AccountStatus // "" for a superadmin key
+}
+
+// Status derives the key's status at time now.
+func (c Credential) Status(now time.Time) KeyStatus { return keyStatus(c.Revoked, c.ExpiresAt, now) }
 
 const (
 	secretPrefix  = "rk_"

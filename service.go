@@ -45,11 +45,10 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	if !WellFormedSecret(secret) {
 		return Principal{}, unauthorized()
 	}
-	var k APIKey
-	var a Account
+	var k Credential
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		k, a, err = tx.KeyByHash(ctx, HashSecret(secret))
+		k, err = tx.KeyByHash(ctx, HashSecret(secret))
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -63,11 +62,11 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		return Principal{}, unauthorized()
 	}
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= keyTouchInterval {
-		if err := s.store.Update(ctx, func(tx Tx) error { return tx.TouchKey(ctx, k.ID, now) }); err != nil {
-			s.log.WarnContext(ctx, "recording key use failed", "key_id", KindKey.Prefixed(k.ID), "err", err)
+		if err := s.store.Update(ctx, func(tx Tx) error { return tx.TouchKey(ctx, k.KeyID, now) }); err != nil {
+			s.log.WarnContext(ctx, "recording key use failed", "key_id", KindKey.Prefixed(k.KeyID), "err", err)
 		}
 	}
-	return Principal{KeyID: k.ID, AccountID: k.AccountID, Role: k.Role, Suspended: a.Status == AccountSuspended}, nil
+	return Principal{KeyID: k.KeyID, AccountID: k.AccountID, Role: k.Role, Suspended: k.AccountStatus == AccountSuspended}, nil
 }
 
 // PathAccount resolves an account id taken from a path for caller p: 403 when it is not the

@@ -42,9 +42,9 @@ type Tx interface {
 
 	InsertKey(ctx context.Context, k *APIKey) error
 	Key(ctx context.Context, id string) (APIKey, error)
-	// KeyByHash finds a key that is not deleted by its hash, with its account (zero for a
-	// superadmin key). A key whose account is deleted is not found.
-	KeyByHash(ctx context.Context, hash string) (APIKey, Account, error)
+	// KeyByHash finds the credential of a key that is not deleted by its hash. A key whose
+	// account is deleted is not found.
+	KeyByHash(ctx context.Context, hash string) (Credential, error)
 	UpdateKey(ctx context.Context, k *APIKey) error
 	TouchKey(ctx context.Context, id string, at time.Time) error
 	ListKeys(ctx context.Context, q ListQuery) ([]APIKey, error)

@@ -201,31 +201,24 @@ func (t *Tx) Key(ctx context.Context, id string) (roster.APIKey, error) {
 }
 
 // KeyByHash implements roster.Tx.
-func (t *Tx) KeyByHash(ctx context.Context, hash string) (roster.APIKey, roster.Account, error) {
-	type pair struct {
-		k roster.APIKey
-		a roster.Account
-	}
-	p, err := queryOne(ctx, t, func(r Rows) (pair, error) {
-		var p pair
+func (t *Tx) KeyByHash(ctx context.Context, hash string) (roster.Credential, error) {
+	return queryOne(ctx, t, func(r Rows) (roster.Credential, error) {
+		var c roster.Credential
 		var account, status *string
 		var expires, used *int64
-		var created, updated int64
 		var role string
-		err := r.Scan(&p.k.ID, &account, &p.k.Name, &role, &p.k.Prefix, &p.k.Hash, &p.k.Revoked, &expires, &used, &created, &updated, &status)
+		err := r.Scan(&c.KeyID, &account, &role, &c.Revoked, &expires, &used, &status)
 		if account != nil {
-			p.k.AccountID, p.a.ID = *account, *account
+			c.AccountID = *account
 		}
 		if status != nil {
-			p.a.Status = roster.AccountStatus(*status)
+			c.AccountStatus = roster.AccountStatus(*status)
 		}
-		p.k.Role, p.k.ExpiresAt, p.k.LastUsedAt = roster.Role(role), fromOptMicros(expires), fromOptMicros(used)
-		p.k.CreatedAt, p.k.UpdatedAt = fromMicros(created), fromMicros(updated)
-		return p, err
-	}, `SELECT k.id, k.account_id, k.name, k.role, k.prefix, k.hash, k.revoked, k.expires_at, k.last_used_at, k.created_at, k.updated_at, a.status
+		c.Role, c.ExpiresAt, c.LastUsedAt = roster.Role(role), fromOptMicros(expires), fromOptMicros(used)
+		return c, err
+	}, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
 		FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
 		WHERE k.hash = ? AND k.deleted_at IS NULL AND (k.account_id IS NULL OR (a.id IS NOT NULL AND a.deleted_at IS NULL))`, hash)
-	return p.k, p.a, err
 }
 
 // UpdateKey implements roster.Tx.

@@ -237,16 +237,21 @@ func getKey(t *testing.T, s roster.Store, id string) (roster.APIKey, error) {
 	return k, err
 }
 
-func keyByHash(t *testing.T, s roster.Store, h string) (roster.APIKey, roster.Account, error) {
+func keyByHash(t *testing.T, s roster.Store, h string) (roster.Credential, error) {
 	t.Helper()
-	var k roster.APIKey
-	var a roster.Account
+	var c roster.Credential
 	err := viewErr(t, s, func(ctx context.Context, tx roster.Tx) error {
 		var err error
-		k, a, err = tx.KeyByHash(ctx, h)
+		c, err = tx.KeyByHash(ctx, h)
 		return err
 	})
-	return k, a, err
+	return c, err
+}
+
+// credOf is the credential KeyByHash must find for key k of an account with status st.
+func credOf(k roster.APIKey, st roster.AccountStatus) roster.Credential {
+	return roster.Credential{KeyID: k.ID, AccountID: k.AccountID, Role: k.Role, Revoked: k.Revoked,
+		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, AccountStatus: st}
 }
 
 func getEntity(t *testing.T, s roster.Store, id string) (roster.Entity, error) {
@@ -490,7 +495,7 @@ func testAccountSoftDelete(t *testing.T, s roster.Store) {
 	wantErr(t, "UpdateAccount of a deleted account", err, roster.ErrNotFound)
 
 	// Its keys stop working and vanish.
-	_, _, err = keyByHash(t, s, kGone.Hash)
+	_, err = keyByHash(t, s, kGone.Hash)
 	wantErr(t, "KeyByHash of a deleted account's key", err, roster.ErrNotFound)
 	_, err = getKey(t, s, kGone.ID)
 	wantErr(t, "Key of a deleted account's key", err, roster.ErrNotFound)
@@ -503,17 +508,17 @@ func testAccountSoftDelete(t *testing.T, s roster.Store) {
 	// is not found either.
 	late := newKey(gone.ID, "late", roster.RoleAdmin, at(2*time.Hour))
 	insertKeys(t, s, &late)
-	_, _, err = keyByHash(t, s, late.Hash)
+	_, err = keyByHash(t, s, late.Hash)
 	wantErr(t, "KeyByHash of a key made after its account was deleted", err, roster.ErrNotFound)
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
 		late.Deleted, late.UpdatedAt = true, at(2*time.Hour)
 		return tx.UpdateKey(ctx, &late)
 	})
-	if k, a, err := keyByHash(t, s, kKept.Hash); err != nil || k.ID != kKept.ID || a.ID != kept.ID {
-		t.Fatalf("KeyByHash of another account's key = %v, %v, %v", k.ID, a.ID, err)
+	if c, err := keyByHash(t, s, kKept.Hash); err != nil || c.KeyID != kKept.ID || c.AccountID != kept.ID {
+		t.Fatalf("KeyByHash of another account's key = %v, %v, %v", c.KeyID, c.AccountID, err)
 	}
-	if k, _, err := keyByHash(t, s, kSuper.Hash); err != nil || k.ID != kSuper.ID {
-		t.Fatalf("KeyByHash of the superadmin key = %v, %v", k.ID, err)
+	if c, err := keyByHash(t, s, kSuper.Hash); err != nil || c.KeyID != kSuper.ID {
+		t.Fatalf("KeyByHash of the superadmin key = %v, %v", c.KeyID, err)
 	}
 
 	// Its entities vanish.
@@ -609,25 +614,22 @@ func testKeys(t *testing.T, s roster.Store) {
 	_, err := getKey(t, s, roster.NewID(base))
 	wantErr(t, "Key of a missing id", err, roster.ErrNotFound)
 
-	k, a, err := keyByHash(t, s, super.Hash)
+	c, err := keyByHash(t, s, super.Hash)
 	if err != nil {
 		t.Fatalf("KeyByHash(superadmin): %v", err)
 	}
-	same(t, "KeyByHash superadmin key", k, super)
-	same(t, "KeyByHash superadmin account", a, roster.Account{})
-	k, a, err = keyByHash(t, s, admin.Hash)
+	same(t, "KeyByHash superadmin key", c, credOf(super, ""))
+	c, err = keyByHash(t, s, admin.Hash)
 	if err != nil {
 		t.Fatalf("KeyByHash(admin): %v", err)
 	}
-	same(t, "KeyByHash admin key", k, admin)
-	if a.ID != susp.ID || a.Status != roster.AccountSuspended {
-		t.Fatalf("KeyByHash admin account = %+v, want id %s status suspended", a, susp.ID)
+	same(t, "KeyByHash admin key (suspended account)", c, credOf(admin, roster.AccountSuspended))
+	c, err = keyByHash(t, s, reader.Hash)
+	if err != nil {
+		t.Fatalf("KeyByHash(reader): %v", err)
 	}
-	k, a, err = keyByHash(t, s, reader.Hash)
-	if err != nil || k.ID != reader.ID || a.ID != live.ID || a.Status != roster.AccountActive {
-		t.Fatalf("KeyByHash(reader) = %+v, %+v, %v", k, a, err)
-	}
-	_, _, err = keyByHash(t, s, hash("unknown"))
+	same(t, "KeyByHash reader key", c, credOf(reader, roster.AccountActive))
+	_, err = keyByHash(t, s, hash("unknown"))
 	wantErr(t, "KeyByHash of an unknown hash", err, roster.ErrNotFound)
 
 	dup := newKey(live.ID, "dup hash", roster.RoleAdmin, at(4*time.Second))
@@ -651,12 +653,12 @@ func testKeys(t *testing.T, s roster.Store) {
 	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.UpdateKey(ctx, &reader) })
 	got, _ = getKey(t, s, reader.ID)
 	same(t, "Key after revoke", got, reader)
-	k, _, err = keyByHash(t, s, reader.Hash)
+	c, err = keyByHash(t, s, reader.Hash)
 	if err != nil {
 		t.Fatalf("KeyByHash(revoked): %v", err)
 	}
-	same(t, "KeyByHash revoked key", k, reader)
-	if st := k.Status(at(2 * time.Hour)); st != roster.KeyRevoked {
+	same(t, "KeyByHash revoked key", c, credOf(reader, roster.AccountActive))
+	if st := c.Status(at(2 * time.Hour)); st != roster.KeyRevoked {
 		t.Fatalf("status of the revoked key = %s", st)
 	}
 
@@ -666,7 +668,7 @@ func testKeys(t *testing.T, s roster.Store) {
 	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.UpdateKey(ctx, &admin) })
 	_, err = getKey(t, s, admin.ID)
 	wantErr(t, "Key after delete", err, roster.ErrNotFound)
-	_, _, err = keyByHash(t, s, admin.Hash)
+	_, err = keyByHash(t, s, admin.Hash)
 	wantErr(t, "KeyByHash after delete", err, roster.ErrNotFound)
 	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.UpdateKey(ctx, &admin) })
 	wantErr(t, "UpdateKey of a deleted key", err, roster.ErrNotFound)
