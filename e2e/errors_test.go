@@ -282,16 +282,7 @@ func (e *env) stream(key, method, path, body string) resp {
 	r.ContentLength = -1
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Authorization", "Bearer "+key)
-	res, err := e.client.Do(r)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return resp{Status: res.StatusCode, Header: res.Header, Body: data}
+	return e.send(r)
 }
 
 // TestErrorsPayloadTooLarge: a body over 1 MiB is 413, whether or not it declares its length.

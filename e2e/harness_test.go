@@ -136,6 +136,15 @@ func startConfig(t *testing.T, cfg app.Config) *env {
 	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
 }
 
+// pageMeta is the "pagination" object of a native list page.
+type pageMeta struct {
+	Count      int     `json:"count"`
+	HasNext    bool    `json:"has_next"`
+	HasPrev    bool    `json:"has_prev"`
+	NextCursor *string `json:"next_cursor"`
+	PrevCursor *string `json:"prev_cursor"`
+}
+
 // resp is a response read whole.
 type resp struct {
 	Status int
@@ -192,9 +201,15 @@ func (e *env) req(method, path string, body any, headers ...string) resp {
 		}
 		r.Header.Set(headers[i], headers[i+1])
 	}
+	return e.send(r)
+}
+
+// send sends a prepared request and reads the whole response.
+func (e *env) send(r *http.Request) resp {
+	e.t.Helper()
 	res, err := e.client.Do(r)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		e.t.Fatalf("%s %s: %v", r.Method, r.URL.Path, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)

@@ -239,7 +239,7 @@ func (d *oaDoc) oaOperations() []oaOperation {
 	return out
 }
 
-func oaKeys(m map[string]any) []string {
+func oaKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

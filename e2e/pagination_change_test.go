@@ -39,13 +39,7 @@ type pcItem struct {
 
 type pcPage struct {
 	Data       []pcItem `json:"data"`
-	Pagination struct {
-		Count      int     `json:"count"`
-		HasNext    bool    `json:"has_next"`
-		HasPrev    bool    `json:"has_prev"`
-		NextCursor *string `json:"next_cursor"`
-		PrevCursor *string `json:"prev_cursor"`
-	} `json:"pagination"`
+	Pagination pageMeta `json:"pagination"`
 }
 
 func (p pcPage) ids() []string {

@@ -1619,7 +1619,7 @@ func (f *rzFuzz) rzReport(n int, took time.Duration) {
 	t.Logf("bodies: %d schema-valid, %d schema-violating, %d not JSON or odd JSON, %d stray, %d none",
 		f.bodies["valid"], f.bodies["invalid"], f.bodies["raw"], f.bodies["stray"], f.bodies["none"])
 	t.Logf("statuses: %s", strings.Join(hist, " "))
-	for _, op := range rzKeys(f.opHist) {
+	for _, op := range oaKeys(f.opHist) {
 		var parts []string
 		for _, s := range rzSortedStatuses(f.opHist[op]) {
 			parts = append(parts, fmt.Sprintf("%d×%d", s, f.opHist[op][s]))
@@ -1633,15 +1633,6 @@ func (f *rzFuzz) rzReport(n int, took time.Duration) {
 	if t.Failed() {
 		t.Logf("rerun with ROSTER_FUZZ_SEED=%d (ROSTER_FUZZ_TRACE=1 logs every request)", f.seed)
 	}
-}
-
-func rzKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func rzSortedStatuses(m map[int]int) []int {

@@ -183,13 +183,7 @@ func (i relItem) pair() string { return i.EntityID + " " + i.RelationshipType }
 // relPage is a native list page.
 type relPage struct {
 	Data       []relItem `json:"data"`
-	Pagination struct {
-		Count      int     `json:"count"`
-		HasNext    bool    `json:"has_next"`
-		HasPrev    bool    `json:"has_prev"`
-		NextCursor *string `json:"next_cursor"`
-		PrevCursor *string `json:"prev_cursor"`
-	} `json:"pagination"`
+	Pagination pageMeta  `json:"pagination"`
 }
 
 var relStamp = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$`)
