@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,13 +16,164 @@ type listing struct {
 	base    string
 	columns map[string]string
 	special func(q roster.ListQuery, f roster.Filter) (string, []any, bool)
+	// oneIndex names the sort fields that have a single index, (field, id) with the field in
+	// the direction given (true: DESC) and id ascending, instead of one index per direction.
+	// Such an index serves (field dir, id asc) and, read backwards, (field !dir, id desc); the
+	// two other orders are read in steps (see split). Every index is one more B-tree each
+	// write of the table updates, so the write-heavy table keeps one per field.
+	oneIndex map[string]bool
+	kinds    map[string]roster.FieldKind // of the sort fields, for ListStatements' placeholders
 }
 
 var listings = map[string]listing{
-	"accounts":      {`SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, accountColumns, nil},
-	"api_keys":      {`SELECT ` + keyCols + ` FROM api_keys WHERE deleted_at IS NULL`, keyColumns, keyStatusFilter},
-	"entities":      {`SELECT ` + entityCols + ` FROM entities WHERE deleted_at IS NULL`, entityColumns, nil},
-	"relationships": {`SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, relationshipColumns, nil},
+	"accounts": {base: `SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, columns: accountColumns},
+	"api_keys": {base: `SELECT ` + keyCols + ` FROM api_keys WHERE deleted_at IS NULL`, columns: keyColumns, special: keyStatusFilter},
+	"entities": {base: `SELECT ` + entityCols + ` FROM entities WHERE deleted_at IS NULL`, columns: entityColumns,
+		oneIndex: map[string]bool{"name": false, "created_at": true, "updated_at": true}, kinds: roster.Entities.Fields},
+	"relationships": {base: `SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, columns: relationshipColumns},
+}
+
+// split reports the sort field of q when its order pairs the field and the id tie-breaker in
+// directions its one index does not hold, so that the page is read in steps.
+func (l listing) split(q roster.ListQuery) (string, bool) {
+	if len(q.Order) != 2 || q.Order[1].Field != "id" {
+		return "", false
+	}
+	desc, ok := l.oneIndex[q.Order[0].Field]
+	if !ok {
+		return "", false
+	}
+	// The index's two scan orders are (field desc, id asc) and (field !desc, id desc).
+	native := (q.Order[0].Desc == desc) != q.Order[1].Desc
+	return q.Order[0].Field, !native
+}
+
+// The steps of a split page, each one an index range read in index order:
+//
+//	tail:  the rest of the boundary row's tie group (field = boundary, id past the boundary),
+//	       in the requested id direction; only after a cursor;
+//	ahead: the rows past the boundary's field value in index order, that is with every tie
+//	       group in the wrong id direction: whole groups are reversed in memory; one more row
+//	       than needed shows whether the last group is whole;
+//	group: the last tie group again, from its right end, when ahead cut it short.
+//
+// A page costs at most three seeks and reads at most twice its rows plus one, however large a
+// tie group is and however deep the page.
+
+func tailQuery(q roster.ListQuery, field string) roster.ListQuery {
+	return roster.ListQuery{Filters: withFilter(q.Filters, field, q.After[0]), Order: q.Order[1:], After: q.After[1:],
+		Backward: q.Backward, Inclusive: q.Inclusive, Limit: q.Limit, Now: q.Now}
+}
+
+func aheadQuery(q roster.ListQuery, limit int) roster.ListQuery {
+	order := roster.Sort{q.Order[0], {Field: q.Order[1].Field, Desc: !q.Order[1].Desc}}
+	var after []any
+	if q.After != nil {
+		after = q.After[:1] // strictly past the boundary's value of the first key
+	}
+	return roster.ListQuery{Filters: q.Filters, Order: order, After: after, Backward: q.Backward, Limit: limit, Now: q.Now}
+}
+
+func groupQuery(q roster.ListQuery, field string, value any, limit int) roster.ListQuery {
+	return roster.ListQuery{Filters: withFilter(q.Filters, field, value), Order: q.Order[1:], Backward: q.Backward, Limit: limit, Now: q.Now}
+}
+
+func withFilter(fs []roster.Filter, field string, value any) []roster.Filter {
+	return append(append(make([]roster.Filter, 0, len(fs)+1), fs...), roster.Filter{Field: field, Value: value})
+}
+
+// ListStatements is every statement one page of q may run, in the order it runs them: one,
+// or the steps of a split page (the last step's tie value and limit are placeholders). The
+// query-plan tests explain them all.
+func ListStatements(resource string, q roster.ListQuery) ([]string, [][]any, error) {
+	l := listings[resource]
+	field, split := l.split(q)
+	qs := []roster.ListQuery{q}
+	if split {
+		var tie any = ""
+		if l.kinds[field] == roster.FieldTime {
+			tie = time.Unix(0, 0)
+		}
+		qs = nil
+		if q.After != nil {
+			qs = append(qs, tailQuery(q, field))
+			tie = q.After[0]
+		}
+		qs = append(qs, aheadQuery(q, q.Limit+1), groupQuery(q, field, tie, q.Limit))
+	}
+	var stmts []string
+	var args [][]any
+	for _, sq := range qs {
+		s, a, err := ListStatement(resource, sq)
+		if err != nil {
+			return nil, nil, err
+		}
+		stmts, args = append(stmts, s), append(args, a)
+	}
+	return stmts, args, nil
+}
+
+// listPage reads one page of q: in one statement, or in the steps of a split page. value
+// gives a row's value of a sort field, in the form arg gives.
+func listPage[T any](ctx context.Context, t *Tx, resource string, q roster.ListQuery, scan func(Rows) (T, error), value func(T, string) any) ([]T, error) {
+	read := func(q roster.ListQuery) ([]T, error) {
+		sql, args, err := ListStatement(resource, q)
+		if err != nil {
+			return nil, err
+		}
+		return queryRows(ctx, t, scan, sql, args...)
+	}
+	field, split := listings[resource].split(q)
+	if !split {
+		return read(q)
+	}
+	var out []T
+	if q.After != nil {
+		tail, err := read(tailQuery(q, field))
+		if err != nil {
+			return nil, err
+		}
+		out = tail
+	}
+	need := q.Limit - len(out)
+	if need <= 0 {
+		return out, nil
+	}
+	ahead, err := read(aheadQuery(q, need+1))
+	if err != nil {
+		return nil, err
+	}
+	key := func(i int) any { return arg(value(ahead[i], field)) }
+	var cut any // the value of a tie group ahead cut short
+	if len(ahead) > need {
+		last := key(need - 1)
+		if key(need) == last {
+			cut = last
+		}
+		ahead = ahead[:need]
+		if cut != nil {
+			for len(ahead) > 0 && key(len(ahead)-1) == cut {
+				ahead = ahead[:len(ahead)-1]
+			}
+		}
+	}
+	for i := 0; i < len(ahead); {
+		j := i + 1
+		for j < len(ahead) && key(j) == key(i) {
+			j++
+		}
+		slices.Reverse(ahead[i:j])
+		i = j
+	}
+	out = append(out, ahead...)
+	if cut != nil {
+		group, err := read(groupQuery(q, field, cut, q.Limit-len(out)))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, group...)
+	}
+	return out, nil
 }
 
 // ListStatement is the SQL (with ? placeholders) and arguments of one page of a resource's
@@ -86,7 +239,8 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, special
 		cols[i], desc[i] = col, k.Desc != q.Backward
 	}
 	if q.After != nil {
-		if len(q.After) != len(cols) {
+		// A boundary may cover a prefix of the keys: rows are then strictly past its values.
+		if len(q.After) > len(cols) || len(q.After) == 0 {
 			return "", nil, fmt.Errorf("sqlstore: boundary has %d values for %d sort keys", len(q.After), len(cols))
 		}
 		// A range on the first key lets both engines seek the index; the OR chain is exact.
@@ -97,7 +251,7 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, special
 		b.WriteString(" AND " + cols[0] + " " + first + " ?")
 		args = append(args, arg(q.After[0]))
 		b.WriteString(" AND (")
-		for i := range cols {
+		for i := range q.After {
 			if i > 0 {
 				b.WriteString(" OR ")
 			}
@@ -110,7 +264,7 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, special
 			if desc[i] {
 				op = "<"
 			}
-			if q.Inclusive && i == len(cols)-1 {
+			if q.Inclusive && i == len(q.After)-1 && len(q.After) == len(cols) {
 				op += "=" // the boundary row itself, matched on every key
 			}
 			b.WriteString(cols[i] + " " + op + " ?)")

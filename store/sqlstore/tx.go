@@ -357,11 +357,7 @@ var entityColumns = map[string]string{"id": "id", "account_id": "account_id", "n
 
 // ListEntities implements roster.Tx.
 func (t *Tx) ListEntities(ctx context.Context, q roster.ListQuery) ([]roster.Entity, error) {
-	sql, args, err := ListStatement("entities", q)
-	if err != nil {
-		return nil, err
-	}
-	return queryRows(ctx, t, scanEntity, sql, args...)
+	return listPage(ctx, t, "entities", q, scanEntity, roster.EntityValue)
 }
 
 // ExistingEntities implements roster.Tx.
