@@ -14,7 +14,7 @@ import (
 // Bulk loading, for seeding a benchmark or importing data: rows go in through the writer
 // connection, bypassing the service and group commit, one transaction per table. Into an empty
 // table, the transaction drops the table's secondary indexes, inserts every row and builds the
-// indexes again before it commits: sorting once per index costs a fraction of keeping sixteen
+// indexes again before it commits: sorting once per index costs a fraction of keeping ten
 // B-trees up to date row by row (measured on 200,000 entities: 24 s against 74 s), and writes
 // each page once. The transaction commits with synchronous=FULL like any other write, so a
 // table BulkLoad reports done is on disk, and a load that fails or is cancelled part-way rolls

@@ -16,12 +16,13 @@ type listing struct {
 	base    string
 	columns map[string]string
 	special func(q roster.ListQuery, f roster.Filter) (string, []any, bool)
-	// oneIndex names the sort fields that have a single index, (field, id) with the field in
-	// the direction given (true: DESC) and id ascending, instead of one index per direction.
-	// Such an index serves (field dir, id asc) and, read backwards, (field !dir, id desc); the
-	// two other orders are read in steps (see split). Every index is one more B-tree each
-	// write of the table updates, so the write-heavy table keeps one per field.
+	// oneIndex names the sort fields that have a single index, (field, ties...) with the field
+	// in the direction given (true: DESC) and the tie-breakers ascending, instead of one index
+	// per direction. Such an index serves (field dir, ties asc) and, read backwards,
+	// (field !dir, ties desc); the two other orders are read in steps (see split). Every index
+	// is one more B-tree each write of the table updates, so write-heavy tables keep one.
 	oneIndex map[string]bool
+	ties     []string                    // the listing's tie-breakers, in order
 	kinds    map[string]roster.FieldKind // of the sort fields, for ListStatements' placeholders
 }
 
@@ -29,31 +30,37 @@ var listings = map[string]listing{
 	"accounts": {base: `SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, columns: accountColumns},
 	"api_keys": {base: `SELECT ` + keyCols + ` FROM api_keys WHERE deleted_at IS NULL`, columns: keyColumns, special: keyStatusFilter},
 	"entities": {base: `SELECT ` + entityCols + ` FROM entities WHERE deleted_at IS NULL`, columns: entityColumns,
-		oneIndex: map[string]bool{"name": false, "created_at": true, "updated_at": true}, kinds: roster.Entities.Fields},
-	"relationships": {base: `SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, columns: relationshipColumns},
+		oneIndex: map[string]bool{"name": false, "created_at": true, "updated_at": true}, ties: []string{"id"}, kinds: roster.Entities.Fields},
+	"relationships": {base: `SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, columns: relationshipColumns,
+		oneIndex: map[string]bool{"created_at": false}, ties: []string{"entity_id", "relationship_type"}, kinds: roster.Relationships.Fields},
 }
 
-// split reports the sort field of q when its order pairs the field and the id tie-breaker in
-// directions its one index does not hold, so that the page is read in steps.
+// split reports the sort field of q when its order pairs the field and the tie-breakers in
+// directions the field's one index does not hold, so that the page is read in steps.
 func (l listing) split(q roster.ListQuery) (string, bool) {
-	if len(q.Order) != 2 || q.Order[1].Field != "id" {
+	if len(q.Order) != 1+len(l.ties) {
 		return "", false
+	}
+	for i, f := range l.ties {
+		if k := q.Order[1+i]; k.Field != f || k.Desc != q.Order[1].Desc {
+			return "", false
+		}
 	}
 	desc, ok := l.oneIndex[q.Order[0].Field]
 	if !ok {
 		return "", false
 	}
-	// The index's two scan orders are (field desc, id asc) and (field !desc, id desc).
+	// The index's two scan orders are (field desc, ties asc) and (field !desc, ties desc).
 	native := (q.Order[0].Desc == desc) != q.Order[1].Desc
 	return q.Order[0].Field, !native
 }
 
 // The steps of a split page, each one an index range read in index order:
 //
-//	tail:  the rest of the boundary row's tie group (field = boundary, id past the boundary),
-//	       in the requested id direction; only after a cursor;
+//	tail:  the rest of the boundary row's tie group (field = boundary, ties past the
+//	       boundary), in the requested direction; only after a cursor;
 //	ahead: the rows past the boundary's field value in index order, that is with every tie
-//	       group in the wrong id direction: whole groups are reversed in memory; one more row
+//	       group in the wrong direction: whole groups are reversed in memory; one more row
 //	       than needed shows whether the last group is whole;
 //	group: the last tie group again, from its right end, when ahead cut it short.
 //
@@ -66,7 +73,10 @@ func tailQuery(q roster.ListQuery, field string) roster.ListQuery {
 }
 
 func aheadQuery(q roster.ListQuery, limit int) roster.ListQuery {
-	order := roster.Sort{q.Order[0], {Field: q.Order[1].Field, Desc: !q.Order[1].Desc}}
+	order := roster.Sort{q.Order[0]}
+	for _, k := range q.Order[1:] {
+		order = append(order, roster.SortKey{Field: k.Field, Desc: !k.Desc})
+	}
 	var after []any
 	if q.After != nil {
 		after = q.After[:1] // strictly past the boundary's value of the first key

@@ -414,17 +414,13 @@ var relationshipColumns = map[string]string{"account_id": "account_id", "entity_
 
 // ListRelationships implements roster.Tx.
 func (t *Tx) ListRelationships(ctx context.Context, q roster.ListQuery) ([]roster.Relationship, error) {
-	sql, args, err := ListStatement("relationships", q)
-	if err != nil {
-		return nil, err
-	}
-	return queryRows(ctx, t, func(r Rows) (roster.Relationship, error) {
+	return listPage(ctx, t, "relationships", q, func(r Rows) (roster.Relationship, error) {
 		var rel roster.Relationship
 		var created int64
 		err := r.Scan(&rel.AccountID, &rel.EntityID, &rel.Type, &created)
 		rel.CreatedAt = fromMicros(created)
 		return rel, err
-	}, sql, args...)
+	}, roster.RelationshipValue)
 }
 
 // --- idempotency ---

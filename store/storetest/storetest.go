@@ -1510,6 +1510,12 @@ func testPaginateRelationships(t *testing.T, s roster.Store) {
 		walk(t, s, relationshipLister, sp, nil, 4, expectOrder(t, relationshipLister, sp, rels))
 		walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID}, 3, expectOrder(t, relationshipLister, sp, ofA))
 		walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID, "relationship_type": "authorized_signer"}, 2, expectOrder(t, relationshipLister, sp, signersOfA))
+		for _, limit := range []int{1, 5, 50} {
+			walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID}, limit, expectOrder(t, relationshipLister, sp, ofA))
+		}
+		first := ofA[0].EntityID
+		ofFirst := filterRels(ofA, func(r roster.Relationship) bool { return r.EntityID == first })
+		walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID, "entity_id": first}, 1, expectOrder(t, relationshipLister, sp, ofFirst))
 	}
 }
 
