@@ -163,8 +163,12 @@ func leadBankError(status int, e *roster.Error) any {
 	return b
 }
 
-// encode marshals v as the body of a response.
+// encode marshals v as the body of a response. Views that append their own JSON (jsonenc.go)
+// skip encoding/json's reflection; the bytes are the same either way.
 func encode(v any) ([]byte, error) {
+	if a, ok := v.(jsonAppender); ok {
+		return a.appendJSON(make([]byte, 0, jsonSize(a)))
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
