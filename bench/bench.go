@@ -127,7 +127,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 
 	w := newWorld(d, creds)
 	all := w.scenarios()
-	run := func(base string, sc scenario, i int) Result {
+	run := func(c *child, sc scenario, i int) Result {
+		base := c.base
 		res := Result{Scenario: sc.name, Title: sc.title, Group: sc.group, Server: sc.server}
 		fmt.Fprintf(cfg.Progress, "%-70s ", sc.title)
 		if sc.skip != "" {
@@ -136,9 +137,13 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return res
 		}
 		drive(ctx, base, cfg.Connections, cfg.Warmup, uint64(1000+i), sc.gen)
+		cpu0 := c.cpu()
 		lr := drive(ctx, base, cfg.Connections, cfg.Duration, uint64(i), sc.gen)
 		res.fill(lr)
-		logf("%7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  errors %d", res.RPS, res.P50Ms, res.P99Ms, res.P999Ms, res.Errors)
+		if used := c.cpu() - cpu0; used > 0 && lr.requests > 0 {
+			res.CPUMicros = float64(used.Microseconds()) / float64(lr.requests)
+		}
+		logf("%7.0f req/s  p50 %6.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  errors %d  server CPU %4.0f µs/req", res.RPS, res.P50Ms, res.P99Ms, res.P999Ms, res.Errors, res.CPUMicros)
 		if res.Errors > 0 {
 			logf("  first error: %s", res.FirstError)
 		}
@@ -155,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		if err != nil {
 			return nil, err
 		}
-		res := run(c.base, sc, i)
+		res := run(c, sc, i)
 		res.PeakRSS, _ = c.memory()
 		if err := c.stop(); err != nil {
 			return nil, err
@@ -208,7 +213,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		if !srv.alive() {
 			return nil, fmt.Errorf("roster serve exited during the run (%v): %s", srv.err, srv.stderrTail())
 		}
-		res := run(srv.base, sc, i)
+		res := run(srv, sc, i)
 		res.PeakRSS, _ = srv.memory()
 		rep.Results = append(rep.Results, res)
 		if ctx.Err() != nil {

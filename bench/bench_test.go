@@ -107,13 +107,19 @@ func TestRun(t *testing.T) {
 	if rep.ServerPeakRSS <= 0 {
 		t.Errorf("server peak RSS = %d", rep.ServerPeakRSS)
 	}
+	// Half a second of load on two cores uses far more than one 10 ms tick of server CPU.
+	for _, name := range []string{"floor-select", "get-entity"} {
+		if r := rep.result(name); r.CPUMicros <= 0 || r.CPUMicros > 1e6 {
+			t.Errorf("%s: server CPU per request = %v µs", name, r.CPUMicros)
+		}
+	}
 	for _, f := range []string{"results.json", "results.md"} {
 		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
 		}
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issue 6) |"} {
+	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issue 6) |", "server CPU µs/req"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -122,6 +122,27 @@ func (c *child) alive() bool {
 	}
 }
 
+// cpu is the CPU time the child has used so far (user and system, from /proc/PID/stat, in
+// clock ticks of 10 ms); 0 where the system does not say.
+func (c *child) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces and parentheses; the fields after it are fixed.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
 // memory reads the child's peak and current resident set from /proc, in bytes; 0 where the
 // system does not say.
 func (c *child) memory() (peak, current int64) {
