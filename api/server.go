@@ -374,7 +374,10 @@ func (c *call) fail(err error) {
 // send writes a JSON response.
 func (c *call) send(status int, body []byte) {
 	c.status = status
-	c.w.Header().Set("Content-Type", "application/json")
+	h := c.w.Header()
+	h.Set("Content-Type", "application/json")
+	// A length, not chunks: a list page is larger than net/http's 2 KiB chunking buffer.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	c.w.WriteHeader(status)
 	_, _ = c.w.Write(body)
 }
