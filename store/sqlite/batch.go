@@ -156,7 +156,13 @@ func (s *Store) setSynchronous(lazy bool) error {
 // batchBody runs the writes of a batch inside its transaction, recording each one's outcome.
 func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) error {
 	return func(tx *sql.Tx) error {
-		q := sqlstore.NewTx(querier{tx: tx, w: s.wstmts}, s.dialect)
+		w := querier{tx: tx, w: s.wstmts}
+		q := sqlstore.NewTx(w, s.dialect)
+		// The savepoint statements go through the writer's statement cache like the writes.
+		exec := func(stmt string) error {
+			_, err := w.Exec(context.Background(), stmt)
+			return err
+		}
 		shared := len(batch) > 1
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
@@ -164,7 +170,7 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 				continue
 			}
 			if shared {
-				if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
+				if err := exec(`SAVEPOINT w`); err != nil {
 					return err
 				}
 			}
@@ -176,11 +182,11 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 				continue
 			}
 			if results[i] != nil {
-				if _, err := tx.Exec(`ROLLBACK TO w`); err != nil {
+				if err := exec(`ROLLBACK TO w`); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.Exec(`RELEASE w`); err != nil {
+			if err := exec(`RELEASE w`); err != nil {
 				return err
 			}
 		}
