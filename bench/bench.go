@@ -151,21 +151,32 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 
 	// The floors, each in its own child process, like roster.
+	var selectFloor *child
+	var selectSc scenario
 	for i, sc := range all {
 		if sc.group != groupFloor {
 			continue
 		}
-		c, err := startChild(ctx, "floor "+sc.server, cfg.Exe,
+		c, serr := startChild(ctx, "floor "+sc.server, cfg.Exe,
 			[]string{"bench", "serve-floor", "--kind", sc.server, "--database", database, "--addr", "127.0.0.1:0"}, cfg.Env, "/readyz")
-		if err != nil {
-			return nil, err
+		if serr != nil {
+			return nil, serr
 		}
 		res := run(c, sc, i)
 		res.PeakRSS, _ = c.memory()
-		if err := c.stop(); err != nil {
-			return nil, err
-		}
 		rep.Results = append(rep.Results, res)
+		if sc.server == FloorSelect && res.Skipped == "" {
+			// Kept running: each roster scenario is preceded by a run of this floor, so that
+			// its ratio compares two measurements taken under the same load on the machine.
+			selectFloor, selectSc = c, sc
+			defer func() {
+				if serr := c.stop(); serr != nil && err == nil {
+					err = serr
+				}
+			}()
+		} else if serr := c.stop(); serr != nil {
+			return nil, serr
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -206,6 +217,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	all = w.scenarios() // now with the cursors
+	var adjacent float64
 	for i, sc := range all {
 		if sc.group == groupFloor || !selected(sc.name, cfg.Scenarios) {
 			continue
@@ -213,7 +225,16 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		if !srv.alive() {
 			return nil, fmt.Errorf("roster serve exited during the run (%v): %s", srv.err, srv.stderrTail())
 		}
+		if selectFloor != nil {
+			// The adjacent floor: half the scenario's time, just before it.
+			drive(ctx, selectFloor.base, cfg.Connections, cfg.Warmup, uint64(2000+i), selectSc.gen)
+			fl := drive(ctx, selectFloor.base, cfg.Connections, cfg.Duration/2, uint64(3000+i), selectSc.gen)
+			if fl.errors == 0 {
+				adjacent = fl.rate()
+			}
+		}
 		res := run(srv, sc, i)
+		res.FloorRPS, adjacent = adjacent, 0
 		res.PeakRSS, _ = srv.memory()
 		rep.Results = append(rep.Results, res)
 		if ctx.Err() != nil {

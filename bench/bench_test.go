@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -101,6 +102,13 @@ func TestRun(t *testing.T) {
 	if got := strings.Join(names, ","); got != "floor-nodb,floor-select,get-entity,list-deep-name" {
 		t.Errorf("scenarios run = %s", got)
 	}
+	// Every roster scenario is divided by the floor measured just before it.
+	for _, name := range []string{"get-entity", "list-deep-name"} {
+		r := rep.result(name)
+		if r.FloorRPS <= 0 || math.Abs(r.Ratio-r.RPS/r.FloorRPS) > 1e-9 {
+			t.Errorf("%s: ratio %v with adjacent floor %v req/s and %v req/s", name, r.Ratio, r.FloorRPS, r.RPS)
+		}
+	}
 	if rep.result("floor-select").Ratio != 1 {
 		t.Errorf("the select floor's ratio to itself = %v", rep.result("floor-select").Ratio)
 	}
@@ -119,7 +127,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issue 6) |", "server CPU µs/req"} {
+	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issue 6) |", "server CPU µs/req", "adjacent floor req/s"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
