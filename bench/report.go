@@ -133,7 +133,12 @@ func (rep *Report) finish() {
 	for _, name := range []string{"create-entity", "batch-relationships"} {
 		if r := rep.result(name); r != nil {
 			acked := float64(r.Requests-r.Errors) / r.Seconds
-			add(r.Title, "≥ 3,000 acknowledged writes/s, p99 < 30 ms", fmt.Sprintf("%.0f/s, p99 %.1f ms", acked, r.P99Ms), acked >= 3000 && r.P99Ms < 30)
+			measured := fmt.Sprintf("%.0f/s, p99 %.1f ms", acked, r.P99Ms)
+			if name == "batch-relationships" {
+				// Judged per request; each one acknowledges up to 20 relationship writes.
+				measured = fmt.Sprintf("%.0f requests/s (up to %s relationships/s), p99 %.1f ms", acked, thousands(int(20*acked)), r.P99Ms)
+			}
+			add(r.Title, "≥ 3,000 acknowledged writes/s, p99 < 30 ms", measured, acked >= 3000 && r.P99Ms < 30)
 		}
 	}
 	if rep.ServerPeakRSS > 0 {
