@@ -217,7 +217,6 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	all = w.scenarios() // now with the cursors
-	var adjacent float64
 	for i, sc := range all {
 		if sc.group == groupFloor || !selected(sc.name, cfg.Scenarios) {
 			continue
@@ -225,6 +224,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		if !srv.alive() {
 			return nil, fmt.Errorf("roster serve exited during the run (%v): %s", srv.err, srv.stderrTail())
 		}
+		var adjacent float64
 		if selectFloor != nil {
 			// The adjacent floor: half the scenario's time, just before it.
 			drive(ctx, selectFloor.base, cfg.Connections, cfg.Warmup, uint64(2000+i), selectSc.gen)
@@ -234,7 +234,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			}
 		}
 		res := run(srv, sc, i)
-		res.FloorRPS, adjacent = adjacent, 0
+		res.FloorRPS = adjacent
 		res.PeakRSS, _ = srv.memory()
 		rep.Results = append(rep.Results, res)
 		if ctx.Err() != nil {
