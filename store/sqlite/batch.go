@@ -94,6 +94,7 @@ func (s *Store) writeLoop() {
 			}
 		}
 		s.runBatch(batch)
+		s.rewindWAL()
 	}
 }
 
@@ -227,4 +228,6 @@ func (s *Store) GroupCommitStats() (commits, writes int64) {
 type counters struct {
 	commits    atomic.Int64
 	writesDone atomic.Int64
+	walRewind  atomic.Bool  // the checkpointer asks the write loop to let the WAL rewind
+	walRewinds atomic.Int64 // times the write loop did
 }

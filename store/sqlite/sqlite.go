@@ -63,7 +63,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// The writer gets a large page cache so that a group-committed batch does not spill pages
 	// to the WAL before its commit; each reader a smaller one (RSS stays bounded).
-	writer, err := sql.Open("sqlite", dsn(writerCache, "wal_autocheckpoint(0)")+"&_txlock=immediate")
+	writer, err := sql.Open("sqlite", dsn(writerCache, "wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walLimitBytes))+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
