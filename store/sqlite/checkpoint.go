@@ -36,7 +36,10 @@ var (
 	walCatchUpFrames int64 = 256   // a pass that found fewer new frames than this has caught up
 )
 
-const walLimitBytes = 256 << 20 // journal_size_limit: what a rewound WAL file keeps
+const (
+	walLimitBytes = 256 << 20              // journal_size_limit: what a rewound WAL file keeps
+	walRewindWait = 250 * time.Millisecond // the most the write loop waits for readers to move on
+)
 
 func (s *Store) checkpointLoop(db *sql.DB) {
 	defer close(s.ckptDone)
@@ -89,7 +92,10 @@ func (s *Store) rewindWAL() {
 		return
 	}
 	s.walRewinds.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Writes queue meanwhile, so the wait for readers is short: a reader holding an older
+	// snapshot for longer (a slow statement, another process) only postpones the rewind to a
+	// later tick.
+	ctx, cancel := context.WithTimeout(context.Background(), walRewindWait)
 	defer cancel()
 	_, _ = s.writer.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
 }

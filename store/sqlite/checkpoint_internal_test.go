@@ -102,3 +102,58 @@ func TestWALRewindsUnderSustainedWrites(t *testing.T) {
 	}
 	t.Logf("%d writes, %d rewinds, WAL at most %d bytes", written.Load(), s.WALRewinds(), maxWAL.Load())
 }
+
+// A reader that keeps an old snapshot open does not hold the writes up for longer than
+// walRewindWait: the write loop gives up on that rewind and the writes go on.
+func TestWALRewindDoesNotWaitLongForAReader(t *testing.T) {
+	defer func(d time.Duration) { checkpointEvery = d }(checkpointEvery)
+	checkpointEvery = time.Hour // no background pass: the reader's frames stay in the WAL
+
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "reader.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	insert := func(slug string) error {
+		a := roster.Account{ID: roster.NewID(now), Name: slug, Slug: slug, Status: roster.AccountActive, CreatedAt: now, UpdatedAt: now}
+		return s.Update(ctx, func(tx roster.Tx) error { return tx.InsertAccount(ctx, &a) })
+	}
+	if err := insert("before"); err != nil {
+		t.Fatal(err)
+	}
+	// A statement left open keeps its read snapshot, which reads frames of the WAL.
+	rows, err := s.readers.QueryContext(ctx, `SELECT id FROM accounts`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatal("no account")
+	}
+
+	s.walRewind.Store(true)
+	start := time.Now()
+	if err := insert("during-1"); err != nil { // the write loop then tries to rewind
+		t.Fatal(err)
+	}
+	if err := insert("during-2"); err != nil { // and this one waits for that attempt
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > walRewindWait+2*time.Second {
+		t.Fatalf("two writes took %v with a reader holding an old snapshot: the rewind waited for it", took)
+	}
+	if s.WALRewinds() != 1 {
+		t.Fatalf("%d rewinds attempted, want 1", s.WALRewinds())
+	}
+	// The abandoned checkpoint leaves the writer as it was: writes and reads go on.
+	rows.Close()
+	if err := insert("after"); err != nil {
+		t.Fatalf("a write after the abandoned rewind: %v", err)
+	}
+	var n int
+	if err := s.readers.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("%d accounts (%v), want 4", n, err)
+	}
+}
