@@ -229,5 +229,5 @@ type counters struct {
 	commits    atomic.Int64
 	writesDone atomic.Int64
 	walRewind  atomic.Bool  // the checkpointer asks the write loop to let the WAL rewind
-	walRewinds atomic.Int64 // times the write loop did
+	walRewinds atomic.Int64 // RESTART checkpoints the write loop ran for it (the tests read it)
 }

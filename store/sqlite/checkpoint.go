@@ -31,14 +31,14 @@ import (
 
 // Variables for the tests.
 var (
-	checkpointEvery        = 250 * time.Millisecond
-	walRewindFrames  int64 = 32768 // 128 MiB of 4 KiB pages
-	walCatchUpFrames int64 = 256   // a pass that found fewer new frames than this has caught up
+	checkpointEvery       = 250 * time.Millisecond
+	walRewindFrames int64 = 32768 // 128 MiB of 4 KiB pages
 )
 
 const (
-	walLimitBytes = 256 << 20              // journal_size_limit: what a rewound WAL file keeps
-	walRewindWait = 250 * time.Millisecond // the most the write loop waits for readers to move on
+	walCatchUpFrames = 256                    // a pass that found fewer new frames than this has caught up
+	walLimitBytes    = 256 << 20              // journal_size_limit: what a rewound WAL file keeps
+	walRewindWait    = 250 * time.Millisecond // the most the write loop waits for readers to move on
 )
 
 func (s *Store) checkpointLoop(db *sql.DB) {
@@ -99,6 +99,3 @@ func (s *Store) rewindWAL() {
 	defer cancel()
 	_, _ = s.writer.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
 }
-
-// WALRewinds reports how many times the write loop checkpointed so that the WAL could rewind.
-func (s *Store) WALRewinds() int64 { return s.walRewinds.Load() }

@@ -35,18 +35,15 @@ func TestWALRewindsUnderSustainedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stop := make(chan struct{})
+	// Every goroutine runs until the deadline.
+	run, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
 	var wg sync.WaitGroup
 	var written, failed atomic.Int64
 	var maxWAL atomic.Int64
 	for w := range 8 {
 		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for i := 0; run.Err() == nil; i++ {
 				a := roster.Account{ID: roster.NewID(now), Name: strings.Repeat("n", 200), Slug: fmt.Sprintf("w%d-%d", w, i),
 					Status: roster.AccountActive, CreatedAt: now, UpdatedAt: now}
 				if err := s.Update(ctx, func(tx roster.Tx) error { return tx.InsertAccount(ctx, &a) }); err != nil {
@@ -59,12 +56,7 @@ func TestWALRewindsUnderSustainedWrites(t *testing.T) {
 	}
 	for range 2 {
 		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for run.Err() == nil {
 				if err := s.View(ctx, func(tx roster.Tx) error { _, err := tx.Account(ctx, first.ID); return err }); err != nil {
 					failed.Add(1)
 					return
@@ -73,34 +65,28 @@ func TestWALRewindsUnderSustainedWrites(t *testing.T) {
 		})
 	}
 	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
+		for run.Err() == nil {
 			if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > maxWAL.Load() {
 				maxWAL.Store(fi.Size())
 			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	})
-	time.Sleep(3 * time.Second)
-	close(stop)
 	wg.Wait()
 
 	if failed.Load() > 0 {
 		t.Fatalf("%d reads or writes failed", failed.Load())
 	}
-	if s.WALRewinds() == 0 {
+	if s.walRewinds.Load() == 0 {
 		t.Fatalf("%d writes, WAL up to %d bytes: the write loop never let the WAL rewind", written.Load(), maxWAL.Load())
 	}
 	// The bound: the threshold, what the writer appends while the checkpointer catches up
 	// (a few passes) and a few ticks' worth of slack; without the rewinds, the WAL reaches
 	// about 150 MiB in these 3 s on a 2-core machine.
 	if limit := int64(16 << 20); maxWAL.Load() > limit {
-		t.Fatalf("the WAL grew to %d bytes (limit %d) over %d writes and %d rewinds", maxWAL.Load(), limit, written.Load(), s.WALRewinds())
+		t.Fatalf("the WAL grew to %d bytes (limit %d) over %d writes and %d rewinds", maxWAL.Load(), limit, written.Load(), s.walRewinds.Load())
 	}
-	t.Logf("%d writes, %d rewinds, WAL at most %d bytes", written.Load(), s.WALRewinds(), maxWAL.Load())
+	t.Logf("%d writes, %d rewinds, WAL at most %d bytes", written.Load(), s.walRewinds.Load(), maxWAL.Load())
 }
 
 // A reader that keeps an old snapshot open does not hold the writes up for longer than
@@ -144,8 +130,8 @@ func TestWALRewindDoesNotWaitLongForAReader(t *testing.T) {
 	if took := time.Since(start); took > walRewindWait+2*time.Second {
 		t.Fatalf("two writes took %v with a reader holding an old snapshot: the rewind waited for it", took)
 	}
-	if s.WALRewinds() != 1 {
-		t.Fatalf("%d rewinds attempted, want 1", s.WALRewinds())
+	if s.walRewinds.Load() != 1 {
+		t.Fatalf("%d rewinds attempted, want 1", s.walRewinds.Load())
 	}
 	// The abandoned checkpoint leaves the writer as it was: writes and reads go on.
 	rows.Close()
