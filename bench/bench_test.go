@@ -2,9 +2,12 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/app"
+	"github.com/rosterhq/roster/store"
 )
 
 // The bench starts its servers as child processes of a roster binary. In these tests the test
@@ -99,7 +103,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s: %d errors, first: %s", r.Scenario, r.Errors, r.FirstError)
 		}
 	}
-	if got := strings.Join(names, ","); got != "floor-nodb,floor-select,get-entity,list-deep-name" {
+	if got := strings.Join(names, ","); got != "floor-nodb,floor-select,floor-list,get-entity,list-deep-name" {
 		t.Errorf("scenarios run = %s", got)
 	}
 	// Every roster scenario is divided by the floor measured just before it.
@@ -116,7 +120,7 @@ func TestRun(t *testing.T) {
 		t.Errorf("server peak RSS = %d", rep.ServerPeakRSS)
 	}
 	// Half a second of load on two cores uses far more than one 10 ms tick of server CPU.
-	for _, name := range []string{"floor-select", "get-entity"} {
+	for _, name := range []string{"floor-select", "floor-list", "get-entity"} {
 		if r := rep.result(name); r.CPUMicros <= 0 || r.CPUMicros > 1e6 {
 			t.Errorf("%s: server CPU per request = %v µs", name, r.CPUMicros)
 		}
@@ -186,4 +190,78 @@ func TestDataset(t *testing.T) {
 	if total != 1000 {
 		t.Errorf("byAccount holds %d entities", total)
 	}
+}
+
+// TestListFloor checks that the list-page floor reads what roster's per-account list reads:
+// the account's first 20 entities by name, then id, with every column.
+func TestListFloor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	database := "sqlite:" + filepath.Join(t.TempDir(), "floor.db")
+	d := newDataset(time.Now(), 2, 120, 0)
+	st, err := store.Open(ctx, database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := seed(ctx, st, d, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	notice := &addrWriter{addr: make(chan string, 1)}
+	served := make(chan error, 1)
+	sctx, stop := context.WithCancel(ctx)
+	go func() { served <- ServeFloor(sctx, FloorList, database, "127.0.0.1:0", notice) }()
+	defer func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("ServeFloor: %v", err)
+		}
+	}()
+	var base string
+	select {
+	case base = <-notice.addr:
+	case err := <-served:
+		t.Fatalf("ServeFloor: %v", err)
+	}
+	account := d.accounts[0].ID
+	resp, err := http.Get(base + "/floor-list/" + account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, decode: %v", resp.StatusCode, err)
+	}
+	if len(page.Data) != 20 {
+		t.Fatalf("%d rows, want 20", len(page.Data))
+	}
+	for i, e := range page.Data {
+		if len(e) != 18 || e["account_id"] != account {
+			t.Errorf("row %d: %d columns, account %v: %v", i, len(e), e["account_id"], e)
+		}
+		if i > 0 {
+			prev := page.Data[i-1]
+			if pn, n := prev["name"].(string), e["name"].(string); pn > n || pn == n && prev["id"].(string) >= e["id"].(string) {
+				t.Errorf("rows %d and %d out of (name, id) order: %v, %v", i-1, i, prev, e)
+			}
+		}
+	}
+}
+
+// addrWriter takes the address a server announces as "roster: listening on http://ADDR".
+type addrWriter struct{ addr chan string }
+
+func (w *addrWriter) Write(p []byte) (int, error) {
+	if _, a, ok := strings.Cut(strings.TrimSpace(string(p)), "listening on "); ok {
+		select {
+		case w.addr <- a:
+		default:
+		}
+	}
+	return len(p), nil
 }

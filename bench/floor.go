@@ -29,6 +29,7 @@ import (
 const (
 	FloorNoDB   = "nodb"
 	FloorSelect = "select"
+	FloorList   = "list"
 )
 
 // ServeFloor serves a floor handler on addr until ctx ends, announcing the address on notice
@@ -65,6 +66,24 @@ func ServeFloor(ctx context.Context, kind, database, addr string, notice io.Writ
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(b)
 		})
+	case FloorList:
+		list, closeDB, err := openListFloorDB(ctx, database)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		mux.HandleFunc("GET /floor-list/{account}", func(w http.ResponseWriter, r *http.Request) {
+			page, err := list(r.Context(), r.PathValue("account"))
+			if err != nil {
+				http.Error(w, `{"detail":"internal"}`, http.StatusInternalServerError)
+				return
+			}
+			b, _ := json.Marshal(struct {
+				Data []floorEntity `json:"data"`
+			}{page})
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(b)
+		})
 	default:
 		return fmt.Errorf("unknown floor %q", kind)
 	}
@@ -92,20 +111,8 @@ func openFloorDB(ctx context.Context, database string) (func(context.Context, st
 	const query = `SELECT id, name FROM entities WHERE id = `
 	switch {
 	case strings.HasPrefix(database, "sqlite:"):
-		// The pragmas and pool size of roster's SQLite readers.
-		q := url.Values{}
-		for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "query_only(1)"} {
-			q.Add("_pragma", p)
-		}
-		db, err := sql.Open("sqlite", sqliteURI(strings.TrimPrefix(database, "sqlite:"))+"?"+q.Encode())
+		db, err := openFloorSQLite(ctx, database)
 		if err != nil {
-			return nil, nil, err
-		}
-		n := max(4, 2*runtime.GOMAXPROCS(0))
-		db.SetMaxOpenConns(n)
-		db.SetMaxIdleConns(n)
-		if err := db.PingContext(ctx); err != nil {
-			db.Close()
 			return nil, nil, err
 		}
 		return func(ctx context.Context, id string) (string, string, error) {
@@ -135,6 +142,27 @@ func openFloorDB(ctx context.Context, database string) (func(context.Context, st
 	}
 }
 
+// openFloorSQLite opens the benchmark's SQLite file with the pragmas and pool size of roster's
+// readers.
+func openFloorSQLite(ctx context.Context, database string) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "query_only(1)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", sqliteURI(strings.TrimPrefix(database, "sqlite:"))+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
 // sqliteURI turns a file path into the SQLite URI that names it, as store/sqlite does: "?",
 // "#" and "%" would otherwise be read as URI syntax.
 func sqliteURI(path string) string {
@@ -143,4 +171,88 @@ func sqliteURI(path string) string {
 		return "file://" + escaped
 	}
 	return "file:" + escaped
+}
+
+// floorEntity is an entity row as the list floor reads it: every column, the way a plain
+// database/sql or pgx handler scans it.
+type floorEntity struct {
+	ID                         string  `json:"id"`
+	AccountID                  string  `json:"account_id"`
+	Name                       string  `json:"name"`
+	ModuleIDs                  string  `json:"module_ids"`
+	Source                     *string `json:"source"`
+	Recipient                  *string `json:"recipient"`
+	Description                *string `json:"description"`
+	Deprecated                 bool    `json:"deprecated"`
+	See                        *string `json:"see"`
+	FieldSuffix                *string `json:"field_suffix"`
+	InvitationID               *string `json:"invitation_id"`
+	FlowIDs                    string  `json:"flow_ids"`
+	LogoURL                    *string `json:"logo_url"`
+	Website                    *string `json:"website"`
+	TimeZone                   *string `json:"time_zone"`
+	TrustedFormCertifiedVendor bool    `json:"trustedform_certified_vendor"`
+	CreatedAt                  int64   `json:"created_at"`
+	UpdatedAt                  int64   `json:"updated_at"`
+}
+
+func (e *floorEntity) dest() []any {
+	return []any{&e.ID, &e.AccountID, &e.Name, &e.ModuleIDs, &e.Source, &e.Recipient, &e.Description, &e.Deprecated,
+		&e.See, &e.FieldSuffix, &e.InvitationID, &e.FlowIDs, &e.LogoURL, &e.Website, &e.TimeZone,
+		&e.TrustedFormCertifiedVendor, &e.CreatedAt, &e.UpdatedAt}
+}
+
+// openListFloorDB opens the benchmark database for the list floor: the first page (20 rows,
+// every column) of one account's entities by name, the query roster's per-account list runs,
+// with no authentication, no cursor and encoding/json.
+func openListFloorDB(ctx context.Context, database string) (func(context.Context, string) ([]floorEntity, error), func(), error) {
+	const query = `SELECT id, account_id, name, module_ids, source, recipient, description, deprecated, see, field_suffix,
+		invitation_id, flow_ids, logo_url, website, time_zone, trustedform_certified_vendor, created_at, updated_at
+		FROM entities WHERE account_id = %s AND deleted_at IS NULL ORDER BY name, id LIMIT 20`
+	scan := func(next func() bool, scan func(...any) error, err func() error) ([]floorEntity, error) {
+		page := make([]floorEntity, 0, 20)
+		for next() {
+			var e floorEntity
+			if err := scan(e.dest()...); err != nil {
+				return nil, err
+			}
+			page = append(page, e)
+		}
+		return page, err()
+	}
+	switch {
+	case strings.HasPrefix(database, "sqlite:"):
+		db, err := openFloorSQLite(ctx, database)
+		if err != nil {
+			return nil, nil, err
+		}
+		stmt, err := db.PrepareContext(ctx, fmt.Sprintf(query, "?"))
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		return func(ctx context.Context, account string) ([]floorEntity, error) {
+			rows, err := stmt.QueryContext(ctx, account)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			return scan(rows.Next, rows.Scan, rows.Err)
+		}, func() { db.Close() }, nil
+	case strings.HasPrefix(database, "postgres://"), strings.HasPrefix(database, "postgresql://"):
+		pool, err := pgxpool.New(ctx, database)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context, account string) ([]floorEntity, error) {
+			rows, err := pool.Query(ctx, fmt.Sprintf(query, "$1"), account)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			return scan(rows.Next, rows.Scan, rows.Err)
+		}, pool.Close, nil
+	default:
+		return nil, nil, fmt.Errorf("database %q: want sqlite:PATH or a postgres:// URL", database)
+	}
 }

@@ -172,7 +172,9 @@ func (rep *Report) Markdown() string {
 		fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %.2f | %d | %s | %.2f | %.0f |\n", r.Title, thousands(int(r.RPS+0.5)), r.P50Ms, r.P99Ms, r.P999Ms, r.Errors, adj, r.Ratio, r.CPUMicros)
 	}
 	b.WriteString("\n× floor is req/s divided by the one-SELECT floor's, measured for half the scenario's time just before it " +
-		"(the adjacent floor; the floor rows at the top were measured at the start). Errors are non-2xx answers and transport errors. " +
+		"(the adjacent floor; the floor rows at the top were measured at the start). The list-page floor is a bare handler reading the page " +
+		"a per-account list by name reads (20 rows, every column) without authentication or cursors: no list scenario can do much better than its ratio. " +
+		"Errors are non-2xx answers and transport errors. " +
 		"Server CPU is the user and system time of the server process per measured request (10 ms ticks from /proc); " +
 		"the load generator's own CPU is not in it.\n\n")
 	st := rep.Seed

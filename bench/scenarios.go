@@ -32,7 +32,7 @@ type scenario struct {
 	name   string // as --scenarios names it
 	title  string // as the table shows it
 	group  string
-	server string // FloorNoDB, FloorSelect or "roster"
+	server string // FloorNoDB, FloorSelect, FloorList or "roster"
 	gen    generator
 	// skip, when set, says why the scenario cannot run (say, no cursor could be made).
 	skip string
@@ -253,6 +253,10 @@ func (w *world) scenarios() []scenario {
 			gen: func(r *rand.Rand) request {
 				_, e := w.entity(r)
 				return request{method: http.MethodGet, path: "/floor/" + w.d.entityID(e)}
+			}},
+		{name: "floor-list", title: "floor: net/http + one list-page SELECT (20 rows)", group: groupFloor, server: FloorList,
+			gen: func(r *rand.Rand) request {
+				return request{method: http.MethodGet, path: "/floor-list/" + w.d.accounts[w.account(r)].ID}
 			}},
 		{name: "get-account", title: "get account", group: groupRead, server: "roster", gen: w.getAccount},
 		{name: "get-entity", title: "get entity", group: groupRead, server: "roster", gen: w.getEntity},
