@@ -69,8 +69,8 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 func serveFloor(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("roster bench serve-floor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	kind := fs.String("kind", bench.FloorNoDB, "nodb (a bare handler) or select (one primary-key SELECT)")
-	database := fs.String("database", "", "the benchmark database, for --kind select")
+	kind := fs.String("kind", bench.FloorNoDB, "nodb (a bare handler), select (one primary-key SELECT) or list (one 20-row list page)")
+	database := fs.String("database", "", "the benchmark database, for --kind select and list")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	if err := fs.Parse(args); err != nil {
 		return err
