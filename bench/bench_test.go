@@ -131,7 +131,8 @@ func TestRun(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issue 6) |", "server CPU µs/req", "adjacent floor req/s"} {
+	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issue 6) |", "server CPU µs/req", "adjacent floor req/s",
+		"| floor: net/http + one list-page SELECT (20 rows) |", "; the list-page floor: "} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
