@@ -123,6 +123,9 @@ func ListStatements(resource string, q roster.ListQuery) ([]string, [][]any, err
 	return stmts, args, nil
 }
 
+// presizedRows bounds the room a list read allocates before it has rows.
+const presizedRows = 128
+
 // listPage reads one page of q: in one statement, or in the steps of a split page. value
 // gives a row's value of a sort field, in the form arg gives.
 func listPage[T any](ctx context.Context, t *Tx, resource string, q roster.ListQuery, scan func(Rows) (T, error), value func(T, string) any) ([]T, error) {
@@ -131,7 +134,9 @@ func listPage[T any](ctx context.Context, t *Tx, resource string, q roster.ListQ
 		if err != nil {
 			return nil, err
 		}
-		return queryRows(ctx, t, scan, sql, args...)
+		// Room for the page up front (at most presizedRows: a large limit over few rows
+		// should not allocate for rows that are not there).
+		return queryRowsSized(ctx, t, min(q.Limit, presizedRows), scan, sql, args...)
 	}
 	field, split := listings[resource].split(q)
 	if !split {
