@@ -139,6 +139,25 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestDeepFollowsFirst: a deep page's p50 is judged against its first page's, so the two run
+// one after the other.
+func TestDeepFollowsFirst(t *testing.T) {
+	names := ScenarioNames()
+	at := map[string]int{}
+	for i, n := range names {
+		at[n] = i
+	}
+	for _, prefix := range []string{"list-", "list-all-"} {
+		for _, s := range sorts {
+			first, ok1 := at[prefix+"first-"+s.field]
+			deep, ok2 := at[prefix+"deep-"+s.field]
+			if !ok1 || !ok2 || deep != first+1 {
+				t.Errorf("%sdeep-%s at %d, its first page at %d (found %v %v): %v", prefix, s.field, deep, first, ok1, ok2, names)
+			}
+		}
+	}
+}
+
 func TestSelected(t *testing.T) {
 	for _, c := range []struct {
 		name  string
