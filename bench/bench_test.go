@@ -233,18 +233,19 @@ func TestListFloor(t *testing.T) {
 	served := make(chan error, 1)
 	sctx, stop := context.WithCancel(ctx)
 	go func() { served <- ServeFloor(sctx, FloorList, database, "127.0.0.1:0", notice) }()
+	var base string
+	select {
+	case base = <-notice.addr:
+	case err := <-served:
+		stop()
+		t.Fatalf("ServeFloor ended before listening: %v", err)
+	}
 	defer func() {
 		stop()
 		if err := <-served; err != nil {
 			t.Errorf("ServeFloor: %v", err)
 		}
 	}()
-	var base string
-	select {
-	case base = <-notice.addr:
-	case err := <-served:
-		t.Fatalf("ServeFloor: %v", err)
-	}
 	account := d.accounts[0].ID
 	resp, err := http.Get(base + "/floor-list/" + account)
 	if err != nil {

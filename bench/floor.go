@@ -203,8 +203,9 @@ func (e *floorEntity) dest() []any {
 }
 
 // openListFloorDB opens the benchmark database for the list floor: the first page (20 rows,
-// every column) of one account's entities by name, the query roster's per-account list runs,
-// with no authentication, no cursor and encoding/json.
+// every column) of one account's entities by name, the statement roster's per-account list runs
+// (roster reads a 21st row to know whether a next page exists), with no authentication, no
+// cursor and encoding/json.
 func openListFloorDB(ctx context.Context, database string) (func(context.Context, string) ([]floorEntity, error), func(), error) {
 	const query = `SELECT id, account_id, name, module_ids, source, recipient, description, deprecated, see, field_suffix,
 		invitation_id, flow_ids, logo_url, website, time_zone, trustedform_certified_vendor, created_at, updated_at
@@ -238,14 +239,19 @@ func openListFloorDB(ctx context.Context, database string) (func(context.Context
 			}
 			defer rows.Close()
 			return scan(rows.Next, rows.Scan, rows.Err)
-		}, func() { db.Close() }, nil
+		}, func() { stmt.Close(); db.Close() }, nil
 	case strings.HasPrefix(database, "postgres://"), strings.HasPrefix(database, "postgresql://"):
 		pool, err := pgxpool.New(ctx, database)
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := pool.Ping(ctx); err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		pgQuery := fmt.Sprintf(query, "$1")
 		return func(ctx context.Context, account string) ([]floorEntity, error) {
-			rows, err := pool.Query(ctx, fmt.Sprintf(query, "$1"), account)
+			rows, err := pool.Query(ctx, pgQuery, account)
 			if err != nil {
 				return nil, err
 			}
