@@ -121,12 +121,8 @@ func openFloorDB(ctx context.Context, database string) (func(context.Context, st
 			return gotID, name, err
 		}, func() { db.Close() }, nil
 	case strings.HasPrefix(database, "postgres://"), strings.HasPrefix(database, "postgresql://"):
-		pool, err := pgxpool.New(ctx, database)
+		pool, err := openFloorPostgres(ctx, database)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := pool.Ping(ctx); err != nil {
-			pool.Close()
 			return nil, nil, err
 		}
 		return func(ctx context.Context, id string) (string, string, error) {
@@ -161,6 +157,19 @@ func openFloorSQLite(ctx context.Context, database string) (*sql.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openFloorPostgres opens a pgx pool on the benchmark database and checks that it answers.
+func openFloorPostgres(ctx context.Context, database string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, database)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
 }
 
 // sqliteURI turns a file path into the SQLite URI that names it, as store/sqlite does: "?",
@@ -241,12 +250,8 @@ func openListFloorDB(ctx context.Context, database string) (func(context.Context
 			return scan(rows.Next, rows.Scan, rows.Err)
 		}, func() { stmt.Close(); db.Close() }, nil
 	case strings.HasPrefix(database, "postgres://"), strings.HasPrefix(database, "postgresql://"):
-		pool, err := pgxpool.New(ctx, database)
+		pool, err := openFloorPostgres(ctx, database)
 		if err != nil {
-			return nil, nil, err
-		}
-		if err := pool.Ping(ctx); err != nil {
-			pool.Close()
 			return nil, nil, err
 		}
 		pgQuery := fmt.Sprintf(query, "$1")
