@@ -39,22 +39,21 @@ func (s *Service) Account(ctx context.Context, p Principal, id string) (Account,
 }
 
 func findAccount(ctx context.Context, tx Tx, id string) (Account, error) {
-	if id == "" {
-		return Account{}, Errorf(CodeNotFound, "account not found")
-	}
-	a, err := tx.Account(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return a, Errorf(CodeNotFound, "account not found")
-	}
-	return a, err
+	return findAccountWith(ctx, tx.Account, id)
 }
 
 // lockAccount is findAccount for a write that adds rows under the account (see Tx.LockAccount).
 func lockAccount(ctx context.Context, tx Tx, id string) (Account, error) {
+	return findAccountWith(ctx, tx.LockAccount, id)
+}
+
+// findAccountWith reads a live account with read (Account, LockAccount or AccountForUpdate);
+// a missing one is 404.
+func findAccountWith(ctx context.Context, read func(context.Context, string) (Account, error), id string) (Account, error) {
 	if id == "" {
 		return Account{}, Errorf(CodeNotFound, "account not found")
 	}
-	a, err := tx.LockAccount(ctx, id)
+	a, err := read(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return a, Errorf(CodeNotFound, "account not found")
 	}
@@ -139,7 +138,7 @@ func (s *Service) PatchAccount(ctx context.Context, p Principal, id string, in A
 		return Account{}, err
 	}
 	return commit(ctx, s, w, func(tx Tx) (Account, error) {
-		a, err := findAccount(ctx, tx, id)
+		a, err := findAccountWith(ctx, tx.AccountForUpdate, id)
 		if err != nil {
 			return a, err
 		}
