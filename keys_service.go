@@ -50,7 +50,7 @@ func (s *Service) CreateKeyWrite(ctx context.Context, p Principal, in KeyCreate,
 		return CreatedKey{}, err
 	}
 	secret := NewSecret()
-	return commit(ctx, s, w, func(tx Tx) (CreatedKey, error) {
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (CreatedKey, error) {
 		now := s.Now()
 		if in.AccountID != "" {
 			// Exclusive, not shared: two creations must not both count 99 and both insert.
@@ -64,6 +64,9 @@ func (s *Service) CreateKeyWrite(ctx context.Context, p Principal, in KeyCreate,
 			if n >= MaxActiveKeys {
 				return CreatedKey{}, Invalid("value_error", fmt.Sprintf("Value error, the account has %d active keys, the most it may have; revoke or delete one first", n), "body", "account_id")
 			}
+		}
+		if err := hold(); err != nil {
+			return CreatedKey{}, err
 		}
 		k := APIKey{ID: NewID(now), AccountID: in.AccountID, Name: in.Name, Role: in.Role, Prefix: secret[:KeyPrefixLen],
 			Hash: HashSecret(secret), ExpiresAt: in.ExpiresAt, CreatedAt: now, UpdatedAt: now}
@@ -199,9 +202,12 @@ func (s *Service) PatchKey(ctx context.Context, p Principal, id string, in KeyPa
 			return APIKey{}, err
 		}
 	}
-	return commit(ctx, s, w, func(tx Tx) (APIKey, error) {
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (APIKey, error) {
 		k, err := lockKey(ctx, tx, p, id)
 		if err != nil {
+			return k, err
+		}
+		if err := hold(); err != nil {
 			return k, err
 		}
 		if in.Activate && k.Revoked {

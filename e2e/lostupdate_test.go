@@ -300,3 +300,40 @@ func TestActiveKeyCap(t *testing.T) {
 		e.must(e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": other, "name": "first"}), 201)
 	})
 }
+
+// A write re-reads, in its own transaction, what authenticated it: a request authenticated just
+// before a suspension or revocation committed, whose write commits after, is refused as the
+// next request would be, so no write follows an acknowledged suspension or revocation (SPEC §11).
+// The principal is taken before the change and the write made after it, the widest form of
+// that interleaving.
+func TestWriteRechecksItsPrincipal(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		svc := e.app.Service
+		acct := e.account("Stale principal")["id"].(string)
+		admin := e.key(acct, roster.RoleAdmin)
+		p, err := svc.Authenticate(ctx, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rename := roster.AccountPatch{Name: roster.Opt[string]{V: "Renamed after", Set: true}}
+		id, _ := roster.ParseID(roster.KindAccount, acct)
+
+		e.must(e.as(e.super, "PATCH", "/v1/accounts/"+acct, map[string]any{"status": "suspended"}), 200)
+		_, err = svc.PatchAccount(ctx, p, id, rename, nil)
+		if roster.ErrorCode(err) != roster.CodeAccountSuspended {
+			t.Fatalf("a write authenticated before the suspension and made after it: %v, want account_suspended", err)
+		}
+		e.must(e.as(e.super, "PATCH", "/v1/accounts/"+acct, map[string]any{"status": "active"}), 200)
+
+		keyID := strings.TrimPrefix(e.must(e.as(admin, "GET", "/v1/api-keys?limit=1", nil), 200).Obj()["data"].([]any)[0].(map[string]any)["id"].(string), "key_")
+		e.must(e.as(e.super, "PATCH", "/v1/api-keys/key_"+keyID, map[string]any{"status": "revoked"}), 200)
+		_, err = svc.PatchAccount(ctx, p, id, rename, nil)
+		if roster.ErrorCode(err) != roster.CodeUnauthorized {
+			t.Fatalf("a write authenticated before the revocation and made after it: %v, want unauthorized", err)
+		}
+		if got := e.must(e.as(e.super, "GET", "/v1/accounts/"+acct, nil), 200).Obj()["name"]; got != "Stale principal" {
+			t.Fatalf("the account was renamed to %v", got)
+		}
+	})
+}

@@ -221,23 +221,38 @@ func (t *Tx) KeyForUpdate(ctx context.Context, id string) (roster.APIKey, error)
 	return queryOne(ctx, t, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND deleted_at IS NULL`+t.d.UpdateLock, id)
 }
 
+func scanCredential(r Rows) (roster.Credential, error) {
+	var c roster.Credential
+	var account, status *string
+	var expires, used *int64
+	var role string
+	err := r.Scan(&c.KeyID, &account, &role, &c.Revoked, &expires, &used, &status)
+	if account != nil {
+		c.AccountID = *account
+	}
+	if status != nil {
+		c.AccountStatus = roster.AccountStatus(*status)
+	}
+	c.Role, c.ExpiresAt, c.LastUsedAt = roster.Role(role), fromOptMicros(expires), fromOptMicros(used)
+	return c, err
+}
+
+// LockCredential implements roster.Tx. A superadmin key has no account to hold; an account key
+// is read joined to its account, both rows locked by the one statement.
+func (t *Tx) LockCredential(ctx context.Context, keyID string) (roster.Credential, error) {
+	c, err := queryOne(ctx, t, scanCredential, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
+		FROM api_keys k JOIN accounts a ON a.id = k.account_id
+		WHERE k.id = ? AND k.deleted_at IS NULL AND a.deleted_at IS NULL`+t.d.ShareLock, keyID)
+	if !errors.Is(err, roster.ErrNotFound) {
+		return c, err
+	}
+	return queryOne(ctx, t, scanCredential, `SELECT id, account_id, role, revoked, expires_at, last_used_at, NULL
+		FROM api_keys WHERE id = ? AND account_id IS NULL AND deleted_at IS NULL`+t.d.ShareLock, keyID)
+}
+
 // KeyByHash implements roster.Tx.
 func (t *Tx) KeyByHash(ctx context.Context, hash string) (roster.Credential, error) {
-	return queryOne(ctx, t, func(r Rows) (roster.Credential, error) {
-		var c roster.Credential
-		var account, status *string
-		var expires, used *int64
-		var role string
-		err := r.Scan(&c.KeyID, &account, &role, &c.Revoked, &expires, &used, &status)
-		if account != nil {
-			c.AccountID = *account
-		}
-		if status != nil {
-			c.AccountStatus = roster.AccountStatus(*status)
-		}
-		c.Role, c.ExpiresAt, c.LastUsedAt = roster.Role(role), fromOptMicros(expires), fromOptMicros(used)
-		return c, err
-	}, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
+	return queryOne(ctx, t, scanCredential, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
 		FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
 		WHERE k.hash = ? AND k.deleted_at IS NULL AND (k.account_id IS NULL OR (a.id IS NOT NULL AND a.deleted_at IS NULL))`, hash)
 }
