@@ -84,8 +84,11 @@ func (s *Service) CreateRelationships(ctx context.Context, p Principal, accountI
 		return BatchResult{}, err
 	}
 	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (BatchResult, error) {
-		if _, err := lockAccount(ctx, tx, accountID); err != nil {
-			return BatchResult{}, err
+		// As in CreateEntity: hold share-locks an account key's own account.
+		if p.IsSuperadmin() {
+			if _, err := lockAccount(ctx, tx, accountID); err != nil {
+				return BatchResult{}, err
+			}
 		}
 		if err := hold(); err != nil {
 			return BatchResult{}, err
