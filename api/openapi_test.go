@@ -507,7 +507,7 @@ func TestOpenAPIAndDocsAreServed(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Body.Close()
-		if r.StatusCode != 405 || r.Header.Get("Allow") != "GET" {
+		if r.StatusCode != 405 || r.Header.Get("Allow") != "GET, HEAD" {
 			t.Errorf("POST %s: %d Allow %q", p, r.StatusCode, r.Header.Get("Allow"))
 		}
 	}
