@@ -84,7 +84,7 @@ func problemsOf(err error) roster.Problems {
 // count as absent; unknown parameters are ignored. Problems (a bad limit, a NUL character) go
 // into req.Problems, which Plan reports together with the filters' own, all at once.
 func (c *call) pageRequest(l roster.Listing, filters ...string) roster.PageRequest {
-	q := c.r.URL.Query()
+	q := c.params()
 	limit, err := l.CheckLimit(q.Get("limit"))
 	req := roster.PageRequest{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"), Filters: map[string]string{},
 		Principal: c.p, Problems: problemsOf(err)}

@@ -373,7 +373,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				continue
 			}
 			ref, _ := r.(map[string]any)["$ref"].(string)
-			if want := "#/components/responses/" + prefix + status; ref != want {
+			// A route may name a narrower response of its surface for a status, named
+			// <surface>…<status> (Lead Bank's list has its own 400, SPEC §5).
+			name, _ := strings.CutPrefix(ref, "#/components/responses/")
+			if want := "#/components/responses/" + prefix + status; ref != want &&
+				(!strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, status)) {
 				t.Errorf("%s %s: response is %q, want %q (the %s surface's error)", where, status, ref, want, surfaceFor(rt.pattern).name)
 			}
 		}
@@ -507,7 +511,7 @@ func TestOpenAPIAndDocsAreServed(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.Body.Close()
-		if r.StatusCode != 405 || r.Header.Get("Allow") != "GET" {
+		if r.StatusCode != 405 || r.Header.Get("Allow") != "GET, HEAD" {
 			t.Errorf("POST %s: %d Allow %q", p, r.StatusCode, r.Header.Get("Allow"))
 		}
 	}

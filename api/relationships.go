@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/rosterhq/roster"
@@ -105,10 +106,10 @@ func (s *Server) listRelationships(c *call) error {
 	}
 	if c.sf == leadBank {
 		req := c.pageRequest(leadBankRelationships)
-		req.Sort, req.Cursor = "", c.r.URL.Query().Get("starting_after")
+		req.Sort, req.Cursor = "", c.params().Get("starting_after")
 		page, err := s.svc.ListRelationships(c.r.Context(), c.p, account, req)
 		if err != nil {
-			return err
+			return c.leadBankListParams(err)
 		}
 		out := leadBankList{Objects: make([]any, len(page.Items)), HasMore: page.HasNext, Cursor: page.Next}
 		for i, r := range page.Items {
@@ -122,6 +123,30 @@ func (s *Server) listRelationships(c *call) error {
 		return err
 	}
 	return c.reply(http.StatusOK, nativePage(page, c.sf.relationship))
+}
+
+// leadBankListParams renders a bad limit or starting_after of the Lead Bank list as Lead Bank
+// declares it (SPEC §5): 400 parameters_invalid, one invalid_parameters item per problem, a
+// cursor that is garbage or belongs to another list included. Other errors pass unchanged.
+func (c *call) leadBankListParams(err error) error {
+	var e *roster.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	switch e.Code {
+	case roster.CodeInvalid:
+		for _, p := range e.Problems {
+			if len(p.Loc) == 0 || p.Loc[0] != "query" {
+				return err
+			}
+		}
+	case roster.CodeInvalidCursor, roster.CodeCursorMismatch:
+		err = roster.Invalid(string(e.Code), e.Message, "query", "starting_after")
+	default:
+		return err
+	}
+	c.paramStatus = http.StatusBadRequest
+	return err
 }
 
 func (s *Server) entityRelationships(c *call) error {
@@ -150,7 +175,7 @@ func (s *Server) deleteRelationship(c *call) error {
 	if !ok {
 		ps.Add("string_pattern_mismatch", "String should match pattern '"+roster.KindEntity.Pattern()+"'", "path", "entity_id")
 	}
-	typ := c.r.URL.Query().Get("relationship_type")
+	typ := c.params().Get("relationship_type")
 	switch {
 	case typ == "":
 		ps.Add("missing", "Field required", "query", "relationship_type")

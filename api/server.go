@@ -15,12 +15,15 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,15 +38,19 @@ type Server struct {
 	svc      *roster.Service
 	log      *slog.Logger
 	mux      *http.ServeMux
-	limiter  *limiter
+	keys     *limiter // per key
+	accounts *limiter // per account, over all of its keys
 	metrics  *metrics
 	notFound http.Handler
 }
 
 // Options tune the handler.
 type Options struct {
-	// RateLimit is the per-key token bucket; the zero value turns limiting off.
+	// RateLimit is the per-key token bucket; the zero value turns it off.
 	RateLimit RateLimit
+	// AccountRateLimit is the bucket all the keys of one account share (superadmin keys have
+	// none). Each zero field is 4 × RateLimit's; a negative Rate turns it off.
+	AccountRateLimit RateLimit
 	// Collectors are extra Prometheus collectors (database pool statistics).
 	Collectors []prometheus.Collector
 }
@@ -53,7 +60,8 @@ func New(svc *roster.Service, log *slog.Logger, opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), limiter: newLimiter(opts.RateLimit), metrics: newMetrics(opts.Collectors...)}
+	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), metrics: newMetrics(opts.Collectors...),
+		keys: newLimiter("per-key", opts.RateLimit), accounts: newLimiter("per-account", accountLimit(opts))}
 	s.mount()
 	return s
 }
@@ -122,8 +130,9 @@ func (s *Server) Routes() []route {
 	}
 }
 
-// mount registers every path once, with a dispatcher that answers 405 for other methods, and a
-// catch-all that answers 404 in the shape of the path's surface.
+// mount registers every path once, with a dispatcher that serves HEAD wherever GET is served
+// (net/http sends the head and drops the body), answers 405 for other methods, and a catch-all
+// that answers 404 in the shape of the path's surface.
 func (s *Server) mount() {
 	byPattern := map[string]map[string]route{}
 	var order []string
@@ -140,9 +149,15 @@ func (s *Server) mount() {
 		for m := range methods {
 			allow = append(allow, m)
 		}
+		if _, ok := methods[http.MethodGet]; ok {
+			allow = append(allow, http.MethodHead)
+		}
 		slices.Sort(allow)
 		s.mux.Handle(pattern, s.wrap(pattern, func(c *call) error {
 			rt, ok := methods[c.r.Method]
+			if !ok && c.r.Method == http.MethodHead {
+				rt, ok = methods[http.MethodGet]
+			}
 			if !ok {
 				c.w.Header().Set("Allow", strings.Join(allow, ", "))
 				return roster.Errorf(roster.CodeMethodNotAllowed, "method %s is not allowed on this path", c.r.Method)
@@ -178,6 +193,10 @@ type call struct {
 	authed  bool
 	body    []byte
 	status  int
+	query   url.Values // parsed on first use, by params
+	// paramStatus, when set, is the status of a validation error in place of the surface's
+	// (Lead Bank's list declares 400 for bad parameters).
+	paramStatus int
 }
 
 func (s *Server) wrap(pattern string, h func(*call) error) http.Handler {
@@ -252,7 +271,7 @@ func (s *Server) serveRoute(c *call, rt route) error {
 	// ?account_id= is accepted on every /v1 route, as LEADR declares it; for anyone but a
 	// superadmin it must name the caller's own account.
 	if c.sf == native && !p.IsSuperadmin() {
-		if raw := c.r.URL.Query().Get("account_id"); raw != "" {
+		if raw := c.params().Get("account_id"); raw != "" {
 			if _, err := p.PathAccount(raw); err != nil {
 				return err
 			}
@@ -261,40 +280,57 @@ func (s *Server) serveRoute(c *call, rt route) error {
 	return rt.handle(c)
 }
 
-// credentials returns the secret the request presents, "" when none; two different secrets
-// or an unreadable Authorization header are an error.
+// credentials returns the secret the request presents, "" when none. Every line of
+// Authorization and leadr-api-key counts (an empty one counts as absent): two different
+// secrets, or an Authorization line that cannot be read, are an error.
 func credentials(r *http.Request) (string, error) {
 	var found []string
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, rest, _ := strings.Cut(h, " ")
-		rest = strings.TrimSpace(rest)
-		switch strings.ToLower(scheme) {
-		case "bearer":
-			found = append(found, rest)
-		case "basic":
-			raw, err := base64.StdEncoding.DecodeString(rest)
-			if err != nil {
-				return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
-			}
-			_, pass, ok := strings.Cut(string(raw), ":")
-			if !ok {
-				return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
-			}
-			found = append(found, pass)
-		default:
-			return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
+	for _, h := range r.Header.Values("Authorization") {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		secret, err := authorizationSecret(h)
+		if err != nil {
+			return "", err
+		}
+		found = append(found, secret)
+	}
+	for _, h := range r.Header.Values("leadr-api-key") {
+		if h = strings.TrimSpace(h); h != "" {
+			found = append(found, h)
 		}
 	}
-	if h := r.Header.Get("leadr-api-key"); h != "" {
-		found = append(found, h)
-	}
-	switch {
-	case len(found) == 0:
+	if len(found) == 0 {
 		return "", nil
-	case len(found) == 2 && found[0] != found[1]:
-		return "", roster.Errorf(roster.CodeUnauthorized, "two different keys were presented")
+	}
+	for _, s := range found[1:] {
+		if s != found[0] {
+			return "", roster.Errorf(roster.CodeUnauthorized, "two different keys were presented")
+		}
 	}
 	return found[0], nil
+}
+
+// authorizationSecret reads the secret of one Authorization value: Bearer, or Basic with the
+// secret as the password.
+func authorizationSecret(h string) (string, error) {
+	scheme, rest, _ := strings.Cut(h, " ")
+	rest = strings.TrimSpace(rest)
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		return rest, nil
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
+		}
+		_, pass, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
+		}
+		return pass, nil
+	}
+	return "", roster.Errorf(roster.CodeUnauthorized, "authentication failed")
 }
 
 func (s *Server) authenticate(r *http.Request) (roster.Principal, error) {
@@ -322,6 +358,10 @@ func (c *call) readBody() error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return roster.Errorf(roster.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			// The connection ended before the body did: the client went away.
+			return errAbandoned
 		}
 		return roster.Errorf(roster.CodePayloadInvalid, "the body could not be read")
 	}
@@ -351,8 +391,23 @@ func (c *call) decodeBody() (any, error) {
 	return roster.DecodeJSON(c.body)
 }
 
-// fail renders err in the surface's shape. Internal errors are logged, never shown.
+// errAbandoned is the error of a request whose client went away before its body was sent.
+var errAbandoned = errors.New("the client closed the connection")
+
+// StatusClientClosedRequest is the status roster logs and counts for a request the client
+// abandoned before the answer (nginx's 499): its own doing, neither a success nor a 5xx.
+const StatusClientClosedRequest = 499
+
+// fail renders err in the surface's shape. Internal errors are logged, never shown. A request
+// whose client went away (its body cut short, or its context canceled, as net/http cancels it
+// when the connection closes) is a 499 whatever the error, and gets no body: no one reads it.
 func (c *call) fail(err error) {
+	if errors.Is(err, errAbandoned) || c.r.Context().Err() != nil {
+		c.status = StatusClientClosedRequest
+		c.w.Header().Set("Connection", "close")
+		c.w.WriteHeader(StatusClientClosedRequest)
+		return
+	}
 	var e *roster.Error
 	if !errors.As(err, &e) || roster.ErrorCode(err) == roster.CodeInternal || roster.ErrorCode(err) == roster.CodeConflict {
 		if !errors.Is(err, context.Canceled) {
@@ -361,6 +416,9 @@ func (c *call) fail(err error) {
 		e = &roster.Error{Code: roster.CodeInternal, Message: "internal error"}
 	}
 	status := statusOf(c.sf, e.Code)
+	if e.Code == roster.CodeInvalid && c.paramStatus != 0 {
+		status = c.paramStatus
+	}
 	if e.Code == roster.CodeUnauthorized {
 		c.w.Header().Set("WWW-Authenticate", `Bearer realm="roster", Basic realm="roster"`)
 	}
@@ -408,14 +466,14 @@ func (c *call) fingerprint() string {
 		}
 	}
 	h := sha256.Sum256(c.body)
-	return c.r.Method + " " + strings.Join(segs, "/") + "?" + c.r.URL.Query().Encode() + " " + hex.EncodeToString(h[:])
+	return c.r.Method + " " + strings.Join(segs, "/") + "?" + c.params().Encode() + " " + hex.EncodeToString(h[:])
 }
 
 // mutate runs a write through idempotency and nonce, then op, and sends its response: status
 // and view are how the surface renders the result. Header problems join the body's.
 func mutate[T any](c *call, status int, required bool, problems roster.Problems, view func(T) any, op func(w *roster.Write) (T, error)) error {
 	key := c.header("Idempotency-Key")
-	if len(key) > roster.MaxIdempotencyKey {
+	if utf8.RuneCountInString(key) > roster.MaxIdempotencyKey {
 		problems.Add("string_too_long", "String should have at most 255 characters", "header", "Idempotency-Key")
 	} else {
 		problems.Text(key, "header", "Idempotency-Key")
@@ -450,24 +508,34 @@ func mutate[T any](c *call, status int, required bool, problems roster.Problems,
 	return c.reply(status, view(out))
 }
 
-// rateLimit takes a token from the caller's bucket, answering 429 with Retry-After and the
-// IETF RateLimit headers when it is empty.
+// rateLimit takes a token from the caller key's bucket and from its account's (a superadmin
+// key has only its own), answering 429 with Retry-After when either is empty. The IETF
+// RateLimit headers name the bucket that binds: the one that refused, or the one with fewer
+// tokens left.
 func (s *Server) rateLimit(c *call) error {
-	if s.limiter.cfg.Rate <= 0 {
+	checks := []check{{s.keys, c.p.KeyID}}
+	if !c.p.IsSuperadmin() {
+		checks = append(checks, check{s.accounts, c.p.AccountID})
+	}
+	v := admit(time.Now(), checks...)
+	if v.l == nil {
 		return nil
 	}
-	ok, remaining, wait := s.limiter.allow(c.p.KeyID, time.Now())
 	h := c.w.Header()
-	h.Set("RateLimit-Policy", s.limiter.policy())
-	secs := int(math.Ceil(wait.Seconds()))
-	if ok {
-		h.Set("RateLimit", `"per-key";r=`+strconv.Itoa(remaining)+`;t=`+strconv.Itoa(secs))
+	h.Set("RateLimit-Policy", v.l.policy())
+	secs := int(math.Ceil(v.wait.Seconds()))
+	if v.ok {
+		h.Set("RateLimit", `"`+v.l.name+`";r=`+strconv.Itoa(v.remaining)+`;t=`+strconv.Itoa(secs))
 		return nil
 	}
 	secs = max(secs, 1)
-	h.Set("RateLimit", `"per-key";r=0;t=`+strconv.Itoa(secs))
+	h.Set("RateLimit", `"`+v.l.name+`";r=0;t=`+strconv.Itoa(secs))
 	h.Set("Retry-After", strconv.Itoa(secs))
-	return roster.Errorf(roster.CodeRateLimited, "too many requests for this key; retry in %d s", secs)
+	whose := "key"
+	if v.l == s.accounts {
+		whose = "account's keys together"
+	}
+	return roster.Errorf(roster.CodeRateLimited, "too many requests for this %s; retry in %d s", whose, secs)
 }
 
 func (s *Server) serveMetrics(c *call) error {
@@ -488,4 +556,66 @@ func (s *Server) readyz(c *call) error {
 		return roster.Errorf(roster.CodeServiceUnavailable, "the database does not answer")
 	}
 	return c.reply(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// params is the request's query, read once by parseQuery. Every query parameter roster reads
+// comes from here, never from url.URL.Query, which drops a pair that holds a ';'.
+func (c *call) params() url.Values {
+	if c.query == nil {
+		c.query = parseQuery(c.r.URL.RawQuery)
+	}
+	return c.query
+}
+
+// parseQuery reads a query string as Starlette does (SPEC §5): pairs are split on '&' only, so
+// ';' is an ordinary character; a pair without '=' is a key with an empty value; keys and
+// values are unescaped with '+' as a space, and a '%' that does not start an escape is kept as
+// written (so "seller;" and "50%" are values, never a parameter dropped in silence).
+func parseQuery(raw string) url.Values {
+	q := url.Values{}
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k = queryUnescape(k)
+		q[k] = append(q[k], queryUnescape(v))
+	}
+	return q
+}
+
+// queryUnescape decodes %XX escapes and '+' of one key or value.
+func queryUnescape(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b = append(b, ' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }

@@ -29,6 +29,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// RateLimit is the per-key token bucket (requests per second and burst); zero turns it off.
 	RateLimit api.RateLimit
+	// AccountRateLimit is the token bucket all keys of one account share; each zero field is
+	// 4 × RateLimit's, a negative Rate turns it off.
+	AccountRateLimit api.RateLimit
 	// Server timeouts; zero takes the defaults of DefaultConfig.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -91,7 +94,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, Collectors: storeCollectors(a.store)}),
+		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, Collectors: storeCollectors(a.store)}),
 		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
 		ReadTimeout:       a.cfg.ReadTimeout,
 		WriteTimeout:      a.cfg.WriteTimeout,

@@ -66,18 +66,18 @@ func TestErrorsMethodNotAllowed(t *testing.T) {
 			method, path, allow string
 			want                obj
 		}{
-			{"DELETE", "/v1/accounts", "GET, POST", nativeErr("method_not_allowed")},
-			{"PUT", "/v1/accounts", "GET, POST", nativeErr("method_not_allowed")},
-			{"PATCH", "/v1/accounts", "GET, POST", nativeErr("method_not_allowed")},
-			{"DELETE", "/v1/accounts/" + id, "GET, PATCH", nativeErr("method_not_allowed")},
-			{"POST", "/v1/accounts/" + id, "GET, PATCH", nativeErr("method_not_allowed")},
-			{"PUT", "/v1/accounts/garbage!", "GET, PATCH", nativeErr("method_not_allowed")},
-			{"PUT", "/v0/accounts/" + id + "/entity_relationships", "GET", leadBankErr("method_not_allowed", "Method Not Allowed", 405)},
+			{"DELETE", "/v1/accounts", "GET, HEAD, POST", nativeErr("method_not_allowed")},
+			{"PUT", "/v1/accounts", "GET, HEAD, POST", nativeErr("method_not_allowed")},
+			{"PATCH", "/v1/accounts", "GET, HEAD, POST", nativeErr("method_not_allowed")},
+			{"DELETE", "/v1/accounts/" + id, "GET, HEAD, PATCH", nativeErr("method_not_allowed")},
+			{"POST", "/v1/accounts/" + id, "GET, HEAD, PATCH", nativeErr("method_not_allowed")},
+			{"PUT", "/v1/accounts/garbage!", "GET, HEAD, PATCH", nativeErr("method_not_allowed")},
+			{"PUT", "/v0/accounts/" + id + "/entity_relationships", "GET, HEAD", leadBankErr("method_not_allowed", "Method Not Allowed", 405)},
 			{"GET", "/v0/accounts/" + id + "/entity_relationships/batch", "POST", leadBankErr("method_not_allowed", "Method Not Allowed", 405)},
-			{"DELETE", "/entities", "GET, POST", conduitErr("method_not_allowed")},
-			{"POST", "/entities/" + strings.Repeat("0a", 12), "DELETE, GET, PATCH, PUT", conduitErr("method_not_allowed")},
-			{"POST", "/healthz", "GET", conduitErr("method_not_allowed")},
-			{"DELETE", "/readyz", "GET", conduitErr("method_not_allowed")},
+			{"DELETE", "/entities", "GET, HEAD, POST", conduitErr("method_not_allowed")},
+			{"POST", "/entities/" + strings.Repeat("0a", 12), "DELETE, GET, HEAD, PATCH, PUT", conduitErr("method_not_allowed")},
+			{"POST", "/healthz", "GET, HEAD", conduitErr("method_not_allowed")},
+			{"DELETE", "/readyz", "GET, HEAD", conduitErr("method_not_allowed")},
 		} {
 			t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 				e := e.forT(t)

@@ -443,10 +443,11 @@ func TestLeadBankListAndDelete(t *testing.T) {
 		}
 
 		list := "/v0/accounts/" + a.id + "/entity_relationships"
-		relWantAPIError(t, relV0(t, e, a.admin, "GET", list+"?limit=0", nil), 422, "parameters_invalid", "limit greater_than_equal")
-		relWantAPIError(t, relV0(t, e, a.admin, "GET", list+"?limit=101", nil), 422, "parameters_invalid", "limit less_than_equal")
-		relWantAPIError(t, relV0(t, e, a.admin, "GET", list+"?limit=ten", nil), 422, "parameters_invalid", "limit int_parsing")
-		relWantAPIError(t, relV0(t, e, a.admin, "GET", list+"?starting_after=garbage!", nil), 400, "invalid_cursor")
+		// The list declares 400, not 422, for bad parameters (SPEC §5).
+		relWantAPIError(t, relV0(t, e, a.admin, "GET", list+"?limit=0", nil), 400, "parameters_invalid", "limit greater_than_equal")
+		relWantAPIError(t, relV0(t, e, a.admin, "GET", list+"?limit=101", nil), 400, "parameters_invalid", "limit less_than_equal")
+		relWantAPIError(t, relV0(t, e, a.admin, "GET", list+"?limit=ten", nil), 400, "parameters_invalid", "limit int_parsing")
+		relWantAPIError(t, relV0(t, e, a.admin, "GET", list+"?starting_after=garbage!", nil), 400, "parameters_invalid", "starting_after invalid_cursor")
 
 		// DELETE answers {"objects": the account's remaining relationships, first 100, in list
 		// order} and nothing else.
@@ -593,7 +594,7 @@ func TestLeadBankErrors(t *testing.T) {
 			}
 			r = relV0(t, e, key, "PUT", list, nil)
 			relWantAPIError(t, r, 405, "method_not_allowed")
-			if r.Header.Get("Allow") != "GET" {
+			if r.Header.Get("Allow") != "GET, HEAD" {
 				t.Fatalf("Allow %q", r.Header.Get("Allow"))
 			}
 		}

@@ -649,7 +649,7 @@ func TestRelationshipLists(t *testing.T) {
 		relNativeError(t, e.as(e.super, "GET", "/v1/accounts/"+other.id+"/entity_relationships?limit=2&cursor="+url.QueryEscape(superNext), nil),
 			400, "cursor_mismatch")
 		relWantAPIError(t, relV0(t, e, e.super, "GET", "/v0/accounts/"+other.id+"/entity_relationships?limit=2&starting_after="+url.QueryEscape(superNext), nil),
-			400, "cursor_mismatch")
+			400, "parameters_invalid", "starting_after cursor_mismatch")
 		entNext := *relList(e, a.admin, "/v1/entities/"+ids[0]+"/relationships?limit=1").Pagination.NextCursor
 		relNativeError(t, e.as(a.admin, "GET", "/v1/entities/"+ids[2]+"/relationships?limit=1&cursor="+url.QueryEscape(entNext), nil),
 			400, "cursor_mismatch")

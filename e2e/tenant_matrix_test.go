@@ -1687,7 +1687,15 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 				before := w.base
 				r := w.do(t, other.key, "GET", path, nil)
 				w.base = w.snapshot(t)
-				tmCheckAnswer(t, tmSurface(rt.pattern), r, tmWant{400, "cursor_mismatch", nil}, "GET "+path+" as "+other.name+" with the cursor of "+issuer.name)
+				want := tmWant{400, "cursor_mismatch", nil}
+				if tmSurface(rt.pattern) == "leadbank" {
+					// Lead Bank's list answers bad parameters with 400 parameters_invalid (SPEC §5).
+					want.code = "parameters_invalid"
+					if !strings.Contains(string(r.Body), `"invalid_parameters":[{"parameter":"starting_after","reason":"cursor_mismatch"}]`) {
+						t.Errorf("defect: want starting_after cursor_mismatch, got %s\n  request: GET %s as %s", r, path, other.name)
+					}
+				}
+				tmCheckAnswer(t, tmSurface(rt.pattern), r, want, "GET "+path+" as "+other.name+" with the cursor of "+issuer.name)
 				if l := w.leaks(other, nil, r.Body); len(l) > 0 {
 					t.Errorf("defect: %s with the cursor of %s shows %v: %s", other.name, issuer.name, l, r)
 				}

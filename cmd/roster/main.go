@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -65,28 +67,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	database := fs.String("database", env("ROSTER_DATABASE", "sqlite:roster.db"), "database URL: sqlite:PATH or postgres://... (env ROSTER_DATABASE)")
 	switch args[0] {
 	case "serve":
-		addr := fs.String("addr", env("ROSTER_ADDR", "127.0.0.1:8080"), "listen address (env ROSTER_ADDR)")
-		rateLimit := fs.Float64("rate-limit", 100, "requests per second per key; 0 turns rate limiting off (env ROSTER_RATE_LIMIT)")
-		rateBurst := fs.Int("rate-burst", 200, "burst per key (env ROSTER_RATE_BURST)")
-		readHeader := fs.Duration("read-header-timeout", 5*time.Second, "time to read request headers (env ROSTER_READ_HEADER_TIMEOUT)")
-		read := fs.Duration("read-timeout", 30*time.Second, "time to read a whole request (env ROSTER_READ_TIMEOUT)")
-		write := fs.Duration("write-timeout", 30*time.Second, "time to write a response (env ROSTER_WRITE_TIMEOUT)")
-		idle := fs.Duration("idle-timeout", 120*time.Second, "keep-alive idle time (env ROSTER_IDLE_TIMEOUT)")
-		drain := fs.Duration("shutdown-timeout", 15*time.Second, "time in-flight requests get to finish on SIGTERM (env ROSTER_SHUTDOWN_TIMEOUT)")
-		if err := envFlags(fs, getenv, map[string]string{"rate-limit": "ROSTER_RATE_LIMIT", "rate-burst": "ROSTER_RATE_BURST",
-			"read-header-timeout": "ROSTER_READ_HEADER_TIMEOUT", "read-timeout": "ROSTER_READ_TIMEOUT", "write-timeout": "ROSTER_WRITE_TIMEOUT",
-			"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT"}); err != nil {
+		cfg, err := serveConfig(fs, args[1:], getenv)
+		if err != nil {
 			return err
 		}
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		if *rateLimit < 0 || *rateBurst < 1 {
-			return fmt.Errorf("--rate-limit must be >= 0 and --rate-burst >= 1")
-		}
-		a, err := app.New(ctx, app.Config{Addr: *addr, Database: *database, Log: stdout, Notice: stderr,
-			RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, ReadHeaderTimeout: *readHeader,
-			ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain})
+		cfg.Database, cfg.Log, cfg.Notice = *database, stdout, stderr
+		a, err := app.New(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -115,6 +101,61 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", args[0])
 	}
+}
+
+// serveConfig reads the flags of `roster serve` (after their environment variables) into a
+// configuration; the caller sets the database and the outputs.
+func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (app.Config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := fs.String("addr", env("ROSTER_ADDR", "127.0.0.1:8080"), "listen address (env ROSTER_ADDR)")
+	rateLimit := fs.Float64("rate-limit", 100, "requests per second per key; 0 turns rate limiting off (env ROSTER_RATE_LIMIT)")
+	rateBurst := fs.Int("rate-burst", 200, "burst per key (env ROSTER_RATE_BURST)")
+	accountLimit := fs.String("rate-limit-account", "", "`N` requests per second over all keys of one account together; default 4 × --rate-limit; 0 turns the per-account limit off (env ROSTER_RATE_LIMIT_ACCOUNT)")
+	accountBurst := fs.String("rate-burst-account", "", "`N` burst over all keys of one account together; default 4 × --rate-burst (env ROSTER_RATE_BURST_ACCOUNT)")
+	readHeader := fs.Duration("read-header-timeout", 5*time.Second, "time to read request headers (env ROSTER_READ_HEADER_TIMEOUT)")
+	read := fs.Duration("read-timeout", 30*time.Second, "time to read a whole request (env ROSTER_READ_TIMEOUT)")
+	write := fs.Duration("write-timeout", 30*time.Second, "time to write a response (env ROSTER_WRITE_TIMEOUT)")
+	idle := fs.Duration("idle-timeout", 120*time.Second, "keep-alive idle time (env ROSTER_IDLE_TIMEOUT)")
+	drain := fs.Duration("shutdown-timeout", 15*time.Second, "time in-flight requests get to finish on SIGTERM (env ROSTER_SHUTDOWN_TIMEOUT)")
+	if err := envFlags(fs, getenv, map[string]string{"rate-limit": "ROSTER_RATE_LIMIT", "rate-burst": "ROSTER_RATE_BURST",
+		"rate-limit-account": "ROSTER_RATE_LIMIT_ACCOUNT", "rate-burst-account": "ROSTER_RATE_BURST_ACCOUNT",
+		"read-header-timeout": "ROSTER_READ_HEADER_TIMEOUT", "read-timeout": "ROSTER_READ_TIMEOUT", "write-timeout": "ROSTER_WRITE_TIMEOUT",
+		"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT"}); err != nil {
+		return app.Config{}, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return app.Config{}, err
+	}
+	if *rateLimit < 0 || *rateBurst < 1 {
+		return app.Config{}, fmt.Errorf("--rate-limit must be >= 0 and --rate-burst >= 1")
+	}
+	// The zero value of each field is 4 × the per-key one (api.Options); 0 on the command line
+	// turns the per-account limit off, a negative Rate for api.
+	var account api.RateLimit
+	if *accountLimit != "" {
+		v, err := strconv.ParseFloat(*accountLimit, 64)
+		if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return app.Config{}, fmt.Errorf("--rate-limit-account must be a number >= 0, not %q", *accountLimit)
+		}
+		account.Rate = v
+		if v == 0 {
+			account.Rate = -1
+		}
+	}
+	if *accountBurst != "" {
+		v, err := strconv.Atoi(*accountBurst)
+		if err != nil || v < 1 {
+			return app.Config{}, fmt.Errorf("--rate-burst-account must be an integer >= 1, not %q", *accountBurst)
+		}
+		account.Burst = v
+	}
+	return app.Config{Addr: *addr, RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, AccountRateLimit: account,
+		ReadHeaderTimeout: *readHeader, ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain}, nil
 }
 
 // envFlags sets flags from their environment variables, before the command line overrides them.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/app"
 )
 
@@ -127,5 +130,55 @@ func TestAccountKeyAndErrors(t *testing.T) {
 	}
 	if out, _, err := runCLI(t, nil, "version"); err != nil || !strings.HasPrefix(out, "roster ") {
 		t.Fatalf("version: %q %v", out, err)
+	}
+}
+
+// TestServeRateLimitFlags: the per-account limit's flags and environment variables; unset, each
+// field is left zero for api to make it 4 × the per-key one, and 0 turns the limit off.
+func TestServeRateLimitFlags(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		key     api.RateLimit
+		account api.RateLimit
+		err     string
+	}{
+		{name: "defaults", key: api.RateLimit{Rate: 100, Burst: 200}},
+		{name: "flags", args: []string{"--rate-limit", "10", "--rate-burst", "20", "--rate-limit-account", "25", "--rate-burst-account", "50"},
+			key: api.RateLimit{Rate: 10, Burst: 20}, account: api.RateLimit{Rate: 25, Burst: 50}},
+		{name: "environment", env: map[string]string{"ROSTER_RATE_LIMIT_ACCOUNT": "2.5", "ROSTER_RATE_BURST_ACCOUNT": "7"},
+			key: api.RateLimit{Rate: 100, Burst: 200}, account: api.RateLimit{Rate: 2.5, Burst: 7}},
+		{name: "a flag wins over its variable", env: map[string]string{"ROSTER_RATE_LIMIT_ACCOUNT": "2.5"}, args: []string{"--rate-limit-account", "3"},
+			key: api.RateLimit{Rate: 100, Burst: 200}, account: api.RateLimit{Rate: 3}},
+		{name: "rate only", args: []string{"--rate-limit-account", "40"}, key: api.RateLimit{Rate: 100, Burst: 200}, account: api.RateLimit{Rate: 40}},
+		{name: "0 turns it off", args: []string{"--rate-limit-account", "0"}, key: api.RateLimit{Rate: 100, Burst: 200}, account: api.RateLimit{Rate: -1}},
+		{name: "negative rate", args: []string{"--rate-limit-account", "-1"}, err: "--rate-limit-account must be a number >= 0"},
+		{name: "not a number", env: map[string]string{"ROSTER_RATE_LIMIT_ACCOUNT": "lots"}, err: "--rate-limit-account must be a number >= 0"},
+		{name: "zero burst", args: []string{"--rate-burst-account", "0"}, err: "--rate-burst-account must be an integer >= 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := flag.NewFlagSet("roster serve", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			cfg, err := serveConfig(fs, tc.args, func(k string) string { return tc.env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("want an error %q, got %v (%+v)", tc.err, err, cfg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.RateLimit != tc.key || cfg.AccountRateLimit != tc.account {
+				t.Fatalf("per key %+v, per account %+v; want %+v, %+v", cfg.RateLimit, cfg.AccountRateLimit, tc.key, tc.account)
+			}
+		})
+	}
+	// The help names both flags and what they default to.
+	_, stderr, err := runCLI(t, nil, "serve", "-h")
+	if err == nil || !strings.Contains(stderr, "-rate-limit-account N") || !strings.Contains(stderr, "default 4 × --rate-limit") ||
+		!strings.Contains(stderr, "-rate-burst-account N") {
+		t.Fatalf("serve -h: %v\n%s", err, stderr)
 	}
 }
