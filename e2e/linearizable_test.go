@@ -44,9 +44,9 @@ import (
 )
 
 const (
-	linClients      = 12 // concurrent clients in each round
+	linClients      = 16 // concurrent clients in each round
 	linOpsPerClient = 16 // requests each client sends in a round
-	linRounds       = 5  // rounds per engine; ROSTER_LONG_TESTS=1: linLongRounds
+	linRounds       = 8  // rounds per engine; ROSTER_LONG_TESTS=1: linLongRounds
 	linLongRounds   = 60
 	linProcs        = 3 // roster serve processes sharing one PostgreSQL database
 	// linCheckTimeout bounds porcupine's search on one kind's history; a result it cannot
@@ -693,7 +693,11 @@ func (r *linRig) check(rounds int) {
 				path = "(not written: " + err.Error() + ")"
 			}
 			_ = os.WriteFile(strings.TrimSuffix(path, ".html")+".txt", linListing(part), 0o644)
-			t.Errorf("%s: the history of %s (%d operations) is not linearizable; visualization: %s", kind, obj, len(part), path)
+			why := ""
+			if kind == "account" && porcupine.CheckOperations(accountModelWith(true), part) {
+				why = " (only because a rename let in before a suspension landed after it: the suspension is checked before the write's transaction, not in it)"
+			}
+			t.Errorf("%s: the history of %s (%d operations) is not linearizable%s; visualization: %s", kind, obj, len(part), why, path)
 		}
 		t.Errorf("%s: %d of %d objects not linearizable", kind, bad, len(parts))
 	}
