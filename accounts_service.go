@@ -17,7 +17,10 @@ func (s *Service) CreateAccount(ctx context.Context, p Principal, in AccountCrea
 	if err := p.RequireSuperadmin(); err != nil {
 		return Account{}, err
 	}
-	return commit(ctx, s, w, func(tx Tx) (Account, error) {
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Account, error) {
+		if err := hold(); err != nil {
+			return Account{}, err
+		}
 		now := s.Now()
 		a := Account{ID: NewID(now), Name: in.Name, Slug: in.Slug, Status: AccountActive, CreatedAt: now, UpdatedAt: now}
 		return a, slugTaken(tx.InsertAccount(ctx, &a))
@@ -39,22 +42,21 @@ func (s *Service) Account(ctx context.Context, p Principal, id string) (Account,
 }
 
 func findAccount(ctx context.Context, tx Tx, id string) (Account, error) {
-	if id == "" {
-		return Account{}, Errorf(CodeNotFound, "account not found")
-	}
-	a, err := tx.Account(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return a, Errorf(CodeNotFound, "account not found")
-	}
-	return a, err
+	return findAccountWith(ctx, tx.Account, id)
 }
 
 // lockAccount is findAccount for a write that adds rows under the account (see Tx.LockAccount).
 func lockAccount(ctx context.Context, tx Tx, id string) (Account, error) {
+	return findAccountWith(ctx, tx.LockAccount, id)
+}
+
+// findAccountWith reads a live account with read (Account, LockAccount or AccountForUpdate);
+// a missing one is 404.
+func findAccountWith(ctx context.Context, read func(context.Context, string) (Account, error), id string) (Account, error) {
 	if id == "" {
 		return Account{}, Errorf(CodeNotFound, "account not found")
 	}
-	a, err := tx.LockAccount(ctx, id)
+	a, err := read(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return a, Errorf(CodeNotFound, "account not found")
 	}
@@ -138,9 +140,12 @@ func (s *Service) PatchAccount(ctx context.Context, p Principal, id string, in A
 	if err := p.CanWrite(id); err != nil {
 		return Account{}, err
 	}
-	return commit(ctx, s, w, func(tx Tx) (Account, error) {
-		a, err := findAccount(ctx, tx, id)
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Account, error) {
+		a, err := findAccountWith(ctx, tx.AccountForUpdate, id)
 		if err != nil {
+			return a, err
+		}
+		if err := hold(); err != nil {
 			return a, err
 		}
 		now := s.Now()

@@ -32,13 +32,16 @@ func (s *Service) CreateEntity(ctx context.Context, p Principal, accountID strin
 	if err := p.CanWrite(accountID); err != nil {
 		return Entity{}, err
 	}
-	return commit(ctx, s, w, func(tx Tx) (Entity, error) {
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Entity, error) {
 		if !IsHex24(accountID) {
 			return Entity{}, Invalid("not_found", "no account has this id", "body", "account_id")
 		}
 		if _, err := tx.LockAccount(ctx, accountID); errors.Is(err, ErrNotFound) {
 			return Entity{}, Invalid("not_found", "no account has this id", "body", "account_id")
 		} else if err != nil {
+			return Entity{}, err
+		}
+		if err := hold(); err != nil {
 			return Entity{}, err
 		}
 		now := s.Now()
@@ -64,7 +67,7 @@ func checkSee(ctx context.Context, tx Tx, e Entity) error {
 	if *e.See == "" || *e.See == e.ID {
 		return Invalid("not_found", "see must name another entity of the same account", "body", "see")
 	}
-	other, err := tx.Entity(ctx, *e.See)
+	other, err := tx.LockEntity(ctx, *e.See)
 	if errors.Is(err, ErrNotFound) || err == nil && other.AccountID != e.AccountID {
 		return Invalid("not_found", "see must name another entity of the same account", "body", "see")
 	}
@@ -73,11 +76,21 @@ func checkSee(ctx context.Context, tx Tx, e Entity) error {
 
 // findEntity reads an entity p may see; another tenant's is 404.
 func findEntity(ctx context.Context, tx Tx, p Principal, id string) (Entity, error) {
+	return findEntityWith(ctx, tx.Entity, p, id)
+}
+
+// lockEntity is findEntity for a write that changes or deletes the entity: the row is held
+// until the transaction ends (Tx.EntityForUpdate).
+func lockEntity(ctx context.Context, tx Tx, p Principal, id string) (Entity, error) {
+	return findEntityWith(ctx, tx.EntityForUpdate, p, id)
+}
+
+func findEntityWith(ctx context.Context, read func(context.Context, string) (Entity, error), p Principal, id string) (Entity, error) {
 	notFound := Errorf(CodeNotFound, "entity not found")
 	if id == "" {
 		return Entity{}, notFound
 	}
-	e, err := tx.Entity(ctx, id)
+	e, err := read(ctx, id)
 	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && e.AccountID != p.AccountID {
 		return Entity{}, notFound
 	}
@@ -97,12 +110,15 @@ func (s *Service) Entity(ctx context.Context, p Principal, id string) (Entity, e
 
 // UpdateEntity replaces (EntityReplace) or patches (EntityPatch) an entity.
 func (s *Service) UpdateEntity(ctx context.Context, p Principal, id string, in EntityInput, mode EntityMode, w *Write) (Entity, error) {
-	return commit(ctx, s, w, func(tx Tx) (Entity, error) {
-		e, err := findEntity(ctx, tx, p, id)
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Entity, error) {
+		e, err := lockEntity(ctx, tx, p, id)
 		if err != nil {
 			return e, err
 		}
 		if err := p.CanWrite(e.AccountID); err != nil {
+			return e, err
+		}
+		if err := hold(); err != nil {
 			return e, err
 		}
 		before := e
@@ -127,12 +143,15 @@ func (s *Service) UpdateEntity(ctx context.Context, p Principal, id string, in E
 
 // DeleteEntity removes an entity and its relationships, returning it as it was.
 func (s *Service) DeleteEntity(ctx context.Context, p Principal, id string, w *Write) (Entity, error) {
-	return commit(ctx, s, w, func(tx Tx) (Entity, error) {
-		e, err := findEntity(ctx, tx, p, id)
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Entity, error) {
+		e, err := lockEntity(ctx, tx, p, id)
 		if err != nil {
 			return e, err
 		}
 		if err := p.CanWrite(e.AccountID); err != nil {
+			return e, err
+		}
+		if err := hold(); err != nil {
 			return e, err
 		}
 		return e, tx.DeleteEntity(ctx, id)

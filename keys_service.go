@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -13,6 +14,10 @@ type KeyCreate struct {
 	Role      Role
 	ExpiresAt *time.Time
 }
+
+// MaxActiveKeys is how many keys that are not revoked, deleted or expired one account may hold
+// (SPEC §10): minting keys must not multiply a tenant's share of the server.
+const MaxActiveKeys = 100
 
 // System is the principal of the operator at the command line: a superadmin without a key.
 var System = Principal{Role: RoleSuperadmin}
@@ -45,13 +50,24 @@ func (s *Service) CreateKeyWrite(ctx context.Context, p Principal, in KeyCreate,
 		return CreatedKey{}, err
 	}
 	secret := NewSecret()
-	return commit(ctx, s, w, func(tx Tx) (CreatedKey, error) {
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (CreatedKey, error) {
+		now := s.Now()
 		if in.AccountID != "" {
-			if _, err := lockAccount(ctx, tx, in.AccountID); err != nil {
+			// Exclusive, not shared: two creations must not both count 99 and both insert.
+			if _, err := findAccountWith(ctx, tx.AccountForUpdate, in.AccountID); err != nil {
 				return CreatedKey{}, err
 			}
+			n, err := tx.CountActiveKeys(ctx, in.AccountID, now)
+			if err != nil {
+				return CreatedKey{}, err
+			}
+			if n >= MaxActiveKeys {
+				return CreatedKey{}, Invalid("value_error", fmt.Sprintf("Value error, the account has %d active keys, the most it may have; revoke or delete one first", n), "body", "account_id")
+			}
 		}
-		now := s.Now()
+		if err := hold(); err != nil {
+			return CreatedKey{}, err
+		}
 		k := APIKey{ID: NewID(now), AccountID: in.AccountID, Name: in.Name, Role: in.Role, Prefix: secret[:KeyPrefixLen],
 			Hash: HashSecret(secret), ExpiresAt: in.ExpiresAt, CreatedAt: now, UpdatedAt: now}
 		return CreatedKey{Key: k, Secret: secret}, tx.InsertKey(ctx, &k)
@@ -147,6 +163,16 @@ func (s *Service) Key(ctx context.Context, p Principal, id string) (APIKey, erro
 }
 
 func findKey(ctx context.Context, tx Tx, p Principal, id string) (APIKey, error) {
+	return findKeyWith(ctx, tx.Key, p, id)
+}
+
+// lockKey is findKey for a write that changes the key: the row is held until the transaction
+// ends, so a concurrent rename cannot write back a revocation it did not see.
+func lockKey(ctx context.Context, tx Tx, p Principal, id string) (APIKey, error) {
+	return findKeyWith(ctx, tx.KeyForUpdate, p, id)
+}
+
+func findKeyWith(ctx context.Context, read func(context.Context, string) (APIKey, error), p Principal, id string) (APIKey, error) {
 	if !p.IsSuperadmin() && p.Role != RoleAdmin {
 		return APIKey{}, Errorf(CodeForbidden, "a reader key cannot manage keys")
 	}
@@ -154,7 +180,7 @@ func findKey(ctx context.Context, tx Tx, p Principal, id string) (APIKey, error)
 	if id == "" {
 		return APIKey{}, notFound
 	}
-	k, err := tx.Key(ctx, id)
+	k, err := read(ctx, id)
 	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && k.AccountID != p.AccountID {
 		return APIKey{}, notFound
 	}
@@ -176,9 +202,12 @@ func (s *Service) PatchKey(ctx context.Context, p Principal, id string, in KeyPa
 			return APIKey{}, err
 		}
 	}
-	return commit(ctx, s, w, func(tx Tx) (APIKey, error) {
-		k, err := findKey(ctx, tx, p, id)
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (APIKey, error) {
+		k, err := lockKey(ctx, tx, p, id)
 		if err != nil {
+			return k, err
+		}
+		if err := hold(); err != nil {
 			return k, err
 		}
 		if in.Activate && k.Revoked {

@@ -83,8 +83,11 @@ func (s *Service) CreateRelationships(ctx context.Context, p Principal, accountI
 	if err := p.CanWrite(accountID); err != nil {
 		return BatchResult{}, err
 	}
-	return commit(ctx, s, w, func(tx Tx) (BatchResult, error) {
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (BatchResult, error) {
 		if _, err := lockAccount(ctx, tx, accountID); err != nil {
+			return BatchResult{}, err
+		}
+		if err := hold(); err != nil {
 			return BatchResult{}, err
 		}
 		var lookup []string
@@ -220,8 +223,11 @@ func (s *Service) DeleteRelationship(ctx context.Context, p Principal, r Relatio
 	if err := p.CanWrite(r.AccountID); err != nil {
 		return nil, err
 	}
-	return commit(ctx, s, w, func(tx Tx) ([]Relationship, error) {
+	return commit(ctx, s, p, w, func(tx Tx, hold func() error) ([]Relationship, error) {
 		if _, err := findAccount(ctx, tx, r.AccountID); err != nil {
+			return nil, err
+		}
+		if err := hold(); err != nil {
 			return nil, err
 		}
 		if r.EntityID == "" {

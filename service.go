@@ -190,14 +190,29 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// commit runs a mutation in one transaction and, when it holds an idempotency claim, saves the
-// rendered response in that same transaction. Any error releases the claim.
-func commit[T any](ctx context.Context, s *Service, w *Write, fn func(tx Tx) (T, error)) (T, error) {
+// commit runs a mutation of p's in one transaction and, when it holds an idempotency claim,
+// saves the rendered response in that same transaction. Any error releases the claim.
+//
+// fn must call hold once it has locked the rows it will change and before it writes anything:
+// hold re-checks p in the transaction (holdPrincipal). Not earlier, so that an operation on the
+// caller's own account or key holds that row exclusively before hold shares it (two such writes
+// then queue instead of deadlocking on a lock upgrade); not later, so that the check sees the
+// state before this write (an admin may revoke its own key). A write whose fn never calls hold
+// is refused.
+func commit[T any](ctx context.Context, s *Service, p Principal, w *Write, fn func(tx Tx, hold func() error) (T, error)) (T, error) {
 	var out T
 	err := s.store.Update(ctx, func(tx Tx) error {
-		v, err := fn(tx)
+		held := false
+		hold := func() error {
+			held = true
+			return s.holdPrincipal(ctx, tx, p)
+		}
+		v, err := fn(tx, hold)
 		if err != nil {
 			return err
+		}
+		if !held {
+			return errors.New("roster: a write committed without re-checking its principal")
 		}
 		out = v
 		if w == nil || w.Claim == nil {
@@ -226,6 +241,29 @@ func commit[T any](ctx context.Context, s *Service, w *Write, fn func(tx Tx) (T,
 		s.release(ctx, w.Claim)
 	}
 	return out, err
+}
+
+// holdPrincipal re-reads, in a write's transaction, what let p write when it was authenticated:
+// its key live and active, its account live and, for an account key, not suspended. Both rows
+// stay share-locked until the write commits, so a revocation, suspension or deletion either
+// committed before (and the write is refused as the next request would be: 401, or 403
+// account_suspended) or waits for the write: no write lands after one of those was
+// acknowledged (SPEC §11). The operator at the command line has no key to check.
+func (s *Service) holdPrincipal(ctx context.Context, tx Tx, p Principal) error {
+	if p.KeyID == "" {
+		return nil
+	}
+	c, err := tx.LockCredential(ctx, p.KeyID)
+	if errors.Is(err, ErrNotFound) || err == nil && c.Status(s.Now()) != KeyActive {
+		return unauthorized()
+	}
+	if err != nil {
+		return err
+	}
+	if !p.IsSuperadmin() && c.AccountStatus == AccountSuspended {
+		return Principal{Role: p.Role, Suspended: true}.canWriteOwn()
+	}
+	return nil
 }
 
 // IssueNonce creates a single-use nonce for the caller's key.

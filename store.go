@@ -35,6 +35,10 @@ type Tx interface {
 	// held (shared) until the transaction ends, so a concurrent soft delete either comes first
 	// (and this is ErrNotFound) or waits and then cascades over the new rows.
 	LockAccount(ctx context.Context, id string) (Account, error)
+	// AccountForUpdate is Account for a write that changes the account from what it read: the
+	// row is held (exclusive) until the transaction ends, so no concurrent write can come
+	// between the read and the write and be undone by it (SPEC §11).
+	AccountForUpdate(ctx context.Context, id string) (Account, error)
 	UpdateAccount(ctx context.Context, a *Account) error
 	// DeleteAccount soft-deletes the account and, with it, its keys and entities.
 	DeleteAccount(ctx context.Context, id string, at time.Time) error
@@ -45,18 +49,34 @@ type Tx interface {
 	// KeyByHash finds the credential of a key that is not deleted by its hash. A key whose
 	// account is deleted is not found.
 	KeyByHash(ctx context.Context, hash string) (Credential, error)
+	// KeyForUpdate is Key holding the row (exclusive) until the transaction ends.
+	KeyForUpdate(ctx context.Context, id string) (APIKey, error)
+	// LockCredential reads the credential of a live key by id and holds (shared) the key's row and
+	// its account's until the transaction ends, so a revocation, suspension or deletion of either
+	// commits before it (and is read) or waits for this transaction. ErrNotFound when the key or
+	// its account is deleted.
+	LockCredential(ctx context.Context, keyID string) (Credential, error)
 	UpdateKey(ctx context.Context, k *APIKey) error
 	TouchKey(ctx context.Context, id string, at time.Time) error
 	ListKeys(ctx context.Context, q ListQuery) ([]APIKey, error)
 	CountKeys(ctx context.Context) (int, error)
+	// CountActiveKeys counts the account's keys that are neither revoked, deleted nor expired at now.
+	CountActiveKeys(ctx context.Context, accountID string, now time.Time) (int, error)
 
 	InsertEntity(ctx context.Context, e *Entity) error
 	Entity(ctx context.Context, id string) (Entity, error)
+	// EntityForUpdate is Entity holding the row (exclusive) until the transaction ends.
+	EntityForUpdate(ctx context.Context, id string) (Entity, error)
+	// LockEntity is Entity holding the row (shared) until the transaction ends, so it cannot be
+	// deleted or changed under a write that relies on it.
+	LockEntity(ctx context.Context, id string) (Entity, error)
 	UpdateEntity(ctx context.Context, e *Entity) error
 	// DeleteEntity removes the entity and its relationships.
 	DeleteEntity(ctx context.Context, id string) error
 	ListEntities(ctx context.Context, q ListQuery) ([]Entity, error)
-	// ExistingEntities returns which of ids name live entities of the account.
+	// ExistingEntities returns which of ids name live entities of the account, and holds those
+	// rows (shared) until the transaction ends: a concurrent delete of one of them either comes
+	// first (and it is not found) or waits and then removes what this transaction added.
 	ExistingEntities(ctx context.Context, accountID string, ids []string) (map[string]bool, error)
 
 	// InsertRelationships adds the relationships, keeping any that already exist.

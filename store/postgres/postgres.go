@@ -43,7 +43,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, dialect: &sqlstore.Dialect{Numbered: true, ShareLock: " FOR SHARE", MapErr: mapErr}}
+	s := &Store{pool: pool, dialect: &sqlstore.Dialect{Numbered: true, ShareLock: " FOR SHARE", UpdateLock: " FOR UPDATE", MapErr: mapErr}}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
@@ -93,11 +93,35 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(roster.Tx) error) error {
-	err := pgx.BeginTxFunc(ctx, s.pool, opts, func(tx pgx.Tx) error {
-		return fn(sqlstore.NewTx(querier{tx}, s.dialect))
-	})
-	return mapErr(err)
+// maxAttempts bounds how often a write transaction runs when PostgreSQL aborts it to break a
+// deadlock or a serialisation conflict (SQLSTATE 40P01, 40001).
+const maxAttempts = 4
+
+// run runs fn in a transaction. A transaction PostgreSQL aborted to break a deadlock between
+// row locks runs again from the start, at most maxAttempts times: nothing of the aborted
+// attempt was committed, and fn reads again what it decides on.
+func (s *Store) run(ctx context.Context, lazy bool, fn func(roster.Tx) error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+			if lazy {
+				if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+					return err
+				}
+			}
+			return fn(sqlstore.NewTx(querier{tx}, s.dialect))
+		})
+		if attempt == maxAttempts || !retryable(err) || ctx.Err() != nil {
+			return mapErr(err)
+		}
+	}
+}
+
+// retryable reports whether PostgreSQL aborted the transaction to resolve a conflict between
+// transactions, so that running it again may succeed.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
 // View implements roster.Store.
@@ -109,19 +133,13 @@ func (s *Store) View(ctx context.Context, fn func(roster.Tx) error) error {
 
 // Update implements roster.Store.
 func (s *Store) Update(ctx context.Context, fn func(roster.Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{}, fn)
+	return s.run(ctx, false, fn)
 }
 
 // UpdateLazy implements roster.Store with an asynchronous commit: PostgreSQL flushes it with
 // the next synchronous commit's WAL flush, which covers every record before it.
 func (s *Store) UpdateLazy(ctx context.Context, fn func(roster.Tx) error) error {
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
-			return err
-		}
-		return fn(sqlstore.NewTx(querier{tx}, s.dialect))
-	})
-	return mapErr(err)
+	return s.run(ctx, true, fn)
 }
 
 // Ping implements roster.Store.

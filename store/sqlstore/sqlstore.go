@@ -32,6 +32,9 @@ type Dialect struct {
 	// ShareLock is appended to a SELECT that must hold its rows against concurrent updates
 	// until the transaction ends (" FOR SHARE"); "" where writers are already serialised.
 	ShareLock string
+	// UpdateLock is appended to a SELECT whose rows the transaction will change from what it
+	// read (" FOR UPDATE"); "" where writers are already serialised.
+	UpdateLock string
 	// MapErr turns a driver error into a roster error (ErrConflict, ErrNotFound) where it has a
 	// meaning, by code, and returns others unchanged.
 	MapErr func(error) error

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -149,6 +151,11 @@ func (t *Tx) LockAccount(ctx context.Context, id string) (roster.Account, error)
 	return queryOne(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND deleted_at IS NULL`+t.d.ShareLock, id)
 }
 
+// AccountForUpdate implements roster.Tx.
+func (t *Tx) AccountForUpdate(ctx context.Context, id string) (roster.Account, error) {
+	return queryOne(ctx, t, scanAccount, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND deleted_at IS NULL`+t.d.UpdateLock, id)
+}
+
 // UpdateAccount implements roster.Tx.
 func (t *Tx) UpdateAccount(ctx context.Context, a *roster.Account) error {
 	return notFoundIfNone(t.exec(ctx, `UPDATE accounts SET name = ?, slug = ?, status = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,
@@ -209,23 +216,43 @@ func (t *Tx) Key(ctx context.Context, id string) (roster.APIKey, error) {
 	return queryOne(ctx, t, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND deleted_at IS NULL`, id)
 }
 
+// KeyForUpdate implements roster.Tx.
+func (t *Tx) KeyForUpdate(ctx context.Context, id string) (roster.APIKey, error) {
+	return queryOne(ctx, t, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND deleted_at IS NULL`+t.d.UpdateLock, id)
+}
+
+func scanCredential(r Rows) (roster.Credential, error) {
+	var c roster.Credential
+	var account, status *string
+	var expires, used *int64
+	var role string
+	err := r.Scan(&c.KeyID, &account, &role, &c.Revoked, &expires, &used, &status)
+	if account != nil {
+		c.AccountID = *account
+	}
+	if status != nil {
+		c.AccountStatus = roster.AccountStatus(*status)
+	}
+	c.Role, c.ExpiresAt, c.LastUsedAt = roster.Role(role), fromOptMicros(expires), fromOptMicros(used)
+	return c, err
+}
+
+// LockCredential implements roster.Tx. A superadmin key has no account to hold; an account key
+// is read joined to its account, both rows locked by the one statement.
+func (t *Tx) LockCredential(ctx context.Context, keyID string) (roster.Credential, error) {
+	c, err := queryOne(ctx, t, scanCredential, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
+		FROM api_keys k JOIN accounts a ON a.id = k.account_id
+		WHERE k.id = ? AND k.deleted_at IS NULL AND a.deleted_at IS NULL`+t.d.ShareLock, keyID)
+	if !errors.Is(err, roster.ErrNotFound) {
+		return c, err
+	}
+	return queryOne(ctx, t, scanCredential, `SELECT id, account_id, role, revoked, expires_at, last_used_at, NULL
+		FROM api_keys WHERE id = ? AND account_id IS NULL AND deleted_at IS NULL`+t.d.ShareLock, keyID)
+}
+
 // KeyByHash implements roster.Tx.
 func (t *Tx) KeyByHash(ctx context.Context, hash string) (roster.Credential, error) {
-	return queryOne(ctx, t, func(r Rows) (roster.Credential, error) {
-		var c roster.Credential
-		var account, status *string
-		var expires, used *int64
-		var role string
-		err := r.Scan(&c.KeyID, &account, &role, &c.Revoked, &expires, &used, &status)
-		if account != nil {
-			c.AccountID = *account
-		}
-		if status != nil {
-			c.AccountStatus = roster.AccountStatus(*status)
-		}
-		c.Role, c.ExpiresAt, c.LastUsedAt = roster.Role(role), fromOptMicros(expires), fromOptMicros(used)
-		return c, err
-	}, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
+	return queryOne(ctx, t, scanCredential, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
 		FROM api_keys k LEFT JOIN accounts a ON a.id = k.account_id
 		WHERE k.hash = ? AND k.deleted_at IS NULL AND (k.account_id IS NULL OR (a.id IS NOT NULL AND a.deleted_at IS NULL))`, hash)
 }
@@ -252,6 +279,15 @@ func (t *Tx) CountKeys(ctx context.Context) (int, error) {
 		var n int
 		return n, r.Scan(&n)
 	}, `SELECT COUNT(*) FROM api_keys WHERE deleted_at IS NULL`)
+}
+
+// CountActiveKeys implements roster.Tx.
+func (t *Tx) CountActiveKeys(ctx context.Context, accountID string, now time.Time) (int, error) {
+	return queryOne(ctx, t, func(r Rows) (int, error) {
+		var n int
+		return n, r.Scan(&n)
+	}, `SELECT COUNT(*) FROM api_keys WHERE account_id = ? AND deleted_at IS NULL AND NOT revoked AND (expires_at IS NULL OR expires_at > ?)`,
+		accountID, micros(now))
 }
 
 var keyColumns = map[string]string{"id": "id", "name": "name", "account_id": "account_id", "created_at": "created_at", "updated_at": "updated_at", "role": "role"}
@@ -344,6 +380,16 @@ func (t *Tx) Entity(ctx context.Context, id string) (roster.Entity, error) {
 	return queryOne(ctx, t, scanEntity, `SELECT `+entityCols+` FROM entities WHERE id = ? AND deleted_at IS NULL`, id)
 }
 
+// EntityForUpdate implements roster.Tx.
+func (t *Tx) EntityForUpdate(ctx context.Context, id string) (roster.Entity, error) {
+	return queryOne(ctx, t, scanEntity, `SELECT `+entityCols+` FROM entities WHERE id = ? AND deleted_at IS NULL`+t.d.UpdateLock, id)
+}
+
+// LockEntity implements roster.Tx.
+func (t *Tx) LockEntity(ctx context.Context, id string) (roster.Entity, error) {
+	return queryOne(ctx, t, scanEntity, `SELECT `+entityCols+` FROM entities WHERE id = ? AND deleted_at IS NULL`+t.d.ShareLock, id)
+}
+
 // UpdateEntity implements roster.Tx.
 func (t *Tx) UpdateEntity(ctx context.Context, e *roster.Entity) error {
 	args := entityArgs(e)
@@ -382,7 +428,7 @@ func (t *Tx) ExistingEntities(ctx context.Context, accountID string, ids []strin
 	found, err := queryRows(ctx, t, func(r Rows) (string, error) {
 		var id string
 		return id, r.Scan(&id)
-	}, `SELECT id FROM entities WHERE account_id = ? AND deleted_at IS NULL AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	}, `SELECT id FROM entities WHERE account_id = ? AND deleted_at IS NULL AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`) ORDER BY id`+t.d.ShareLock, args...)
 	for _, id := range found {
 		out[id] = true
 	}
@@ -397,6 +443,12 @@ func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) 
 	if len(rs) == 0 {
 		return nil
 	}
+	// Rows go in in one order (entity, type) whatever the request's, so two batches that share
+	// entities wait for each other instead of each holding a row the other needs (a deadlock).
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b roster.Relationship) int {
+		return cmp.Or(cmp.Compare(a.EntityID, b.EntityID), cmp.Compare(a.Type, b.Type))
+	})
 	var b strings.Builder
 	b.WriteString(`INSERT INTO relationships (account_id, entity_id, relationship_type, created_at) VALUES `)
 	args := make([]any, 0, 4*len(rs))
