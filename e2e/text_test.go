@@ -94,7 +94,9 @@ func TestTextLoneSurrogates(t *testing.T) {
 		acct := str(e.account("Surrogates Co"), "id")
 		admin := e.key(acct, "admin")
 		ent := str(entCreate(t, e, admin, entMin("Plain")), "id")
-		unicode := func(loc ...any) obj { return obj{"loc": append(arr{"body"}, loc...), "msg": textUnicodeMsg, "type": "string_unicode"} }
+		unicode := func(loc ...any) obj {
+			return obj{"loc": append(arr{"body"}, loc...), "msg": textUnicodeMsg, "type": "string_unicode"}
+		}
 		body := `{"name":"a\ud800b","module_ids":["ok","\udc00"],"source":"web","recipient":null,"description":"\ud800\u0041",` +
 			`"time_zone":"\udbff","\ud83dkey":1}`
 		want := arr{unicode("name"), unicode("module_ids", 1), obj{"loc": arr{"body", "source"}, "msg": "Input should be 'form', 'seller' or 'other'", "type": "enum"},
