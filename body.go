@@ -1,9 +1,6 @@
 package roster
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -27,7 +24,7 @@ func (ps *Problems) NUL(loc ...any) { ps.Add(nulType, nulMsg, loc...) }
 func (ps *Problems) Text(s string, loc ...any) bool {
 	switch {
 	case !utf8.ValidString(s):
-		ps.Add("string_unicode", "Input should be a valid string, unable to parse raw data as a unicode string", loc...)
+		ps.Add(unicodeType, unicodeMsg, loc...)
 		return false
 	case HasNUL(s):
 		ps.NUL(loc...)
@@ -89,6 +86,10 @@ func (b *Body) String(name string, required bool) Opt[string] {
 	if v == nil {
 		return Opt[string]{Set: true, Null: true}
 	}
+	if _, bad := v.(invalidText); bad {
+		b.Problems.Add(unicodeType, unicodeMsg, "body", name)
+		return Opt[string]{}
+	}
 	s, isStr := v.(string)
 	if !isStr {
 		b.Problems.Add("string_type", "Input should be a valid string", "body", name)
@@ -120,6 +121,19 @@ func (b *Body) Bool(name string, required bool) Opt[bool] {
 
 // Strings reads an array of strings, reporting each bad item at its index.
 func (b *Body) Strings(name string, required bool) Opt[[]string] {
+	return b.StringList(name, required, ListLimits{})
+}
+
+// ListLimits bounds an array of strings: at most MaxItems items (0: no bound), each of
+// MinLen to MaxLen characters (MaxLen 0: no bound).
+type ListLimits struct {
+	MaxItems, MinLen, MaxLen int
+}
+
+// StringList reads an array of strings within lim. As pydantic does, an array over MaxItems is
+// one too_long problem and its items are not judged; otherwise each bad item is reported at
+// its index.
+func (b *Body) StringList(name string, required bool, lim ListLimits) Opt[[]string] {
 	v, ok := b.get(name, required)
 	if !ok {
 		return Opt[[]string]{}
@@ -132,9 +146,19 @@ func (b *Body) Strings(name string, required bool) Opt[[]string] {
 		b.Problems.Add("list_type", "Input should be a valid list", "body", name)
 		return Opt[[]string]{}
 	}
+	if lim.MaxItems > 0 && len(arr) > lim.MaxItems {
+		b.Problems.Add("too_long", fmt.Sprintf("List should have at most %d item%s after validation, not %d",
+			lim.MaxItems, plural(lim.MaxItems), len(arr)), "body", name)
+		return Opt[[]string]{}
+	}
 	out := make([]string, 0, len(arr))
 	bad := false
 	for i, item := range arr {
+		if _, isBad := item.(invalidText); isBad {
+			b.Problems.Add(unicodeType, unicodeMsg, "body", name, i)
+			bad = true
+			continue
+		}
 		s, isStr := item.(string)
 		if !isStr {
 			b.Problems.Add("string_type", "Input should be a valid string", "body", name, i)
@@ -143,6 +167,10 @@ func (b *Body) Strings(name string, required bool) Opt[[]string] {
 		}
 		if strings.IndexByte(s, 0) >= 0 {
 			b.Problems.Add(nulType, nulMsg, "body", name, i)
+			bad = true
+			continue
+		}
+		if (lim.MinLen > 0 || lim.MaxLen > 0) && !b.Problems.CheckLen(s, lim.MinLen, lim.MaxLen, "body", name, i) {
 			bad = true
 			continue
 		}
@@ -176,27 +204,22 @@ func (b *Body) Finish() error {
 	return b.Problems.Err()
 }
 
-// DecodeJSON parses a request body into a generic value, keeping numbers as text. Malformed
-// JSON is a json_invalid problem.
+// DecodeJSON parses a request body into a generic value, keeping numbers as text (decode.go).
+// A body that is not JSON, or not UTF-8, is a json_invalid problem that says where (its byte
+// offset) and why (ctx.error), as FastAPI does.
 func DecodeJSON(data []byte) (any, error) {
-	var v any
-	var err error
-	if !json.Valid(data) { // exactly one value, nothing but white space around it
-		err = errors.New("invalid JSON")
-	} else {
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		err = dec.Decode(&v)
-	}
+	v, err := parseJSON(data)
 	if err != nil {
-		return nil, &Error{Code: CodePayloadInvalid, Message: "the body is not valid JSON",
-			Problems: Problems{{Loc: []any{"body", 0}, Msg: "JSON decode error", Type: "json_invalid"}}}
+		return nil, &Error{Code: CodePayloadInvalid,
+			Message: fmt.Sprintf("the body is not valid JSON: %s (byte %d)", err.Reason, err.Offset),
+			Problems: Problems{{Loc: []any{"body", err.Offset}, Msg: "JSON decode error", Type: "json_invalid",
+				Ctx: &ProblemContext{Error: err.Reason}}}}
 	}
 	return v, nil
 }
 
 // StrLen counts characters as Python does (code points).
-func StrLen(s string) int { return len([]rune(s)) }
+func StrLen(s string) int { return utf8.RuneCountInString(s) }
 
 // CheckLen records string_too_short / string_too_long for s at loc.
 func (ps *Problems) CheckLen(s string, min, max int, loc ...any) bool {

@@ -1,12 +1,23 @@
 package roster
 
 import (
+	_ "embed"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
-	_ "time/tzdata" // time zones are validated the same on every machine
+	_ "time/tzdata" // the IANA database timezones.txt lists, the same on every machine
+)
+
+// The size limits of an entity's fields (SPEC §8), in characters (code points) and items.
+// With them one entity's JSON is at most about 90 KB (api/jsonenc.go has the worst case).
+const (
+	MaxEntityName        = 200
+	MaxEntityDescription = 5000
+	MaxEntityModuleIDs   = 50
+	MaxEntityModuleID    = 64
+	MaxEntityFlowIDs     = 500
+	MaxEntityURL         = 2048
 )
 
 // Entity is a person or company an account deals with (SPEC §8).
@@ -145,10 +156,10 @@ func DecodeEntity(v any, mode EntityMode) (EntityInput, error) {
 			ps.Add("string_type", "Input should be a valid string", "body", "name")
 		}
 		in.Name = Opt[string]{}
-	} else if in.Name.Has() && !ps.CheckLen(in.Name.V, 1, 200, "body", "name") {
+	} else if in.Name.Has() && !ps.CheckLen(in.Name.V, 1, MaxEntityName, "body", "name") {
 		in.Name = Opt[string]{}
 	}
-	in.ModuleIDs = b.Strings("module_ids", full)
+	in.ModuleIDs = b.StringList("module_ids", full, ListLimits{MaxItems: MaxEntityModuleIDs, MinLen: 1, MaxLen: MaxEntityModuleID})
 	if in.ModuleIDs.Null {
 		if full {
 			ps.Add("list_type", "Input should be a valid list", "body", "module_ids")
@@ -158,6 +169,9 @@ func DecodeEntity(v any, mode EntityMode) (EntityInput, error) {
 	in.Source = enumField(b, "source", full, EntitySources)
 	in.Recipient = enumField(b, "recipient", full, EntityRecipients)
 	in.Description = b.String("description", false)
+	if in.Description.Has() && !ps.CheckLen(in.Description.V, 0, MaxEntityDescription, "body", "description") {
+		in.Description = Opt[string]{}
+	}
 	in.Deprecated = b.Bool("deprecated", false)
 	if see := b.String("see", false); see.Has() {
 		id, ok := ParseID(KindEntity, see.V)
@@ -181,7 +195,7 @@ func DecodeEntity(v any, mode EntityMode) (EntityInput, error) {
 	if in.InvitationID.Has() && !IsHex24(in.InvitationID.V) {
 		ps.Add("string_pattern_mismatch", "String should match pattern '"+hex24Pattern+"'", "body", "invitation_id")
 	}
-	in.FlowIDs = b.Strings("flow_ids", false)
+	in.FlowIDs = b.StringList("flow_ids", false, ListLimits{MaxItems: MaxEntityFlowIDs})
 	if in.FlowIDs.Has() {
 		for i, f := range in.FlowIDs.V {
 			if !IsHex24(f) {
@@ -193,7 +207,11 @@ func DecodeEntity(v any, mode EntityMode) (EntityInput, error) {
 	in.Website = urlField(b, "website")
 	in.TimeZone = b.String("time_zone", false)
 	if in.TimeZone.Has() && !ValidTimeZone(in.TimeZone.V) {
-		ps.Add("value_error", "Value error, unknown time zone: "+in.TimeZone.V, "body", "time_zone")
+		msg := "Value error, unknown time zone"
+		if StrLen(in.TimeZone.V) <= 64 { // no zone name is longer; a longer one is not echoed
+			msg += ": " + in.TimeZone.V
+		}
+		ps.Add("value_error", msg, "body", "time_zone")
 	}
 	in.TrustedFormCertifiedVendor = b.Bool("trustedform_certified_vendor", false)
 	b.Ignore(EntityReadOnly...)
@@ -235,6 +253,9 @@ func urlField(b *Body, name string) Opt[string] {
 	if !o.Has() {
 		return o
 	}
+	if !b.Problems.CheckLen(o.V, 0, MaxEntityURL, "body", name) {
+		return Opt[string]{}
+	}
 	u, err := url.Parse(o.V)
 	switch {
 	case err != nil || u.Host == "" || !u.IsAbs():
@@ -255,22 +276,28 @@ func isHTTP(scheme string) bool {
 	return strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")
 }
 
-// knownZones caches zone names already found valid: loading a zone reads the tz database.
-var knownZones sync.Map
+// timeZones are the names of the zones in the IANA database that time/tzdata embeds in the
+// binary (Go's lib/time/zoneinfo.zip), one a line; scripts/tznames writes the file and a test
+// holds it to the toolchain's. A fixed list, not time.LoadLocation, decides: LoadLocation reads
+// the server's own zoneinfo files first, where "localtime", "posixrules", "./UTC" and
+// "Etc//UTC" name files that are no zone of the database.
+//
+//go:generate sh -c "go run ./scripts/tznames > timezones.txt"
+//go:embed timezones.txt
+var timeZoneList string
 
-// ValidTimeZone accepts an IANA zone name, with a space allowed in place of an underscore.
+var timeZones = func() map[string]bool {
+	m := map[string]bool{}
+	for _, name := range strings.Split(strings.TrimSpace(timeZoneList), "\n") {
+		m[name] = true
+	}
+	return m
+}()
+
+// ValidTimeZone accepts the name of a zone of the embedded IANA database, with a space allowed
+// in place of each underscore ("America/Los Angeles").
 func ValidTimeZone(s string) bool {
-	if _, ok := knownZones.Load(s); ok {
-		return true
-	}
-	if s == "" || len(s) > 64 || s == "Local" || strings.ContainsAny(s, "\\\x00") || strings.HasPrefix(s, "/") || strings.Contains(s, "..") {
-		return false
-	}
-	if _, err := time.LoadLocation(strings.ReplaceAll(s, " ", "_")); err != nil {
-		return false
-	}
-	knownZones.Store(s, struct{}{})
-	return true
+	return len(s) <= 64 && timeZones[strings.ReplaceAll(s, " ", "_")]
 }
 
 // Apply writes the given fields of in onto e. For a replace, fields not given return to their

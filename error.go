@@ -73,9 +73,16 @@ var ErrConflict = &Error{Code: CodeConflict, Message: "conflict"}
 
 // Problem is one item of a validation failure, as FastAPI reports it.
 type Problem struct {
-	Loc  []any  `json:"loc"`
-	Msg  string `json:"msg"`
-	Type string `json:"type"`
+	Loc  []any           `json:"loc"`
+	Msg  string          `json:"msg"`
+	Type string          `json:"type"`
+	Ctx  *ProblemContext `json:"ctx,omitempty"`
+}
+
+// ProblemContext is a problem's "ctx": what FastAPI adds to some types (the parser's reason
+// for a json_invalid).
+type ProblemContext struct {
+	Error string `json:"error"`
 }
 
 // Param renders the location as Lead Bank's parameter name: "entity_ids[3]".

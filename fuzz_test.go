@@ -9,8 +9,10 @@ package roster_test
 //	go test -run='^$' -fuzz='^FuzzDecodeEntity$' -fuzztime=5m .
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -55,23 +57,61 @@ func fzInvalid(t *testing.T, what string, err error) bool {
 	return true
 }
 
-// fzJSON parses data as a request body; it reports whether there is a value to decode.
+// fzJSON parses data as a request body; it reports whether there is a value to decode. JSON is
+// what encoding/json calls valid, in UTF-8 (SPEC §5 "Text"); an accepted body never yields a
+// U+FFFD the client did not send.
 func fzJSON(t *testing.T, data []byte) (any, bool) {
 	t.Helper()
+	valid := json.Valid(data) && utf8.Valid(data)
 	v, err := roster.DecodeJSON(data)
 	if e := fzTyped(t, "DecodeJSON", err); e != nil {
 		if e.Code != roster.CodePayloadInvalid || len(e.Problems) != 1 || e.Problems[0].Type != "json_invalid" {
 			t.Fatalf("DecodeJSON: want payload_invalid json_invalid, got %+v", e)
 		}
-		if json.Valid(data) {
+		p := e.Problems[0]
+		if off, ok := p.Loc[1].(int); len(p.Loc) != 2 || !ok || off < 0 || off > len(data) || p.Ctx == nil || p.Ctx.Error == "" {
+			t.Fatalf("DecodeJSON: json_invalid without its place and reason: %+v", p)
+		}
+		if valid {
 			t.Fatalf("DecodeJSON refused valid JSON %q", data)
 		}
 		return nil, false
 	}
-	if !json.Valid(data) {
+	if !valid {
 		t.Fatalf("DecodeJSON accepted invalid JSON %q", data)
 	}
+	lower := strings.ToLower(string(data))
+	sent := strings.Contains(lower, `\ufffd`) || strings.ContainsRune(lower, utf8.RuneError)
+	if !sent && fzHasRuneError(v) {
+		t.Fatalf("DecodeJSON made a U+FFFD the client did not send from %q", data)
+	}
+	// Without a surrogate escape, the value is encoding/json's.
+	if !strings.Contains(lower, `\ud`) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var want any
+		if err := dec.Decode(&want); err != nil || !reflect.DeepEqual(v, want) {
+			t.Fatalf("DecodeJSON(%q) = %#v; encoding/json gives %#v, %v", data, v, want, err)
+		}
+	}
 	return v, true
+}
+
+// fzHasRuneError reports whether a decoded value holds U+FFFD in a key or a string.
+func fzHasRuneError(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, utf8.RuneError)
+	case []any:
+		return slices.ContainsFunc(v, fzHasRuneError)
+	case map[string]any:
+		for k, x := range v {
+			if strings.ContainsRune(k, utf8.RuneError) || fzHasRuneError(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // TestDecodeJSONStrayCloser is the regression test of a defect FuzzDecodeAccountCreate found: a

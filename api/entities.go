@@ -38,7 +38,9 @@ type entityView struct {
 
 var falseValue = false
 
-func (s *surface) entity(e roster.Entity) any {
+func (s *surface) entity(e roster.Entity) any { return s.entityView(e) }
+
+func (s *surface) entityView(e roster.Entity) entityView {
 	return entityView{
 		Name: e.Name, ModuleIDs: e.ModuleIDs, Source: e.Source, Recipient: e.Recipient,
 		ID: s.id(roster.KindEntity, e.ID), AccountID: s.id(roster.KindAccount, e.AccountID),
@@ -140,13 +142,27 @@ func (s *Server) deleteEntity(c *call) error {
 
 var entityFilters = []string{"source", "recipient", "deprecated", "account_id"}
 
+// MaxResponse is the largest response body roster sends (SPEC §10).
+const MaxResponse = 8 << 20
+
+// listRoom is what a native entity page may spend on its items: the rest is the envelope,
+// whose two cursors carry at most a 200-character name each (a few KiB).
+const listRoom = MaxResponse - 64<<10
+
 func (s *Server) listEntities(c *call) error {
 	req := c.pageRequest(roster.Entities, entityFilters...)
-	page, err := s.svc.ListEntities(c.r.Context(), c.p, roster.Entities, req)
+	page, items, err := s.entityPage(c, roster.Entities, req, listRoom)
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, nativePage(page, c.sf.entity))
+	// The bytes of listView.appendJSON, with the items already written.
+	pv := paginationView{Count: len(page.Items), HasNext: page.HasNext, HasPrev: page.HasPrev,
+		NextCursor: optString(page.Next), PrevCursor: optString(page.Prev)}
+	b := make([]byte, 0, len(items)+len(page.Next)+len(page.Prev)+160)
+	b = append(append(b, `{"data":`...), items...)
+	b, _ = pv.appendJSON(append(b, `,"pagination":`...))
+	c.send(http.StatusOK, append(b, '}'))
+	return nil
 }
 
 // listConduitEntities is LeadConduit's list: a bare array in creation order, the next page's
@@ -154,17 +170,35 @@ func (s *Server) listEntities(c *call) error {
 func (s *Server) listConduitEntities(c *call) error {
 	req := c.pageRequest(roster.ConduitEntities, entityFilters...)
 	req.Sort = ""
-	page, err := s.svc.ListEntities(c.r.Context(), c.p, roster.ConduitEntities, req)
+	page, items, err := s.entityPage(c, roster.ConduitEntities, req, MaxResponse)
 	if err != nil {
 		return err
-	}
-	out := make([]any, len(page.Items))
-	for i, e := range page.Items {
-		out[i] = c.sf.entity(e)
 	}
 	if page.HasNext {
 		q := url.Values{"cursor": {page.Next}, "limit": {strconv.Itoa(req.Limit)}}
 		c.w.Header().Set("Link", "<"+c.r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 	}
-	return c.reply(http.StatusOK, out)
+	c.send(http.StatusOK, items)
+	return nil
+}
+
+// entityPage reads a page of entities and renders its items as a JSON array of at most room
+// bytes (SPEC §10: no response over 8 MiB). At the field limits of SPEC §8 an entity's JSON
+// can reach about 90 KB (jsonenc_test.go works out the worst case), so 100 of them would not
+// fit, nor 1,000 on LeadConduit. When the items do not fit, the page is read again with the
+// limit of those that do: it is then shorter than the limit asked, and its next cursor resumes
+// right after its last item, so a client that follows the cursors still sees every entity once.
+// Each round lowers the limit, so this ends (one entity always fits).
+func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, room int) (roster.Page[roster.Entity], []byte, error) {
+	for {
+		page, err := s.svc.ListEntities(c.r.Context(), c.p, l, req)
+		if err != nil {
+			return page, nil, err
+		}
+		b, n := appendEntityArray(nil, page.Items, c.sf, room)
+		if n == len(page.Items) {
+			return page, b, nil
+		}
+		req.Limit = n
+	}
 }

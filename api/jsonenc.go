@@ -2,9 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rosterhq/roster"
 )
 
 // jsonAppender is a view that writes its own JSON, for the list pages where encoding/json's
@@ -45,6 +48,32 @@ func jsonSize(v any) int {
 	}
 	// An item of a list that encoding/json writes.
 	return 256
+}
+
+// appendEntityArray appends the JSON array of the entities as sf renders them, stopping before
+// the first that would take the array past room bytes (the first is always taken: one entity
+// is far below any room given). It returns the buffer and how many entities the array holds.
+func appendEntityArray(b []byte, items []roster.Entity, sf *surface, room int) ([]byte, int) {
+	views := make([]entityView, len(items))
+	size := 2
+	for i, e := range items {
+		views[i] = sf.entityView(e)
+		size += jsonSize(views[i]) + 1
+	}
+	b = slices.Grow(b, min(size, room+1))
+	start := len(b)
+	b = append(b, '[')
+	for i, v := range views {
+		mark := len(b)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b, _ = v.appendJSON(b)
+		if i > 0 && len(b)-start+1 > room {
+			return append(b[:mark], ']'), i
+		}
+	}
+	return append(b, ']'), len(items)
 }
 
 func (v entityView) appendJSON(b []byte) ([]byte, error) {

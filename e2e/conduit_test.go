@@ -358,7 +358,7 @@ func TestConduitErrors(t *testing.T) {
 			`["path","id"] string_pattern_mismatch`, `["body","module_ids"] missing`, `["body","source"] missing`, `["body","recipient"] missing`)
 		entWantConduitProblems(t, entConduit(e, admin, "PUT", "/entities/"+id, strings.Replace(seed, `"https://www.acorp.example/"`, `"<string>"`, 1)),
 			`["body","website"] url_parsing`)
-		entWantConduitProblems(t, entConduit(e, admin, "POST", "/entities", `{"name":`), `["body",0] json_invalid`)
+		entWantConduitProblems(t, entConduit(e, admin, "POST", "/entities", `{"name":`), `["body",8] json_invalid`)
 		entWantConduitProblems(t, entConduit(e, admin, "PATCH", "/entities/"+id, map[string]any{"source": "web", "color": 1}),
 			`["body","source"] enum`, `["body","color"] extra_forbidden`)
 		entWantConduitProblems(t, entConduit(e, admin, "PUT", "/entities/"+id, nil), `["body"] missing`)

@@ -177,7 +177,7 @@ func TestErrorsBodyDecoding(t *testing.T) {
 		jsonInvalid := obj{"detail": arr{obj{"loc": matcher{`["body", position]`, func(v any) bool {
 			loc, ok := v.([]any)
 			return ok && len(loc) == 2 && loc[0] == "body"
-		}}, "msg": anyText, "type": "json_invalid"}}}
+		}}, "msg": "JSON decode error", "type": "json_invalid", "ctx": obj{"error": anyText}}}}
 		notObject := obj{"detail": arr{obj{"loc": arr{"body"}, "msg": anyText, "type": "model_attributes_type"}}}
 		missing := obj{"detail": arr{obj{"loc": arr{"body"}, "msg": anyText, "type": "missing"}}}
 		for _, tc := range []struct {

@@ -448,7 +448,7 @@ func TestRelationshipBatchValidation(t *testing.T) {
 			`["body","entity_ids",1] string_type`, `["body","relationship_type"] enum`, `["body","extra"] extra_forbidden`)
 		wantProblems(t, post(map[string]any{}), `["body","entity_ids"] missing`, `["body","relationship_type"] missing`)
 		wantProblems(t, post("[1]"), `["body"] model_attributes_type`)
-		wantProblems(t, post(`{"entity_ids": [`), `["body",0] json_invalid`)
+		wantProblems(t, post(`{"entity_ids": [`), `["body",16] json_invalid`)
 		wantProblems(t, e.as(a.admin, "POST", path, nil, "Idempotency-Key", relIdem("v")), `["body"] missing`)
 
 		// Idempotency-Key: 255 characters is fine, 256 is a 422 reported with the body's problems.
