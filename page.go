@@ -152,6 +152,20 @@ func (l Listing) sortable() []string {
 	return out
 }
 
+// listScope reads the account a list is limited to (see Principal.ScopeFilter) from its
+// effective filters, which a request with only a cursor takes from the cursor: so every page of
+// a superadmin's ?account_id= list, reached by cursor, holds that account's rows only (SPEC §6).
+// A malformed value joins ps; ok is false when the list can hold no row.
+func listScope(p Principal, raw map[string]string, ps *Problems) (scope string, ok bool, err error) {
+	scope, ok, err = p.ScopeFilter(raw["account_id"])
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeInvalid {
+		*ps = append(*ps, e.Problems...)
+		return "", false, nil
+	}
+	return scope, ok, err
+}
+
 // callerTag binds a cursor to the caller: its account, or "*" for a superadmin.
 func callerTag(p Principal) string {
 	if p.IsSuperadmin() {
