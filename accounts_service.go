@@ -84,18 +84,14 @@ func (p Principal) ScopeFilter(raw string) (accountID string, ok bool, err error
 
 // ListAccounts lists the accounts p may see. Filters: slug, status, account_id.
 func (s *Service) ListAccounts(ctx context.Context, p Principal, req PageRequest) (Page[Account], error) {
-	scope, ok, err := p.ScopeFilter(req.Filters["account_id"])
-	if e, is := err.(*Error); is && e.Code == CodeInvalid {
-		// A superadmin's malformed ?account_id= is reported with the other query problems.
-		req.Problems, err = append(append(Problems(nil), req.Problems...), e.Problems...), nil
-	}
-	if err != nil {
-		return Page[Account]{}, err
-	}
 	if !p.IsSuperadmin() {
+		if _, _, err := p.ScopeFilter(req.Filters["account_id"]); err != nil {
+			return Page[Account]{}, err
+		}
 		delete(req.Filters, "account_id")
 	}
 	req.Principal = p
+	ok := true
 	pl, err := Accounts.Plan(req, func(raw map[string]string) ([]Filter, error) {
 		var fs []Filter
 		var ps Problems
@@ -108,6 +104,11 @@ func (s *Service) ListAccounts(ctx context.Context, p Principal, req PageRequest
 		if v, has := raw["slug"]; has {
 			fs = append(fs, Filter{Field: "slug", Value: v})
 		}
+		scope, found, err := listScope(p, raw, &ps)
+		if err != nil {
+			return nil, err
+		}
+		ok = found
 		if scope != "" {
 			fs = append(fs, Filter{Field: "id", Value: scope})
 		}

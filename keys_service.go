@@ -103,28 +103,34 @@ func (s *Service) ListKeys(ctx context.Context, p Principal, req PageRequest) (P
 	if !p.IsSuperadmin() && p.Role != RoleAdmin {
 		return Page[APIKey]{}, Errorf(CodeForbidden, "a reader key cannot manage keys")
 	}
-	scope, ok, err := p.ScopeFilter(req.Filters["account_id"])
-	if err != nil {
-		return Page[APIKey]{}, err
-	}
 	if !p.IsSuperadmin() {
+		if _, _, err := p.ScopeFilter(req.Filters["account_id"]); err != nil {
+			return Page[APIKey]{}, err
+		}
 		delete(req.Filters, "account_id")
 	}
 	req.Principal = p
+	ok := true
 	pl, err := Keys.Plan(req, func(raw map[string]string) ([]Filter, error) {
 		var fs []Filter
+		var ps Problems
 		if v, has := raw["status"]; has {
 			switch KeyStatus(v) {
 			case KeyActive, KeyRevoked, KeyExpired:
 				fs = append(fs, Filter{Field: "status", Value: v})
 			default:
-				return nil, invalidEnum([]string{"active", "revoked", "expired"}, "query", "status")
+				ps.Enum([]string{"active", "revoked", "expired"}, "query", "status")
 			}
 		}
+		scope, found, err := listScope(p, raw, &ps)
+		if err != nil {
+			return nil, err
+		}
+		ok = found
 		if scope != "" {
 			fs = append(fs, Filter{Field: "account_id", Value: scope})
 		}
-		return fs, nil
+		return fs, ps.Err()
 	})
 	if err != nil {
 		return Page[APIKey]{}, err
@@ -143,12 +149,6 @@ func (s *Service) ListKeys(ctx context.Context, p Principal, req PageRequest) (P
 		return Page[APIKey]{}, err
 	}
 	return BuildPage(rows, pl, KeyValue), nil
-}
-
-func invalidEnum(allowed []string, loc ...any) error {
-	var ps Problems
-	ps.Enum(allowed, loc...)
-	return ps.Err()
 }
 
 // Key reads one key visible to p: another tenant's key, or a superadmin key for an admin, is 404.

@@ -75,6 +75,17 @@ type ListQuery struct {
 	Inclusive bool
 	Limit     int
 	Now       time.Time // for filters judged at a moment (key status)
+	// Stop, when set, receives where a bounded read stopped short of Limit rows (see
+	// ListStop); a store that reads every page whole leaves it alone.
+	Stop *ListStop
+}
+
+// ListStop is where a store stopped a page early because it had examined as many rows as one
+// page may (SPEC §6: every list request is cheap). After holds the values of a prefix of the
+// order's fields; the rows past them (strictly) have not been examined, every row up to them has.
+// The page is then short, has_next is true, and its next cursor resumes at After.
+type ListStop struct {
+	After []any
 }
 
 // PageRequest is a list request as the client sent it.
@@ -105,6 +116,7 @@ type cursor struct {
 	Account string            `json:"a"`
 	Values  []string          `json:"v"`
 	Back    bool              `json:"b,omitempty"`
+	Part    bool              `json:"p,omitempty"` // Values is a prefix of the sort's (ListStop)
 	Incl    bool              `json:"i,omitempty"`
 }
 
@@ -152,6 +164,20 @@ func (l Listing) sortable() []string {
 	return out
 }
 
+// listScope reads the account a list is limited to (see Principal.ScopeFilter) from its
+// effective filters, which a request with only a cursor takes from the cursor: so every page of
+// a superadmin's ?account_id= list, reached by cursor, holds that account's rows only (SPEC §6).
+// A malformed value joins ps; ok is false when the list can hold no row.
+func listScope(p Principal, raw map[string]string, ps *Problems) (scope string, ok bool, err error) {
+	scope, ok, err = p.ScopeFilter(raw["account_id"])
+	var e *Error
+	if errors.As(err, &e) && e.Code == CodeInvalid {
+		*ps = append(*ps, e.Problems...)
+		return "", false, nil
+	}
+	return scope, ok, err
+}
+
 // callerTag binds a cursor to the caller: its account, or "*" for a superadmin.
 func callerTag(p Principal) string {
 	if p.IsSuperadmin() {
@@ -172,7 +198,7 @@ type Plan struct {
 // A request with a cursor and no filters takes the cursor's; build validates the effective raw
 // filters and turns them into store filters, so a cursor never bypasses validation.
 func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, error)) (Plan, error) {
-	pl := Plan{Query: ListQuery{Limit: req.Limit + 1}, Filters: req.Filters, caller: callerTag(req.Principal)}
+	pl := Plan{Query: ListQuery{Limit: req.Limit + 1, Stop: &ListStop{}}, Filters: req.Filters, caller: callerTag(req.Principal)}
 	var c cursor
 	if req.Cursor != "" {
 		var err error
@@ -206,7 +232,8 @@ func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, 
 		return pl, err
 	}
 	s, err := l.parseSort(c.Sort, false)
-	if err != nil || s.String() != c.Sort || len(c.Values) != len(s) {
+	// A cursor from a page that stopped early may hold a prefix of the sort's values.
+	if err != nil || s.String() != c.Sort || len(c.Values) == 0 || len(c.Values) > len(s) || (len(c.Values) < len(s)) != c.Part {
 		return pl, Errorf(CodeInvalidCursor, "the cursor is not valid")
 	}
 	if req.Sort != "" {
@@ -227,8 +254,8 @@ func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, 
 	pl.Query.Order = s
 	pl.Query.Backward = c.Back
 	pl.Query.Inclusive = c.Incl
-	pl.Query.After = make([]any, len(s))
-	for i, k := range s {
+	pl.Query.After = make([]any, len(c.Values))
+	for i, k := range s[:len(c.Values)] {
 		v, ok := l.parseValue(k.Field, c.Values[i])
 		if !ok {
 			return pl, Errorf(CodeInvalidCursor, "the cursor is not valid")
@@ -295,16 +322,23 @@ func BuildPage[T any](rows []T, pl Plan, values func(T, string) any) Page[T] {
 	}
 	p := Page[T]{Items: rows}
 	started := q.After != nil
+	// A read that stopped early has more to read past where it stopped.
+	var stop []any
+	if q.Stop != nil && !more {
+		stop = q.Stop.After
+	}
+	ahead := more || stop != nil
 	if q.Backward {
-		p.HasPrev, p.HasNext = more, started
+		p.HasPrev, p.HasNext = ahead, started
 	} else {
-		p.HasNext, p.HasPrev = more, started
+		p.HasNext, p.HasPrev = ahead, started
 	}
 	mk := func(vals []any, back, incl bool) string {
 		c := cursor{Sort: q.Order.String(), Filters: pl.Filters, Account: pl.caller, Back: back, Incl: incl}
 		for _, v := range vals {
 			c.Values = append(c.Values, formatValue(v))
 		}
+		c.Part = len(vals) < len(q.Order)
 		if len(c.Filters) == 0 {
 			c.Filters = nil
 		}
@@ -327,12 +361,25 @@ func BuildPage[T any](rows []T, pl Plan, values func(T, string) any) Page[T] {
 				p.Prev = mk(q.After, true, true)
 			}
 		}
+		if stop != nil {
+			if q.Backward {
+				p.Prev = mk(stop, true, false)
+			} else {
+				p.Next = mk(stop, false, false)
+			}
+		}
 		return p
 	}
-	if p.HasNext {
+	switch {
+	case stop != nil && !q.Backward:
+		p.Next = mk(stop, false, false)
+	case p.HasNext:
 		p.Next = mk(rowValues(rows[len(rows)-1]), false, false)
 	}
-	if p.HasPrev {
+	switch {
+	case stop != nil && q.Backward:
+		p.Prev = mk(stop, true, false)
+	case p.HasPrev:
 		p.Prev = mk(rowValues(rows[0]), true, false)
 	}
 	return p

@@ -24,15 +24,22 @@ type listing struct {
 	oneIndex map[string]bool
 	ties     []string                    // the listing's tie-breakers, in order
 	kinds    map[string]roster.FieldKind // of the sort fields, for ListStatements' placeholders
+	// scope names the filters an index leads with (the account, an entity, a slug, an id);
+	// every other filter is residual: read through the sort's index, it is bounded (bounded.go).
+	scope map[string]bool
 }
 
 var listings = map[string]listing{
-	"accounts": {base: `SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, columns: accountColumns},
-	"api_keys": {base: `SELECT ` + keyCols + ` FROM api_keys WHERE deleted_at IS NULL`, columns: keyColumns, special: keyStatusFilter},
+	"accounts": {base: `SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, columns: accountColumns,
+		ties: []string{"id"}, kinds: roster.Accounts.Fields, scope: map[string]bool{"id": true, "slug": true}},
+	"api_keys": {base: `SELECT ` + keyCols + ` FROM api_keys WHERE deleted_at IS NULL`, columns: keyColumns, special: keyStatusFilter,
+		ties: []string{"id"}, kinds: roster.Keys.Fields, scope: map[string]bool{"account_id": true}},
 	"entities": {base: `SELECT ` + entityCols + ` FROM entities WHERE deleted_at IS NULL`, columns: entityColumns,
-		oneIndex: map[string]bool{"name": false, "created_at": true, "updated_at": true}, ties: []string{"id"}, kinds: roster.Entities.Fields},
+		oneIndex: map[string]bool{"name": false, "created_at": true, "updated_at": true}, ties: []string{"id"}, kinds: roster.Entities.Fields,
+		scope: map[string]bool{"account_id": true}},
 	"relationships": {base: `SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, columns: relationshipColumns,
-		oneIndex: map[string]bool{"created_at": false}, ties: []string{"entity_id", "relationship_type"}, kinds: roster.Relationships.Fields},
+		oneIndex: map[string]bool{"created_at": false}, ties: []string{"entity_id", "relationship_type"}, kinds: roster.Relationships.Fields,
+		scope: map[string]bool{"account_id": true, "entity_id": true}},
 }
 
 // split reports the sort field of q when its order pairs the field and the tie-breakers in
@@ -138,6 +145,9 @@ func listPage[T any](ctx context.Context, t *Tx, resource string, q roster.ListQ
 		// should not allocate for rows that are not there).
 		return queryRowsSized(ctx, t, min(q.Limit, presizedRows), scan, sql, args...)
 	}
+	if l := listings[resource]; l.needsBound(q) {
+		return boundedPage(ctx, t, resource, q, scan, value)
+	}
 	field, split := listings[resource].split(q)
 	if !split {
 		return read(q)
@@ -203,7 +213,7 @@ func ListStatement(resource string, q roster.ListQuery) (string, []any, error) {
 	if l.special != nil {
 		special = func(f roster.Filter) (string, []any, bool) { return l.special(q, f) }
 	}
-	return listSQL(l.base, l.columns, q, special)
+	return listSQL(l.base, l.columns, q, nil, special)
 }
 
 // keyStatusFilter turns status=active|revoked|expired into conditions judged at q.Now.
@@ -225,7 +235,8 @@ func keyStatusFilter(q roster.ListQuery, f roster.Filter) (string, []any, bool) 
 // listSQL appends a list query's filters, keyset condition, order and limit to base (which ends
 // in a WHERE clause). columns whitelists the fields a query may name; special handles filters
 // that are not plain equality.
-func listSQL(base string, columns map[string]string, q roster.ListQuery, special func(roster.Filter) (string, []any, bool)) (string, []any, error) {
+// upto, when set, keeps only the rows not past it in q's order (a prefix of the keys, inclusive).
+func listSQL(base string, columns map[string]string, q roster.ListQuery, upto []any, special func(roster.Filter) (string, []any, bool)) (string, []any, error) {
 	var b strings.Builder
 	b.WriteString(base)
 	var args []any
@@ -279,13 +290,47 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, special
 			if desc[i] {
 				op = "<"
 			}
-			if q.Inclusive && i == len(q.After)-1 && len(q.After) == len(cols) {
-				op += "=" // the boundary row itself, matched on every key
+			if q.Inclusive && i == len(q.After)-1 {
+				op += "=" // the boundary row itself, or the whole group of a prefix
 			}
 			b.WriteString(cols[i] + " " + op + " ?)")
 			args = append(args, arg(q.After[i]))
 		}
 		b.WriteString(")")
+	}
+	if upto != nil {
+		if len(upto) > len(cols) {
+			return "", nil, fmt.Errorf("sqlstore: upper bound has %d values for %d sort keys", len(upto), len(cols))
+		}
+		last := "<="
+		if desc[0] {
+			last = ">="
+		}
+		b.WriteString(" AND " + cols[0] + " " + last + " ?")
+		args = append(args, arg(upto[0]))
+		if len(upto) > 1 {
+			b.WriteString(" AND (")
+			for i := range upto {
+				if i > 0 {
+					b.WriteString(" OR ")
+				}
+				b.WriteString("(")
+				for j := 0; j < i; j++ {
+					b.WriteString(cols[j] + " = ? AND ")
+					args = append(args, arg(upto[j]))
+				}
+				op := "<"
+				if desc[i] {
+					op = ">"
+				}
+				if i == len(upto)-1 {
+					op += "="
+				}
+				b.WriteString(cols[i] + " " + op + " ?)")
+				args = append(args, arg(upto[i]))
+			}
+			b.WriteString(")")
+		}
 	}
 	b.WriteString(" ORDER BY ")
 	for i, c := range cols {

@@ -178,11 +178,7 @@ var accountColumns = map[string]string{"id": "id", "name": "name", "slug": "slug
 
 // ListAccounts implements roster.Tx.
 func (t *Tx) ListAccounts(ctx context.Context, q roster.ListQuery) ([]roster.Account, error) {
-	sql, args, err := ListStatement("accounts", q)
-	if err != nil {
-		return nil, err
-	}
-	return queryRows(ctx, t, scanAccount, sql, args...)
+	return listPage(ctx, t, "accounts", q, scanAccount, roster.AccountValue)
 }
 
 // --- keys ---
@@ -295,11 +291,7 @@ var keyColumns = map[string]string{"id": "id", "name": "name", "account_id": "ac
 // ListKeys implements roster.Tx. The filter "status" takes active, revoked or expired, judged
 // at q.Now (see keyStatusFilter).
 func (t *Tx) ListKeys(ctx context.Context, q roster.ListQuery) ([]roster.APIKey, error) {
-	sql, args, err := ListStatement("api_keys", q)
-	if err != nil {
-		return nil, err
-	}
-	return queryRows(ctx, t, scanKey, sql, args...)
+	return listPage(ctx, t, "api_keys", q, scanKey, roster.KeyValue)
 }
 
 // --- entities ---

@@ -1150,12 +1150,28 @@ func walk[T any](t *testing.T, s roster.Store, l lister[T], sortParam string, fi
 	if pg.HasPrev || pg.Prev != "" {
 		t.Fatalf("%s: the first page has a previous page", name)
 	}
+	// A list no index serves whole (a residual filter, a sort on two fields) is read in
+	// bounded steps: a page may stop short, even empty, with a next cursor (SPEC §6). Any
+	// other page but the last is full.
+	short := false
+	for f := range filters {
+		short = short || f != "account_id"
+	}
+	fields := 0
+	for _, term := range strings.Split(sortParam, ",") {
+		f, _, _ := strings.Cut(term, ":")
+		if f != "" && !slices.Contains(l.listing.TieBreak, f) {
+			fields++
+		}
+	}
+	short = short || fields > 1
+	const maxPages = 5000
 	pages := []roster.Page[T]{pg}
 	for pg.HasNext {
 		if pg.Next == "" {
 			t.Fatalf("%s: has_next without a cursor", name)
 		}
-		if len(pages) > len(want)+1 {
+		if len(pages) > len(want)+1 && !short || len(pages) > maxPages {
 			t.Fatalf("%s: more pages than rows", name)
 		}
 		pg = fetch(roster.PageRequest{Cursor: pg.Next})
@@ -1170,7 +1186,7 @@ func walk[T any](t *testing.T, s roster.Store, l lister[T], sortParam string, fi
 	var seen []string
 	for i, p := range pages {
 		n := len(p.Items)
-		if i < len(pages)-1 && n != limit || i == len(pages)-1 && (n > limit || n == 0 && len(want) > 0) {
+		if n > limit || !short && (i < len(pages)-1 && n != limit || i == len(pages)-1 && n == 0 && len(want) > 0) {
 			t.Fatalf("%s: page %d of %d has %d items", name, i+1, len(pages), n)
 		}
 		seen = append(seen, pageIDs(p)...)
@@ -1179,21 +1195,36 @@ func walk[T any](t *testing.T, s roster.Store, l lister[T], sortParam string, fi
 		t.Fatalf("%s: forward walk\n got %v\nwant %v\nfirst difference at %d", name, seen, wantIDs, firstDiff(seen, wantIDs))
 	}
 
-	// Back from the last page: the same pages, in reverse.
-	for i := len(pages) - 2; i >= 0; i-- {
-		if !pg.HasPrev || pg.Prev == "" {
-			t.Fatalf("%s: walking back, page %d has no previous page", name, i+2)
+	// Back from the last page to the first: the same rows, in the same order (the same pages
+	// when no page stops short).
+	var back []string
+	for i := len(pages) - 2; pg.HasPrev; i-- {
+		if pg.Prev == "" {
+			t.Fatalf("%s: walking back, has_prev without a cursor", name)
+		}
+		if len(back) > maxPages {
+			t.Fatalf("%s: the walk back does not end", name)
 		}
 		pg = fetch(roster.PageRequest{Cursor: pg.Prev})
-		if got, want := pageIDs(pg), pageIDs(pages[i]); !slices.Equal(got, want) {
-			t.Fatalf("%s: walking back, page %d\n got %v\nwant %v", name, i+1, got, want)
+		if !short {
+			if i < 0 {
+				t.Fatalf("%s: walking back, the first page has a previous page", name)
+			}
+			if got, want := pageIDs(pg), pageIDs(pages[i]); !slices.Equal(got, want) {
+				t.Fatalf("%s: walking back, page %d\n got %v\nwant %v", name, i+1, got, want)
+			}
 		}
 		if !pg.HasNext || pg.Next == "" {
 			t.Fatalf("%s: walking back, page %d has no next page", name, i+1)
 		}
+		back = append(pageIDs(pg), back...)
 	}
-	if pg.HasPrev || pg.Prev != "" {
-		t.Fatalf("%s: walking back, the first page has a previous page", name)
+	back = append(back, pageIDs(pages[len(pages)-1])...)
+	if !slices.Equal(back, wantIDs) {
+		t.Fatalf("%s: backward walk\n got %v\nwant %v\nfirst difference at %d", name, back, wantIDs, firstDiff(back, wantIDs))
+	}
+	if !short && len(pages) > 1 && len(back) != len(wantIDs) {
+		t.Fatalf("%s: walking back, the pages differ", name)
 	}
 }
 

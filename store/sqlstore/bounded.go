@@ -1,0 +1,389 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// A bounded read serves the lists no index serves whole: a filter the sort's index does not
+// lead with (source, recipient, deprecated, a key's status, an account's status, a
+// relationship's type), and sorts on two fields or more, whose first field may be one value for
+// every row. Every statement it runs reads one index range of at most scanBudget entries, and a
+// page runs a handful of them, so a page costs a few times its limit whatever the data; when
+// that many rows held too few matches, the page stops short and the caller's next cursor
+// resumes where it stopped (roster.ListStop, SPEC §6). docs/pagination.md explains the steps.
+
+// scanBudget is how many index entries one statement of a bounded read examines at most, for
+// a page of limit rows (the extra row included): four times the page, and never fewer than
+// 100, which cost next to nothing and spare small lists short pages.
+func scanBudget(limit int) int { return max(4*limit, 100) }
+
+// needsBound reports whether q is read by a bounded read: a residual filter, a sort whose
+// fields after the first are not the tie-breakers, or a boundary that is a prefix of the
+// order (from a page that stopped early).
+func (l listing) needsBound(q roster.ListQuery) bool {
+	if q.After != nil && len(q.After) < len(q.Order) {
+		return true
+	}
+	for _, f := range q.Filters {
+		if !l.scope[f.Field] {
+			return true
+		}
+	}
+	o := l.cut(q.Order)
+	return !l.tiesOnly(o[1:])
+}
+
+// cut drops the keys after a unique one: they never decide the order.
+func (l listing) cut(o roster.Sort) roster.Sort {
+	if len(l.ties) == 1 {
+		for i, k := range o {
+			if k.Field == l.ties[0] {
+				return o[:i+1]
+			}
+		}
+	}
+	return o
+}
+
+// tiesOnly reports whether r is the listing's tie-breakers, all in one direction: with the
+// first field fixed by equality, its index reads them either way.
+func (l listing) tiesOnly(r roster.Sort) bool {
+	if len(r) == 0 {
+		return true
+	}
+	if len(r) != len(l.ties) {
+		return false
+	}
+	for i, k := range r {
+		if k.Field != l.ties[i] || k.Desc != r[0].Desc {
+			return false
+		}
+	}
+	return true
+}
+
+// native reports whether o, (field, ties...), is one range of one index.
+func (l listing) native(o roster.Sort) bool {
+	if len(o) == 1 {
+		return true
+	}
+	if !l.tiesOnly(o[1:]) {
+		return false
+	}
+	_, split := l.split(roster.ListQuery{Order: o})
+	return !split
+}
+
+// scanOrder is the order in which the index of o's first field yields its rows: that field
+// as asked, the tie-breakers in the direction the index gives them.
+func (l listing) scanOrder(f roster.SortKey) roster.Sort {
+	s := roster.Sort{f}
+	if len(l.ties) == 1 && f.Field == l.ties[0] {
+		return s
+	}
+	tiesDesc := false
+	if d, one := l.oneIndex[f.Field]; one {
+		tiesDesc = f.Desc != d
+	}
+	for _, t := range l.ties {
+		s = append(s, roster.SortKey{Field: t, Desc: tiesDesc})
+	}
+	return s
+}
+
+type bounded[T any] struct {
+	ctx    context.Context
+	t      *Tx
+	l      listing
+	q      roster.ListQuery // for Now and the scope filters
+	scope  []roster.Filter
+	budget int
+	scan   func(Rows) (T, error)
+	value  func(T, string) any
+}
+
+// boundedPage reads one page of q by a bounded read, reporting in q.Stop where it stopped
+// when it stopped short.
+func boundedPage[T any](ctx context.Context, t *Tx, resource string, q roster.ListQuery, scan func(Rows) (T, error), value func(T, string) any) ([]T, error) {
+	l := listings[resource]
+	b := &bounded[T]{ctx: ctx, t: t, l: l, q: q, budget: scanBudget(q.Limit), scan: scan, value: value}
+	var resid []roster.Filter
+	for _, f := range q.Filters {
+		if l.scope[f.Field] {
+			b.scope = append(b.scope, f)
+		} else {
+			resid = append(resid, f)
+		}
+	}
+	// Read forwards in the order asked, reversed for a backward page (whose rows the caller
+	// reverses).
+	o := l.cut(q.Order)
+	if q.Backward {
+		o = slices.Clone(o)
+		for i := range o {
+			o[i].Desc = !o[i].Desc
+		}
+	}
+	after := q.After
+	if len(after) > len(o) {
+		after = after[:len(o)]
+	}
+	rows, stop, err := b.walk(o, resid, after, q.Inclusive, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if stop != nil && q.Stop != nil && len(rows) < q.Limit {
+		q.Stop.After = b.typed(o, stop)
+	}
+	return rows, nil
+}
+
+// typed turns stop values from their stored form back into the listing's (times).
+func (b *bounded[T]) typed(o roster.Sort, vals []any) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		if n, ok := v.(int64); ok && b.l.kinds[o[i].Field] == roster.FieldTime {
+			out[i] = time.UnixMicro(n).UTC()
+		} else {
+			out[i] = v
+		}
+	}
+	return out
+}
+
+// walk reads up to need rows of the list in order o past after (a prefix of o's values;
+// inclusive of rows equal to it when incl). It returns the rows and, when it stopped short
+// without reaching the end, the values of a prefix of o past which nothing was examined.
+func (b *bounded[T]) walk(o roster.Sort, resid []roster.Filter, after []any, incl bool, need int) ([]T, []any, error) {
+	var out []T
+	// The rest of the boundary's group: rows whose first field is the boundary's.
+	if len(after) > 1 || len(after) == 1 && incl {
+		rows, stop, err := b.group(o, resid, after[0], after[1:], incl, need)
+		if err != nil || stop != nil || len(rows) >= need {
+			return rows, stop, err
+		}
+		out = rows
+	}
+	var past []any
+	if after != nil {
+		past = after[:1]
+	}
+	need -= len(out)
+	if b.l.native(o) {
+		rows, stop, err := b.native(o, b.scope, resid, past, false, need)
+		return append(out, rows...), stop, err
+	}
+	// The groups of the first field past the boundary, in the order its index yields them.
+	s := b.l.scanOrder(o[0])
+	keys, full, err := b.keys(b.scope, s, past, false)
+	if err != nil || len(keys) == 0 {
+		return out, nil, err
+	}
+	last := keys[len(keys)-1][0]
+	if full && keys[0][0] == last {
+		// One group fills the window: it may be large, so it is read on its own.
+		rows, stop, err := b.group(o, resid, last, nil, false, need)
+		if err != nil || stop != nil || len(rows) >= need {
+			return append(out, rows...), stop, err
+		}
+		return append(out, rows...), []any{last}, nil
+	}
+	// Whole groups only: the window's last group may go on past it.
+	upto := last
+	if full {
+		i := len(keys) - 1
+		for keys[i][0] == last {
+			i--
+		}
+		upto = keys[i][0]
+	}
+	rows, err := b.rows(append(slices.Clone(b.scope), resid...), s, past, false, []any{upto}, b.budget)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.sort(rows, o)
+	if len(rows) >= need {
+		return append(out, rows[:need]...), nil, nil
+	}
+	out = append(out, rows...)
+	if !full {
+		return out, nil, nil
+	}
+	return out, []any{upto}, nil
+}
+
+// group reads up to need rows of the group whose first field of o is v, past sub (a prefix of
+// the rest of o's values). Its stop, if any, starts with v.
+func (b *bounded[T]) group(o roster.Sort, resid []roster.Filter, v any, sub []any, incl bool, need int) ([]T, []any, error) {
+	r := o[1:]
+	eq := roster.Filter{Field: o[0].Field, Value: v}
+	withV := func(stop []any) []any {
+		if stop == nil {
+			return nil
+		}
+		return append([]any{v}, stop...)
+	}
+	if len(r) == 0 {
+		// A unique field: the group is the boundary row itself.
+		rows, err := b.rows(append(withFilter(b.scope, eq.Field, v), resid...), o, nil, false, nil, need)
+		return rows, nil, err
+	}
+	if b.l.tiesOnly(r) {
+		rows, stop, err := b.native(r, withFilter(b.scope, eq.Field, v), resid, sub, incl, need)
+		return rows, withV(stop), err
+	}
+	// The rest of the order is another field's: a small group is sorted in memory, a large
+	// one read through that field's index.
+	ties := b.l.scanOrder(o[0])[1:]
+	_, large, err := b.keys(withFilter(b.scope, eq.Field, v), ties, nil, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !large {
+		rows, err := b.rows(append(withFilter(b.scope, eq.Field, v), resid...), ties, nil, false, nil, b.budget)
+		if err != nil {
+			return nil, nil, err
+		}
+		b.sort(rows, r)
+		rows = slices.DeleteFunc(rows, func(x T) bool {
+			if len(sub) == 0 {
+				return false
+			}
+			c := b.compare(b.vals(x, r[:len(sub)]), sub, r)
+			return c < 0 || c == 0 && !incl
+		})
+		return rows[:min(len(rows), need)], nil, nil
+	}
+	rows, stop, err := b.walk(r, append(slices.Clone(resid), eq), sub, incl, need)
+	return rows, withV(stop), err
+}
+
+// native reads up to need rows in order o, one index range under the scope filters, past
+// after, examining at most budget entries when residual filters may skip many.
+func (b *bounded[T]) native(o roster.Sort, scope, resid []roster.Filter, after []any, incl bool, need int) ([]T, []any, error) {
+	all := append(slices.Clone(scope), resid...)
+	if len(resid) == 0 {
+		rows, err := b.rows(all, o, after, incl, nil, need)
+		return rows, nil, err
+	}
+	keys, full, err := b.keys(scope, o, after, incl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !full {
+		rows, err := b.rows(all, o, after, incl, nil, need)
+		return rows, nil, err
+	}
+	end := keys[len(keys)-1]
+	rows, err := b.rows(all, o, after, incl, end, need)
+	if err != nil || len(rows) >= need {
+		return rows, nil, err
+	}
+	return rows, end, nil
+}
+
+// keys reads the values of order s of at most budget rows under filters, past after; full
+// reports that more rows follow them.
+func (b *bounded[T]) keys(filters []roster.Filter, s roster.Sort, after []any, incl bool) (keys [][]any, full bool, err error) {
+	sql, args, err := keysStatement(b.l, b.query(filters, s, after, incl, b.budget+1))
+	if err != nil {
+		return nil, false, err
+	}
+	keys, err = queryRowsSized(b.ctx, b.t, min(b.budget+1, presizedRows), func(r Rows) ([]any, error) {
+		vals := make([]any, len(s))
+		dest := make([]any, len(s))
+		for i, k := range s {
+			if b.l.kinds[k.Field] == roster.FieldTime {
+				dest[i] = new(int64)
+			} else {
+				dest[i] = new(string)
+			}
+		}
+		if err := r.Scan(dest...); err != nil {
+			return nil, err
+		}
+		for i, d := range dest {
+			switch p := d.(type) {
+			case *int64:
+				vals[i] = *p
+			case *string:
+				vals[i] = *p
+			}
+		}
+		return vals, nil
+	}, sql, args...)
+	if len(keys) > b.budget {
+		return keys[:b.budget], true, err
+	}
+	return keys, false, err
+}
+
+// rows reads at most limit whole rows under filters, in order s, past after, not past upto.
+func (b *bounded[T]) rows(filters []roster.Filter, s roster.Sort, after []any, incl bool, upto []any, limit int) ([]T, error) {
+	q := b.query(filters, s, after, incl, limit)
+	var special func(roster.Filter) (string, []any, bool)
+	if b.l.special != nil {
+		special = func(f roster.Filter) (string, []any, bool) { return b.l.special(q, f) }
+	}
+	sql, args, err := listSQL(b.l.base, b.l.columns, q, upto, special)
+	if err != nil {
+		return nil, err
+	}
+	return queryRowsSized(b.ctx, b.t, min(limit, presizedRows), b.scan, sql, args...)
+}
+
+func (b *bounded[T]) query(filters []roster.Filter, s roster.Sort, after []any, incl bool, limit int) roster.ListQuery {
+	if len(after) == 0 {
+		after = nil
+	}
+	return roster.ListQuery{Filters: filters, Order: s, After: after, Inclusive: incl && after != nil, Limit: limit, Now: b.q.Now}
+}
+
+// keysStatement is q's statement selecting only the columns of its order.
+func keysStatement(l listing, q roster.ListQuery) (string, []any, error) {
+	cols := make([]string, len(q.Order))
+	for i, k := range q.Order {
+		cols[i] = l.columns[k.Field]
+	}
+	from := l.base[strings.Index(l.base, " FROM "):]
+	return listSQL("SELECT "+strings.Join(cols, ", ")+from, l.columns, q, nil, nil)
+}
+
+// vals is a row's values of the fields of o, in stored form.
+func (b *bounded[T]) vals(x T, o roster.Sort) []any {
+	out := make([]any, len(o))
+	for i, k := range o {
+		out[i] = arg(b.value(x, k.Field))
+	}
+	return out
+}
+
+// compare orders two prefixes of values of o (the shorter one's length decides).
+func (b *bounded[T]) compare(x, y []any, o roster.Sort) int {
+	for i := 0; i < len(x) && i < len(y); i++ {
+		var c int
+		switch xv := arg(x[i]).(type) {
+		case int64:
+			c = cmp.Compare(xv, arg(y[i]).(int64))
+		case string:
+			c = strings.Compare(xv, y[i].(string))
+		}
+		if o[i].Desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func (b *bounded[T]) sort(rows []T, o roster.Sort) {
+	slices.SortStableFunc(rows, func(x, y T) int { return b.compare(b.vals(x, o), b.vals(y, o), o) })
+}
