@@ -155,6 +155,26 @@ func (l Listing) parseSort(raw string, client bool) (Sort, error) {
 	return s, nil
 }
 
+// cursorSort parses a cursor's sort and accepts it only when a client's sort parameter gives
+// it: fields a client may sort by, then the tie-breakers ParseSort appends. Cursors are not
+// signed, so a cursor's sort must not reach an order a client cannot ask for (a relationship
+// list ordered by relationship_type first reads the whole account for every page).
+func (l Listing) cursorSort(raw string) (Sort, error) {
+	s, err := l.parseSort(raw, false)
+	if err != nil {
+		return nil, err
+	}
+	n := len(s)
+	for n > 0 && l.Sortable != nil && !slices.Contains(l.Sortable, s[n-1].Field) {
+		n--
+	}
+	again, err := l.ParseSort(s[:n].String())
+	if err != nil || again.String() != s.String() {
+		return nil, Errorf(CodeInvalidCursor, "the cursor is not valid")
+	}
+	return s, nil
+}
+
 func (l Listing) sortable() []string {
 	if l.Sortable != nil {
 		return l.Sortable
@@ -231,7 +251,7 @@ func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, 
 		pl.Query.Order, err = l.ParseSort(req.Sort)
 		return pl, err
 	}
-	s, err := l.parseSort(c.Sort, false)
+	s, err := l.cursorSort(c.Sort)
 	// A cursor from a page that stopped early may hold a prefix of the sort's values.
 	if err != nil || s.String() != c.Sort || len(c.Values) == 0 || len(c.Values) > len(s) || (len(c.Values) < len(s)) != c.Part {
 		return pl, Errorf(CodeInvalidCursor, "the cursor is not valid")

@@ -208,6 +208,14 @@ func commit[T any](ctx context.Context, s *Service, p Principal, w *Write, fn fu
 			return s.holdPrincipal(ctx, tx, p)
 		}
 		v, err := fn(tx, hold)
+		var refused *Error
+		if err != nil && !held && errors.As(err, &refused) {
+			// Refused before hold (the key or entity it names is gone, say): a caller whose own
+			// key or account went meanwhile hears 401 or 403 first, as the order of checks says.
+			if herr := s.holdPrincipal(ctx, tx, p); herr != nil {
+				return herr
+			}
+		}
 		if err != nil {
 			return err
 		}

@@ -84,12 +84,11 @@ func problemsOf(err error) roster.Problems {
 // count as absent; unknown parameters are ignored. Problems (a bad limit, a NUL character) go
 // into req.Problems, which Plan reports together with the filters' own, all at once.
 func (c *call) pageRequest(l roster.Listing, filters ...string) roster.PageRequest {
-	q := c.params()
-	limit, err := l.CheckLimit(q.Get("limit"))
-	req := roster.PageRequest{Limit: limit, Sort: q.Get("sort"), Cursor: q.Get("cursor"), Filters: map[string]string{},
+	limit, err := l.CheckLimit(c.param("limit"))
+	req := roster.PageRequest{Limit: limit, Sort: c.param("sort"), Cursor: c.param("cursor"), Filters: map[string]string{},
 		Principal: c.p, Problems: problemsOf(err)}
 	for _, f := range filters {
-		if v := q.Get(f); v != "" && req.Problems.Text(v, "query", f) {
+		if v := c.param(f); v != "" && req.Problems.Text(v, "query", f) {
 			req.Filters[f] = v
 		}
 	}

@@ -106,7 +106,7 @@ func (s *Server) listRelationships(c *call) error {
 	}
 	if c.sf == leadBank {
 		req := c.pageRequest(leadBankRelationships)
-		req.Sort, req.Cursor = "", c.params().Get("starting_after")
+		req.Sort, req.Cursor = "", c.param("starting_after")
 		page, err := s.svc.ListRelationships(c.r.Context(), c.p, account, req)
 		if err != nil {
 			return c.leadBankListParams(err)
@@ -175,7 +175,7 @@ func (s *Server) deleteRelationship(c *call) error {
 	if !ok {
 		ps.Add("string_pattern_mismatch", "String should match pattern '"+roster.KindEntity.Pattern()+"'", "path", "entity_id")
 	}
-	typ := c.params().Get("relationship_type")
+	typ := c.param("relationship_type")
 	switch {
 	case typ == "":
 		ps.Add("missing", "Field required", "query", "relationship_type")

@@ -271,7 +271,7 @@ func (s *Server) serveRoute(c *call, rt route) error {
 	// ?account_id= is accepted on every /v1 route, as LEADR declares it; for anyone but a
 	// superadmin it must name the caller's own account.
 	if c.sf == native && !p.IsSuperadmin() {
-		if raw := c.params().Get("account_id"); raw != "" {
+		if raw := c.param("account_id"); raw != "" {
 			if _, err := p.PathAccount(raw); err != nil {
 				return err
 			}
@@ -565,6 +565,16 @@ func (c *call) params() url.Values {
 		c.query = parseQuery(c.r.URL.RawQuery)
 	}
 	return c.query
+}
+
+// param is the value of a query parameter: the last one when it is repeated, as FastAPI reads
+// a scalar parameter (Starlette's query_params[name]); "" when absent.
+func (c *call) param(name string) string {
+	vs := c.params()[name]
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
 }
 
 // parseQuery reads a query string as Starlette does (SPEC §5): pairs are split on '&' only, so

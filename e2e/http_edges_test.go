@@ -164,6 +164,31 @@ func TestHTTPSemicolonInQuery(t *testing.T) {
 	})
 }
 
+// TestHTTPRepeatedParameter: a repeated query parameter takes its last value, as FastAPI reads
+// a scalar parameter, on every surface and for every parameter (the attack review found the
+// first one winning, unlike the contract roster follows).
+func TestHTTPRepeatedParameter(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, e *env) {
+		a := str(e.account("Repeated"), "id")
+		admin := e.key(a, roster.RoleAdmin)
+		seller := entCreate(t, e, admin, entWith(entMin("Seller"), "source", "seller"))
+		form := entCreate(t, e, admin, entWith(entMin("Form"), "source", "form"))
+
+		sameIDs(t, ids(t, e.must(e.as(admin, "GET", "/v1/entities?source=form&source=seller", nil), 200)), []string{str(seller, "id")})
+		sameIDs(t, ids(t, e.must(e.as(admin, "GET", "/v1/entities?source=seller&source=form", nil), 200)), []string{str(form, "id")})
+		wantProblems(t, e.as(admin, "GET", "/v1/entities?limit=1&limit=500", nil), `["query","limit"] less_than_equal`)
+		page := e.must(e.as(admin, "GET", "/v1/entities?limit=500&limit=1", nil), 200).Obj()
+		if n := len(page["data"].([]any)); n != 1 {
+			t.Fatalf("limit=500&limit=1 answered %d items, want 1", n)
+		}
+		// An admin's ?account_id= must name its own account, whichever value comes last.
+		other := str(e.account("Repeated other"), "id")
+		wantNative(t, e.as(admin, "GET", "/v1/entities?account_id="+a+"&account_id="+other, nil), 403, "forbidden")
+		e.must(e.as(admin, "GET", "/v1/entities?account_id="+other+"&account_id="+a, nil), 200)
+	})
+}
+
 // TestHTTPIdempotencyKeyCharacters: the 255 limit of Idempotency-Key counts characters, not
 // bytes (SPEC §4).
 func TestHTTPIdempotencyKeyCharacters(t *testing.T) {

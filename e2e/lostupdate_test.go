@@ -337,3 +337,22 @@ func TestWriteRechecksItsPrincipal(t *testing.T) {
 		}
 	})
 }
+
+// A key that deleted itself and, at the same time, renames itself hears 401 on the rename
+// (its key is gone), not a 404 for the key it names: the principal is judged first.
+func TestStalePrincipalBeforeNotFound(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		ctx := t.Context()
+		acct := e.account("Self delete")["id"].(string)
+		admin := e.key(acct, roster.RoleAdmin)
+		p, err := e.app.Service.Authenticate(ctx, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.must(e.as(admin, "PATCH", "/v1/api-keys/key_"+p.KeyID, map[string]any{"deleted": true}), 200)
+		_, err = e.app.Service.PatchKey(ctx, p, p.KeyID, roster.KeyPatch{Name: roster.Opt[string]{V: "late", Set: true}}, nil)
+		if roster.ErrorCode(err) != roster.CodeUnauthorized {
+			t.Fatalf("a rename by a key deleted meanwhile: %v, want unauthorized", err)
+		}
+	})
+}
