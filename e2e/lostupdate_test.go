@@ -9,11 +9,8 @@ package e2e
 // the four findings one by one.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -23,34 +20,16 @@ import (
 
 const lostUpdateTrials = 12
 
-// raceSend is a request that may run in any goroutine: it reports errors instead of failing.
+// raceSend is relRaw with a body to encode as JSON.
 func (e *env) raceSend(key, method, path string, body any, headers ...string) (resp, error) {
-	var rd io.Reader
+	var data []byte
 	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
 			return resp{}, err
 		}
-		rd = bytes.NewReader(data)
 	}
-	r, err := http.NewRequest(method, e.base+path, rd)
-	if err != nil {
-		return resp{}, err
-	}
-	r.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := e.client.Do(r)
-	if err != nil {
-		return resp{}, err
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	return resp{Status: res.StatusCode, Header: res.Header, Body: data}, err
+	return relRaw(e, key, method, path, data, headers...)
 }
 
 // race runs the functions at once, each n times in a loop, and returns every error.
