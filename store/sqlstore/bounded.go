@@ -387,3 +387,116 @@ func (b *bounded[T]) compare(x, y []any, o roster.Sort) int {
 func (b *bounded[T]) sort(rows []T, o roster.Sort) {
 	slices.SortStableFunc(rows, func(x, y T) int { return b.compare(b.vals(x, o), b.vals(y, o), o) })
 }
+
+// boundedStatements is every shape of statement a bounded read of q may run (each once, in the
+// order a walk first meets it), for the query-plan tests: the values the walk would take from
+// rows it read are placeholders of the fields' kinds.
+func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error) {
+	var stmts []string
+	var argss [][]any
+	var bad error
+	seen := map[string]bool{}
+	add := func(sql string, args []any, err error) {
+		if err != nil && bad == nil {
+			bad = err
+		}
+		if err == nil && !seen[sql] {
+			seen[sql] = true
+			stmts, argss = append(stmts, sql), append(argss, args)
+		}
+	}
+	budget := scanBudget(q.Limit)
+	query := func(filters []roster.Filter, s roster.Sort, after []any, incl bool, limit int) roster.ListQuery {
+		if len(after) == 0 {
+			after = nil
+		}
+		return roster.ListQuery{Filters: filters, Order: s, After: after, Inclusive: incl && after != nil, Limit: limit, Now: q.Now}
+	}
+	sample := func(s roster.Sort) []any {
+		out := make([]any, len(s))
+		for i, k := range s {
+			out[i] = any("")
+			if l.kinds[k.Field] == roster.FieldTime {
+				out[i] = time.Unix(0, 0)
+			}
+		}
+		return out
+	}
+	keys := func(filters []roster.Filter, s roster.Sort, after []any, incl bool) {
+		add(keysStatement(l, query(filters, s, after, incl, budget+1)))
+	}
+	rows := func(filters []roster.Filter, s roster.Sort, after []any, incl bool, upto []any, limit int) {
+		bq := query(filters, s, after, incl, limit)
+		var special func(roster.Filter) (string, []any, bool)
+		if l.special != nil {
+			special = func(f roster.Filter) (string, []any, bool) { return l.special(bq, f) }
+		}
+		add(listSQL(l.base, l.columns, bq, upto, special))
+	}
+	var scope, resid []roster.Filter
+	for _, f := range q.Filters {
+		if l.scope[f.Field] {
+			scope = append(scope, f)
+		} else {
+			resid = append(resid, f)
+		}
+	}
+	native := func(o roster.Sort, scope, resid []roster.Filter, after []any, incl bool) {
+		all := append(slices.Clone(scope), resid...)
+		if len(resid) == 0 {
+			rows(all, o, after, incl, nil, q.Limit)
+			return
+		}
+		keys(scope, o, after, incl)
+		rows(all, o, after, incl, nil, q.Limit)
+		rows(all, o, after, incl, sample(o), q.Limit)
+	}
+	var walk func(o roster.Sort, resid []roster.Filter, after []any, incl bool)
+	group := func(o roster.Sort, resid []roster.Filter, v any, sub []any, incl bool) {
+		r := o[1:]
+		eq := withFilter(scope, o[0].Field, v)
+		if len(r) == 0 {
+			rows(append(eq, resid...), o, nil, false, nil, q.Limit)
+			return
+		}
+		if l.tiesOnly(r) {
+			native(r, eq, resid, sub, incl)
+			return
+		}
+		ties := l.scanOrder(o[0])[1:]
+		keys(eq, ties, nil, false)
+		rows(append(slices.Clone(eq), resid...), ties, nil, false, nil, budget)
+		walk(r, withFilter(resid, o[0].Field, v), sub, incl)
+	}
+	walk = func(o roster.Sort, resid []roster.Filter, after []any, incl bool) {
+		if len(after) > 1 || len(after) == 1 && incl {
+			group(o, resid, after[0], after[1:], incl)
+		}
+		var past []any
+		if after != nil {
+			past = after[:1]
+		}
+		if l.native(o) {
+			native(o, scope, resid, past, false)
+			return
+		}
+		s := l.scanOrder(o[0])
+		keys(scope, s, past, false)
+		v := sample(o[:1])[0]
+		group(o, resid, v, nil, false)
+		rows(append(slices.Clone(scope), resid...), s, past, false, []any{v}, budget)
+	}
+	o := l.cut(q.Order)
+	if q.Backward {
+		o = slices.Clone(o)
+		for i := range o {
+			o[i].Desc = !o[i].Desc
+		}
+	}
+	after := q.After
+	if len(after) > len(o) {
+		after = after[:len(o)]
+	}
+	walk(o, resid, after, q.Inclusive)
+	return stmts, argss, bad
+}

@@ -27,11 +27,13 @@ import (
 type counter struct {
 	tx         *sql.Tx
 	explain    bool // PostgreSQL: EXPLAIN ANALYZE each statement and count the rows it examined
+	count      bool // SQLite: count the index entries each statement visits (sqliteExamined)
 	examined   int
 	statements int
 	rows       int
 	most       int // rows of the largest statement
 	limits     []string
+	plans      []string // PostgreSQL: each statement's plan, for a failure's message
 }
 
 func (c *counter) Exec(ctx context.Context, q string, args ...any) (int64, error) {
@@ -55,6 +57,11 @@ func (c *counter) Query(ctx context.Context, q string, args ...any) (sqlstore.Ro
 			return nil, err
 		}
 		c.examined += examined(nodes[0].Plan)
+		c.plans = append(c.plans, q+"\n"+plan)
+	}
+	if c.count {
+		i := strings.Index(q, " WHERE ")
+		q = q[:i+7] + "roster_examined() AND " + q[i+7:]
 	}
 	r, err := c.tx.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -30,7 +30,7 @@ type listing struct {
 }
 
 var listings = map[string]listing{
-	"accounts": {base: `SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, columns: accountColumns,
+	"accounts": {base: `SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, columns: accountColumns, special: accountStatusFilter,
 		ties: []string{"id"}, kinds: roster.Accounts.Fields, scope: map[string]bool{"id": true, "slug": true}},
 	"api_keys": {base: `SELECT ` + keyCols + ` FROM api_keys WHERE deleted_at IS NULL`, columns: keyColumns, special: keyStatusFilter,
 		ties: []string{"id"}, kinds: roster.Keys.Fields, scope: map[string]bool{"account_id": true}},
@@ -79,6 +79,37 @@ func tailQuery(q roster.ListQuery, field string) roster.ListQuery {
 		Backward: q.Backward, Inclusive: q.Inclusive, Limit: q.Limit, Now: q.Now}
 }
 
+// seeks reports whether a page of q, read in one range of one index, starts inside a group of
+// rows with the boundary's value of the first sort field: one statement would seek to the
+// group's first row and examine the group up to the boundary (both engines seek a composite
+// boundary by its first value only), however large; the page is read in two ranges instead,
+// each a seek straight to its first row:
+//
+//	tail: the rest of the boundary's group (field = boundary, ties past the boundary's), read
+//	      the same way when the ties are two fields (a relationship's entity_id, type);
+//	past: the rows strictly past the boundary's value of the field, when tail is short.
+//
+// Each range is then an equality on the fields before one range condition, which every index
+// that serves the order seeks exactly on both engines; no OR chain is left for a planner to
+// misjudge.
+func (l listing) seeks(q roster.ListQuery) bool {
+	return q.After != nil && len(q.After) == len(q.Order) && len(l.cut(q.Order)) > 1
+}
+
+// seekQueries are the ranges a page of q is read in, in order: q itself, or when it seeks, the
+// ranges of the rest of the boundary's group (itself a page that may seek, on the next sort
+// field) and then the rows past the group.
+func (l listing) seekQueries(q roster.ListQuery) []roster.ListQuery {
+	if !l.seeks(q) {
+		return []roster.ListQuery{q}
+	}
+	return append(l.seekQueries(tailQuery(q, q.Order[0].Field)), pastQuery(q, q.Limit))
+}
+
+func pastQuery(q roster.ListQuery, limit int) roster.ListQuery {
+	return roster.ListQuery{Filters: q.Filters, Order: q.Order, After: q.After[:1], Backward: q.Backward, Limit: limit, Now: q.Now}
+}
+
 func aheadQuery(q roster.ListQuery, limit int) roster.ListQuery {
 	order := roster.Sort{q.Order[0]}
 	for _, k := range q.Order[1:] {
@@ -99,13 +130,17 @@ func withFilter(fs []roster.Filter, field string, value any) []roster.Filter {
 	return append(append(make([]roster.Filter, 0, len(fs)+1), fs...), roster.Filter{Field: field, Value: value})
 }
 
-// ListStatements is every statement one page of q may run, in the order it runs them: one,
-// or the steps of a split page (the last step's tie value and limit are placeholders). The
+// ListStatements is every statement one page of q may run, in the order it runs them: the
+// shapes of a bounded read's statements (boundedStatements), one,
+// the tail and past reads of a page after a cursor (seeks), or the steps of a split page (the last step's tie value and limit are placeholders). The
 // query-plan tests explain them all.
 func ListStatements(resource string, q roster.ListQuery) ([]string, [][]any, error) {
 	l := listings[resource]
+	if l.needsBound(q) {
+		return boundedStatements(l, q)
+	}
 	field, split := l.split(q)
-	qs := []roster.ListQuery{q}
+	qs := l.seekQueries(q)
 	if split {
 		var tie any = ""
 		if l.kinds[field] == roster.FieldTime {
@@ -113,7 +148,7 @@ func ListStatements(resource string, q roster.ListQuery) ([]string, [][]any, err
 		}
 		qs = nil
 		if q.After != nil {
-			qs = append(qs, tailQuery(q, field))
+			qs = append(qs, l.seekQueries(tailQuery(q, field))...)
 			tie = q.After[0]
 		}
 		qs = append(qs, aheadQuery(q, q.Limit+1), groupQuery(q, field, tie, q.Limit))
@@ -148,13 +183,28 @@ func listPage[T any](ctx context.Context, t *Tx, resource string, q roster.ListQ
 	if l := listings[resource]; l.needsBound(q) {
 		return boundedPage(ctx, t, resource, q, scan, value)
 	}
+	// seek reads q in the ranges of seekQueries, each one until the page is full.
+	seek := func(q roster.ListQuery) ([]T, error) {
+		var out []T
+		for _, sq := range listings[resource].seekQueries(q) {
+			sq.Limit = q.Limit - len(out)
+			rows, err := read(sq)
+			if err != nil {
+				return nil, err
+			}
+			if out = append(out, rows...); len(out) >= q.Limit {
+				break
+			}
+		}
+		return out, nil
+	}
 	field, split := listings[resource].split(q)
 	if !split {
-		return read(q)
+		return seek(q)
 	}
 	var out []T
 	if q.After != nil {
-		tail, err := read(tailQuery(q, field))
+		tail, err := seek(tailQuery(q, field))
 		if err != nil {
 			return nil, err
 		}
@@ -216,6 +266,17 @@ func ListStatement(resource string, q roster.ListQuery) (string, []any, error) {
 	return listSQL(l.base, l.columns, q, nil, special)
 }
 
+// accountStatusFilter compares an expression of status, not the column: status is a residual
+// filter (bounded.go) read through the sort's index, and an equality on the column invites a
+// planner (SQLite on an empty or unanalyzed table, PostgreSQL for created_at:asc) to read every
+// account of that status through accounts_status and sort them, however many there are.
+func accountStatusFilter(_ roster.ListQuery, f roster.Filter) (string, []any, bool) {
+	if f.Field != "status" {
+		return "", nil, false
+	}
+	return "status || '' = ?", []any{f.Value}, true
+}
+
 // keyStatusFilter turns status=active|revoked|expired into conditions judged at q.Now.
 func keyStatusFilter(q roster.ListQuery, f roster.Filter) (string, []any, bool) {
 	if f.Field != "status" {
@@ -269,13 +330,17 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, upto []
 		if len(q.After) > len(cols) || len(q.After) == 0 {
 			return "", nil, fmt.Errorf("sqlstore: boundary has %d values for %d sort keys", len(q.After), len(cols))
 		}
-		// A range on the first key lets both engines seek the index; the OR chain is exact.
-		first := ">="
-		if desc[0] {
-			first = "<="
+		// A range on the first key lets both engines seek the index; the OR chain is exact. A
+		// boundary of one value is its own range: SQLite, given both, seeks by the inclusive
+		// one and reads the boundary's whole group before the rows past it.
+		if len(q.After) > 1 {
+			first := ">="
+			if desc[0] {
+				first = "<="
+			}
+			b.WriteString(" AND " + cols[0] + " " + first + " ?")
+			args = append(args, arg(q.After[0]))
 		}
-		b.WriteString(" AND " + cols[0] + " " + first + " ?")
-		args = append(args, arg(q.After[0]))
 		b.WriteString(" AND (")
 		for i := range q.After {
 			if i > 0 {
