@@ -77,6 +77,9 @@ type Problem struct {
 	Msg  string          `json:"msg"`
 	Type string          `json:"type"`
 	Ctx  *ProblemContext `json:"ctx,omitempty"`
+	// omitted counts, on the last item of a capped list (TooManyProblems), the problems that
+	// were not recorded.
+	omitted int
 }
 
 // ProblemContext is a problem's "ctx": what FastAPI adds to some types (the parser's reason
@@ -107,12 +110,71 @@ func (p Problem) Param() string {
 	return s
 }
 
-// Problems collects validation problems so that all of them are reported at once.
+// Problems collects validation problems so that all of them are reported at once, up to
+// MaxProblems: past that, one last item of type TooManyProblems counts the rest, so that no
+// body can make an error response large (SPEC §10; FastAPI has no such cap).
 type Problems []Problem
 
-// Add records one problem.
+// MaxProblems is the most problems one error reports; MaxLocText is the most characters of a
+// string in a loc (a key name the client chose) that it echoes.
+const (
+	MaxProblems = 100
+	MaxLocText  = 100
+)
+
+// TooManyProblems is the type of the item that ends a capped list of problems.
+const TooManyProblems = "too_many_problems"
+
+// Add records one problem. Past MaxProblems it only counts it; a string of loc longer than
+// MaxLocText characters is cut to them and an ellipsis.
 func (ps *Problems) Add(typ, msg string, loc ...any) {
-	*ps = append(*ps, Problem{Loc: loc, Msg: msg, Type: typ})
+	ps.add(Problem{Loc: loc, Msg: msg, Type: typ})
+}
+
+func (ps *Problems) add(p Problem) {
+	weight := 1 // the problems p stands for: a TooManyProblems item stands for those it counts
+	if p.Type == TooManyProblems {
+		weight = p.omitted
+	}
+	n := len(*ps)
+	if n > 0 && (*ps)[n-1].Type == TooManyProblems {
+		(*ps)[n-1].omitted += weight
+		return
+	}
+	if n >= MaxProblems || p.Type == TooManyProblems {
+		root := any("body")
+		if len(p.Loc) > 0 {
+			root = p.Loc[0]
+		}
+		*ps = append(*ps, Problem{Loc: []any{root}, Type: TooManyProblems, omitted: weight})
+		return
+	}
+	for i, part := range p.Loc {
+		if s, ok := part.(string); ok && len(s) > MaxLocText && StrLen(s) > MaxLocText {
+			loc := append([]any(nil), p.Loc...)
+			loc[i] = cutText(s, MaxLocText)
+			p.Loc = loc
+		}
+	}
+	*ps = append(*ps, p)
+}
+
+// cutText keeps the first n characters of s and marks the cut with an ellipsis.
+func cutText(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i] + "…"
+		}
+		n--
+	}
+	return s
+}
+
+// Join records every problem of more after those already recorded, within the cap.
+func (ps *Problems) Join(more Problems) {
+	for _, p := range more {
+		ps.add(p)
+	}
 }
 
 // Err returns nil when nothing was recorded, else a CodeInvalid error carrying every problem.
@@ -120,7 +182,17 @@ func (ps Problems) Err() error {
 	if len(ps) == 0 {
 		return nil
 	}
+	if last := &ps[len(ps)-1]; last.Type == TooManyProblems {
+		last.Msg = fmt.Sprintf("%d more problem%s not reported (at most %d are)", last.omitted, pluralWere(last.omitted), MaxProblems)
+	}
 	return &Error{Code: CodeInvalid, Message: "validation failed", Problems: ps}
+}
+
+func pluralWere(n int) string {
+	if n == 1 {
+		return " was"
+	}
+	return "s were"
 }
 
 // Invalid is a shorthand for a single-problem validation error.

@@ -25,7 +25,9 @@ func DecodeRelationshipBatch(v any) (RelationshipBatch, error) {
 		return in, b.Problems.Err()
 	}
 	ps := &b.Problems
-	ids := b.Strings("entity_ids", true)
+	// The count comes first, as pydantic's max_length: a list over MaxBatch is one too_long
+	// problem whatever its items are.
+	ids := b.StringList("entity_ids", true, ListLimits{MaxItems: MaxBatch})
 	if ids.Null {
 		ps.Add("list_type", "Input should be a valid list", "body", "entity_ids")
 	}
@@ -34,8 +36,6 @@ func DecodeRelationshipBatch(v any) (RelationshipBatch, error) {
 		switch n := len(ids.V); {
 		case n == 0:
 			ps.Add("too_short", "List should have at least 1 item after validation, not 0", "body", "entity_ids")
-		case n > MaxBatch:
-			ps.Add("too_long", fmt.Sprintf("List should have at most %d items after validation, not %d", MaxBatch, n), "body", "entity_ids")
 		default:
 			seen := map[string]int{}
 			for i, raw := range ids.V {

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/rosterhq/roster"
@@ -151,15 +152,15 @@ const listRoom = MaxResponse - 64<<10
 
 func (s *Server) listEntities(c *call) error {
 	req := c.pageRequest(roster.Entities, entityFilters...)
-	page, items, err := s.entityPage(c, roster.Entities, req, listRoom)
+	page, err := s.entityPage(c, roster.Entities, req, listRoom)
 	if err != nil {
 		return err
 	}
 	// The bytes of listView.appendJSON, with the items already written.
-	pv := paginationView{Count: len(page.Items), HasNext: page.HasNext, HasPrev: page.HasPrev,
+	pv := paginationView{Count: page.count, HasNext: page.HasNext, HasPrev: page.HasPrev,
 		NextCursor: optString(page.Next), PrevCursor: optString(page.Prev)}
-	b := make([]byte, 0, len(items)+len(page.Next)+len(page.Prev)+160)
-	b = append(append(b, `{"data":`...), items...)
+	b := make([]byte, 0, len(page.items)+len(page.Next)+len(page.Prev)+160)
+	b = append(append(b, `{"data":`...), page.items...)
 	b, _ = pv.appendJSON(append(b, `,"pagination":`...))
 	c.send(http.StatusOK, append(b, '}'))
 	return nil
@@ -170,7 +171,7 @@ func (s *Server) listEntities(c *call) error {
 func (s *Server) listConduitEntities(c *call) error {
 	req := c.pageRequest(roster.ConduitEntities, entityFilters...)
 	req.Sort = ""
-	page, items, err := s.entityPage(c, roster.ConduitEntities, req, MaxResponse)
+	page, err := s.entityPage(c, roster.ConduitEntities, req, MaxResponse)
 	if err != nil {
 		return err
 	}
@@ -178,27 +179,87 @@ func (s *Server) listConduitEntities(c *call) error {
 		q := url.Values{"cursor": {page.Next}, "limit": {strconv.Itoa(req.Limit)}}
 		c.w.Header().Set("Link", "<"+c.r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
 	}
-	c.send(http.StatusOK, items)
+	c.send(http.StatusOK, page.items)
 	return nil
+}
+
+// listChunk is the most entities entityPage reads from the store at once.
+const listChunk = 100
+
+// renderedPage is a page of entities already rendered: its navigation, how many items it
+// holds and their JSON array.
+type renderedPage struct {
+	roster.Page[roster.Entity] // Items left nil: the entities are in items
+	count                      int
+	items                      []byte
 }
 
 // entityPage reads a page of entities and renders its items as a JSON array of at most room
 // bytes (SPEC §10: no response over 8 MiB). At the field limits of SPEC §8 an entity's JSON
 // can reach about 90 KB (jsonenc_test.go works out the worst case), so 100 of them would not
-// fit, nor 1,000 on LeadConduit. When the items do not fit, the page is read again with the
-// limit of those that do: it is then shorter than the limit asked, and its next cursor resumes
-// right after its last item, so a client that follows the cursors still sees every entity once.
-// Each round lowers the limit, so this ends (one entity always fits).
-func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, room int) (roster.Page[roster.Entity], []byte, error) {
-	for {
-		page, err := s.svc.ListEntities(c.r.Context(), c.p, l, req)
-		if err != nil {
-			return page, nil, err
+// fit, nor 1,000 on LeadConduit.
+//
+// The page is read in chunks of at most listChunk entities, each from the cursor of the one
+// before, and each rendered before the next is read, so that one request holds at most one
+// chunk of entities besides the bytes it answers (not 1,000 entities of up to 90 KB: 89 MB).
+// A chunk whose entities do not all fit is read again with the limit of those that do, so the
+// page ends right after its last item and its next cursor resumes there: it is then shorter
+// than the limit asked, and a client that follows the cursors still sees every entity once.
+// Each such round lowers the limit, so this ends (an array's first entity always fits). A
+// page takes at most as many chunk reads as a one-read page of its limit would take windows
+// (store reads stop a page early after a bounded scan, SPEC §6), plus those rounds.
+//
+// Chunks continue forward, by the next cursor: only LeadConduit's list, always forward, has a
+// limit over listChunk; a native page (limit at most 100) is one chunk, read as one page was.
+func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, room int) (renderedPage, error) {
+	var out renderedPage
+	want := req.Limit
+	b := make([]byte, 1, 64<<10)
+	b[0] = '['
+	// The first read also answers a request whose limit is invalid (a 422).
+	for reads := 0; reads == 0 || out.count < want && reads < (want+listChunk-1)/listChunk; reads++ {
+		part := req
+		part.Limit = min(want-out.count, listChunk)
+		mark := len(b)
+		var page roster.Page[roster.Entity]
+		cut := false
+		for {
+			page = roster.Page[roster.Entity]{} // a chunk read again: let the first go first
+			var err error
+			if page, err = s.svc.ListEntities(c.r.Context(), c.p, l, part); err != nil {
+				return out, err
+			}
+			var n int
+			b, n = appendEntityItems(b[:mark], 0, page.Items, c.sf, room)
+			if n == len(page.Items) {
+				break
+			}
+			if n == 0 {
+				// Nothing of this chunk fits: the page ends with the chunk before.
+				return out.done(b[:mark]), nil
+			}
+			part.Limit, cut = n, true
 		}
-		b, n := appendEntityArray(nil, page.Items, c.sf, room)
-		if n == len(page.Items) {
-			return page, b, nil
+		if reads == 0 {
+			out.HasPrev, out.Prev = page.HasPrev, page.Prev
 		}
-		req.Limit = n
+		out.HasNext, out.Next = page.HasNext, page.Next
+		out.count += len(page.Items)
+		if !page.HasNext || cut {
+			// The end of the list, or a chunk cut to fit: the page is full.
+			break
+		}
+		if reads == 0 && out.count < want {
+			// Room for the rest of the page, as big as its first chunk says, at once.
+			b = slices.Grow(b, max(0, min(room+1, len(b)/out.count*want+1024)-len(b)))
+		}
+		req.Cursor, req.Sort = page.Next, ""
 	}
+	return out.done(b), nil
+}
+
+// done closes the page's array.
+func (p renderedPage) done(b []byte) renderedPage {
+	p.items = append(b, ']')
+	return p
 }

@@ -54,26 +54,35 @@ func jsonSize(v any) int {
 // the first that would take the array past room bytes (the first is always taken: one entity
 // is far below any room given). It returns the buffer and how many entities the array holds.
 func appendEntityArray(b []byte, items []roster.Entity, sf *surface, room int) ([]byte, int) {
+	start := len(b)
+	b, n := appendEntityItems(append(b, '['), start, items, sf, room)
+	return append(b, ']'), n
+}
+
+// appendEntityItems continues the JSON array that opens at b[start] (its '[' written, its ']'
+// not yet) with the entities, stopping before the first that would take the closed array past
+// room bytes; an array's first entity is always taken. It returns the buffer and how many of
+// items it took. A page read in chunks (entityPage) renders each chunk into one array so.
+func appendEntityItems(b []byte, start int, items []roster.Entity, sf *surface, room int) ([]byte, int) {
 	views := make([]entityView, len(items))
-	size := 2
+	size := 0
 	for i, e := range items {
 		views[i] = sf.entityView(e)
 		size += jsonSize(views[i]) + 1
 	}
-	b = slices.Grow(b, min(size, room+1))
-	start := len(b)
-	b = append(b, '[')
+	b = slices.Grow(b, max(0, min(size, room+1-(len(b)-start))))
 	for i, v := range views {
 		mark := len(b)
-		if i > 0 {
+		first := mark == start+1
+		if !first {
 			b = append(b, ',')
 		}
 		b, _ = v.appendJSON(b)
-		if i > 0 && len(b)-start+1 > room {
-			return append(b[:mark], ']'), i
+		if !first && len(b)-start+1 > room {
+			return b[:mark], i
 		}
 	}
-	return append(b, ']'), len(items)
+	return b, len(items)
 }
 
 func (v entityView) appendJSON(b []byte) ([]byte, error) {

@@ -116,7 +116,13 @@ func conduitError(status int, e *roster.Error) any {
 		msg = "authentication failed"
 	}
 	if len(e.Problems) > 0 {
-		return validationBody{Detail: e.Problems, Error: problemsMessage(e.Problems)}
+		if e.Code == roster.CodePayloadInvalid {
+			// Malformed JSON: why and at which byte, as Lead Bank's detail says it.
+			msg = e.Message
+		} else {
+			msg = problemsMessage(e.Problems)
+		}
+		return validationBody{Detail: e.Problems, Error: msg}
 	}
 	return errorBody{Detail: e.Message, Code: string(e.Code), Error: msg}
 }

@@ -71,7 +71,7 @@ func TestTextInvalidUTF8(t *testing.T) {
 		wantBody(t, e.as(admin, "POST", "/v1/entities", body), 422, obj{"detail": detail})
 		wantBody(t, e.as(admin, "PUT", "/v1/entities/"+ent, body), 422, obj{"detail": detail})
 		wantBody(t, entConduit(e, admin, "PATCH", "/entities/"+entBare(ent), "{\"description\":\"ok \xc3\x28\"}"), 422,
-			obj{"detail": textJSONInvalid(19, "Invalid UTF-8 byte 0xc3"), "error": "[19]: JSON decode error"})
+			obj{"detail": textJSONInvalid(19, "Invalid UTF-8 byte 0xc3"), "error": "the body is not valid JSON: Invalid UTF-8 byte 0xc3 (byte 19)"})
 		// An encoded surrogate (CESU-8) is no UTF-8 either.
 		wantBody(t, e.as(admin, "PATCH", "/v1/entities/"+ent, "{\"name\":\"\xed\xa0\x80\"}"), 422,
 			obj{"detail": textJSONInvalid(9, "Invalid UTF-8 byte 0xed")})
