@@ -203,7 +203,7 @@ func (b *bounded[T]) walk(o roster.Sort, resid []roster.Filter, after []any, inc
 		}
 		upto = keys[i][0]
 	}
-	rows, err := b.rows(append(slices.Clone(b.scope), resid...), s, past, false, []any{upto}, b.budget)
+	rows, err := b.rows(append(slices.Clone(b.scope), resid...), s, past, false, &till{v: upto}, b.budget)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -269,23 +269,90 @@ func (b *bounded[T]) group(o roster.Sort, resid []roster.Filter, v any, sub []an
 func (b *bounded[T]) native(o roster.Sort, scope, resid []roster.Filter, after []any, incl bool, need int) ([]T, []any, error) {
 	all := append(slices.Clone(scope), resid...)
 	if len(resid) == 0 {
-		rows, err := b.rows(all, o, after, incl, nil, need)
-		return rows, nil, err
+		return b.span(o, all, after, incl, nil, false, need)
 	}
 	keys, full, err := b.keys(scope, o, after, incl)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !full {
-		rows, err := b.rows(all, o, after, incl, nil, need)
-		return rows, nil, err
+		return b.span(o, all, after, incl, nil, false, need)
 	}
+	// The window ends at its last key. Its whole groups of the first field are one range,
+	// the first field strictly before the last key's; a window of one group is that group,
+	// by equality on the first field, up to the last key.
 	end := keys[len(keys)-1]
-	rows, err := b.rows(all, o, after, incl, end, need)
+	stop := end
+	var rows []T
+	switch {
+	case len(o) > 1 && keys[0][0] != end[0]:
+		i := len(keys) - 1
+		for keys[i][0] == end[0] {
+			i--
+		}
+		stop = keys[i]
+		rows, _, err = b.span(o, all, after, incl, end[:1], true, need)
+	case len(o) > 1 && (len(after) == 0 || arg(after[0]) != end[0]):
+		rows, _, err = b.span(o[1:], withFilter(all, o[0].Field, end[0]), nil, false, end[1:], false, need)
+	default:
+		rows, _, err = b.span(o, all, after, incl, end, false, need)
+	}
 	if err != nil || len(rows) >= need {
 		return rows, nil, err
 	}
-	return rows, end, nil
+	return rows, stop, nil
+}
+
+// span reads up to need rows under filters in order o (a native order: one index range), past
+// after (inclusive when incl), not past end (a prefix of o's values, exclusive of its last
+// value when strict; nil: no end), in statements each of which reads one index range of
+// equalities and one range condition on one field, whose every entry is a row past after and
+// not past end. A bound on several fields is not one: SQLite ranges by the first field alone
+// (k >= a AND (k > a OR (k = a AND id > x)) reads a's whole group before x; k <= v AND (k < v
+// OR (k = v AND id <= w)) reads v's whole group past w), so span reads the rest of after's
+// group by equality on the first field, then the rows strictly between after's and end's
+// first field, then end's group by equality on the first field, each on the next fields.
+func (b *bounded[T]) span(o roster.Sort, filters []roster.Filter, after []any, incl bool, end []any, strict bool, need int) ([]T, []any, error) {
+	var out []T
+	if len(after) > 1 {
+		a := arg(after[0])
+		eq := withFilter(filters, o[0].Field, a)
+		if end != nil && a == end[0] {
+			if len(end) > 1 {
+				return b.span(o[1:], eq, after[1:], incl, end[1:], strict, need)
+			}
+			if strict {
+				return nil, nil, nil
+			}
+			return b.span(o[1:], eq, after[1:], incl, nil, false, need)
+		}
+		rows, _, err := b.span(o[1:], eq, after[1:], incl, nil, false, need)
+		if err != nil || len(rows) >= need {
+			return rows, nil, err
+		}
+		out, need = rows, need-len(rows)
+		after, incl = after[:1], false
+	}
+	if end == nil || len(end) == 1 {
+		var upto *till
+		if end != nil {
+			upto = &till{v: end[0], strict: strict}
+		}
+		rows, err := b.rows(filters, o, after, incl, upto, need)
+		return append(out, rows...), nil, err
+	}
+	// after is now at most the first field's value: k > a (k >= a when incl) AND k < v.
+	if len(after) == 0 || arg(after[0]) != end[0] {
+		rows, err := b.rows(filters, o, after, incl, &till{v: end[0], strict: true}, need)
+		if err != nil || len(rows) >= need {
+			return append(out, rows...), nil, err
+		}
+		out, need = append(out, rows...), need-len(rows)
+	} else if !incl {
+		return out, nil, nil
+	}
+	rows, _, err := b.span(o[1:], withFilter(filters, o[0].Field, end[0]), nil, false, end[1:], strict, need)
+	return append(out, rows...), nil, err
 }
 
 // keys reads the values of order s of at most budget rows under filters, past after; full
@@ -325,7 +392,7 @@ func (b *bounded[T]) keys(filters []roster.Filter, s roster.Sort, after []any, i
 }
 
 // rows reads at most limit whole rows under filters, in order s, past after, not past upto.
-func (b *bounded[T]) rows(filters []roster.Filter, s roster.Sort, after []any, incl bool, upto []any, limit int) ([]T, error) {
+func (b *bounded[T]) rows(filters []roster.Filter, s roster.Sort, after []any, incl bool, upto *till, limit int) ([]T, error) {
 	q := b.query(filters, s, after, incl, limit)
 	var special func(roster.Filter) (string, []any, bool)
 	if b.l.special != nil {
@@ -425,7 +492,7 @@ func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error)
 	keys := func(filters []roster.Filter, s roster.Sort, after []any, incl bool) {
 		add(keysStatement(l, query(filters, s, after, incl, budget+1)))
 	}
-	rows := func(filters []roster.Filter, s roster.Sort, after []any, incl bool, upto []any, limit int) {
+	rows := func(filters []roster.Filter, s roster.Sort, after []any, incl bool, upto *till, limit int) {
 		bq := query(filters, s, after, incl, limit)
 		var special func(roster.Filter) (string, []any, bool)
 		if l.special != nil {
@@ -441,15 +508,43 @@ func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error)
 			resid = append(resid, f)
 		}
 	}
+	// span's statements, for an end of n values (none when 0).
+	var span func(o roster.Sort, filters []roster.Filter, after []any, incl bool, n int, strict bool)
+	span = func(o roster.Sort, filters []roster.Filter, after []any, incl bool, n int, strict bool) {
+		if len(after) > 1 {
+			eq := withFilter(filters, o[0].Field, after[0])
+			if n > 1 {
+				span(o[1:], eq, after[1:], incl, n-1, strict)
+			}
+			span(o[1:], eq, after[1:], incl, 0, false)
+			after, incl = after[:1], false
+		}
+		v := sample(o[:1])[0]
+		if n <= 1 {
+			var upto *till
+			if n == 1 {
+				upto = &till{v: v, strict: strict}
+			}
+			rows(filters, o, after, incl, upto, q.Limit)
+			return
+		}
+		rows(filters, o, after, incl, &till{v: v, strict: true}, q.Limit)
+		span(o[1:], withFilter(filters, o[0].Field, v), nil, false, n-1, strict)
+	}
 	native := func(o roster.Sort, scope, resid []roster.Filter, after []any, incl bool) {
 		all := append(slices.Clone(scope), resid...)
+		span(o, all, after, incl, 0, false)
 		if len(resid) == 0 {
-			rows(all, o, after, incl, nil, q.Limit)
 			return
 		}
 		keys(scope, o, after, incl)
-		rows(all, o, after, incl, nil, q.Limit)
-		rows(all, o, after, incl, sample(o), q.Limit)
+		if len(o) == 1 {
+			span(o, all, after, incl, 1, false)
+			return
+		}
+		span(o, all, after, incl, 1, true)
+		span(o[1:], withFilter(all, o[0].Field, sample(o[:1])[0]), nil, false, len(o)-1, false)
+		span(o, all, after, incl, len(o), false)
 	}
 	var walk func(o roster.Sort, resid []roster.Filter, after []any, incl bool)
 	group := func(o roster.Sort, resid []roster.Filter, v any, sub []any, incl bool) {
@@ -484,7 +579,7 @@ func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error)
 		keys(scope, s, past, false)
 		v := sample(o[:1])[0]
 		group(o, resid, v, nil, false)
-		rows(append(slices.Clone(scope), resid...), s, past, false, []any{v}, budget)
+		rows(append(slices.Clone(scope), resid...), s, past, false, &till{v: v}, budget)
 	}
 	o := l.cut(q.Order)
 	if q.Backward {

@@ -296,8 +296,8 @@ func keyStatusFilter(q roster.ListQuery, f roster.Filter) (string, []any, bool) 
 // listSQL appends a list query's filters, keyset condition, order and limit to base (which ends
 // in a WHERE clause). columns whitelists the fields a query may name; special handles filters
 // that are not plain equality.
-// upto, when set, keeps only the rows not past it in q's order (a prefix of the keys, inclusive).
-func listSQL(base string, columns map[string]string, q roster.ListQuery, upto []any, special func(roster.Filter) (string, []any, bool)) (string, []any, error) {
+// upto, when set, keeps only the rows whose first key is not past its value in q's order.
+func listSQL(base string, columns map[string]string, q roster.ListQuery, upto *till, special func(roster.Filter) (string, []any, bool)) (string, []any, error) {
 	var b strings.Builder
 	b.WriteString(base)
 	var args []any
@@ -364,38 +364,18 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, upto []
 		b.WriteString(")")
 	}
 	if upto != nil {
-		if len(upto) > len(cols) {
-			return "", nil, fmt.Errorf("sqlstore: upper bound has %d values for %d sort keys", len(upto), len(cols))
-		}
-		last := "<="
+		// One range condition on the first key: with the lower bound's, the range an index
+		// reads is exactly the rows kept (an upper bound on several keys would be read by
+		// SQLite as the first key's range alone, a whole group past the bound).
+		last := "<"
 		if desc[0] {
-			last = ">="
+			last = ">"
+		}
+		if !upto.strict {
+			last += "="
 		}
 		b.WriteString(" AND " + cols[0] + " " + last + " ?")
-		args = append(args, arg(upto[0]))
-		if len(upto) > 1 {
-			b.WriteString(" AND (")
-			for i := range upto {
-				if i > 0 {
-					b.WriteString(" OR ")
-				}
-				b.WriteString("(")
-				for j := 0; j < i; j++ {
-					b.WriteString(cols[j] + " = ? AND ")
-					args = append(args, arg(upto[j]))
-				}
-				op := "<"
-				if desc[i] {
-					op = ">"
-				}
-				if i == len(upto)-1 {
-					op += "="
-				}
-				b.WriteString(cols[i] + " " + op + " ?)")
-				args = append(args, arg(upto[i]))
-			}
-			b.WriteString(")")
-		}
+		args = append(args, arg(upto.v))
 	}
 	b.WriteString(" ORDER BY ")
 	for i, c := range cols {
@@ -412,6 +392,12 @@ func listSQL(base string, columns map[string]string, q roster.ListQuery, upto []
 	b.WriteString(" LIMIT ?")
 	args = append(args, q.Limit)
 	return b.String(), args, nil
+}
+
+// till is an upper bound of a read on its first sort key: rows up to v (before it when strict).
+type till struct {
+	v      any
+	strict bool
 }
 
 func arg(v any) any {
