@@ -42,6 +42,12 @@ type Config struct {
 	// Scenarios picks scenarios by name or name prefix ("list-deep"); empty runs all. The two
 	// floors always run: every ratio needs them.
 	Scenarios []string
+	// NoisyEntities is how many entities at the maximum field sizes the noisy tenant owns
+	// (default 1,000, LeadConduit's largest page); seeded only when a noisy scenario runs.
+	NoisyEntities int
+	// NoisyConnections is how many connections the noisy tenant floods on (default
+	// Connections): no limit of the server bounds a key's concurrent requests.
+	NoisyConnections int
 	// Out is a directory to write results.json and results.md into; "" writes nothing.
 	Out string
 	// Exe is the roster binary the servers run from ("" for this executable). The bench runs
@@ -63,6 +69,15 @@ func (c *Config) check() error {
 	}
 	if c.Connections < 1 || c.Duration <= 0 {
 		return errors.New("--connections must be at least 1 and --duration positive")
+	}
+	if c.NoisyEntities < 0 {
+		return errors.New("--noisy-entities must be at least 0")
+	}
+	if c.NoisyEntities == 0 {
+		c.NoisyEntities = 1000
+	}
+	if c.NoisyConnections <= 0 {
+		c.NoisyConnections = c.Connections
 	}
 	if c.Warmup <= 0 {
 		c.Warmup = min(time.Second, c.Duration/5)
@@ -110,6 +125,10 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 
 	// Seed.
 	d := newDataset(time.Now(), cfg.Accounts, cfg.Entities, cfg.Relationships)
+	noisy := selected("noisy-alone", cfg.Scenarios) || selected("noisy-neighbour", cfg.Scenarios)
+	if noisy {
+		d.addNoisy(cfg.NoisyEntities)
+	}
 	st, err := store.Open(ctx, database)
 	if err != nil {
 		return nil, err
@@ -218,7 +237,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	all = w.scenarios() // now with the cursors
 	for i, sc := range all {
-		if sc.group == groupFloor || !selected(sc.name, cfg.Scenarios) {
+		if sc.group == groupFloor || sc.group == groupNoisy || !selected(sc.name, cfg.Scenarios) {
 			continue
 		}
 		if !srv.alive() {
@@ -242,6 +261,30 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	rep.ServerPeakRSS, _ = srv.memory()
+	if noisy {
+		// Both or neither: B with A is judged against B alone.
+		var alone, with scenario
+		for _, sc := range all {
+			switch sc.name {
+			case "noisy-alone":
+				alone = sc
+			case "noisy-neighbour":
+				with = sc
+			}
+		}
+		if alone.skip != "" {
+			for _, sc := range []scenario{alone, with} {
+				rep.Results = append(rep.Results, Result{Scenario: sc.name, Title: sc.title, Group: sc.group, Server: sc.server, Skipped: sc.skip})
+			}
+		} else {
+			// The main server sits idle meanwhile (it is stopped at the end).
+			rs, err := runNoisy(ctx, cfg, database, w, alone, with, logf)
+			if err != nil {
+				return nil, err
+			}
+			rep.Results = append(rep.Results, rs...)
+		}
+	}
 	rep.Finished = time.Now().UTC()
 	rep.Machine.LoadAfter = loadAverage()
 	rep.finish()

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/app"
@@ -131,7 +133,7 @@ func TestRun(t *testing.T) {
 		}
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issue 6) |", "server CPU µs/req", "adjacent floor req/s",
+	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issues 6 and 16) |", "server CPU µs/req", "adjacent floor req/s",
 		"| floor: net/http + one list-page SELECT (20 rows) |", "; the list-page floor: "} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
@@ -285,4 +287,136 @@ func (w *addrWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// TestWorstListsAndNoisyNeighbour runs the scenarios of issue 16 at a tiny size: the worst
+// lists next to the plain first page, and tenant B alone and beside a flooding tenant A on a
+// server with the default rate limits. It checks that they ran and what the report says of
+// them, not how fast they were.
+func TestWorstListsAndNoisyNeighbour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	rep, err := Run(ctx, Config{
+		Accounts: 5, Entities: 1000, Relationships: 0, Connections: 4, NoisyEntities: 200, NoisyConnections: 2,
+		Duration: 500 * time.Millisecond, Scenarios: []string{"list-first-id", "list-worst", "noisy"},
+		Exe: os.Args[0], Env: []string{benchChild + "=1"}, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	if rep.Seed.Accounts != 5 || rep.Seed.Entities != 1000 || rep.Seed.NoisyEntities != 200 || rep.Seed.Keys != 7 {
+		t.Errorf("seed = %+v", rep.Seed)
+	}
+	var names []string
+	for _, r := range rep.Results {
+		names = append(names, r.Scenario)
+		if r.Skipped != "" {
+			t.Errorf("%s skipped: %s", r.Scenario, r.Skipped)
+			continue
+		}
+		if r.Requests == 0 || r.P50Ms <= 0 || r.P99Ms < r.P50Ms || r.Errors != 0 {
+			t.Errorf("%s: implausible result %+v\n%s", r.Scenario, r, progress.String())
+		}
+	}
+	want := "floor-nodb,floor-select,floor-list,list-first-id,list-worst-filter,list-worst-tie,noisy-alone,noisy-neighbour,noisy-tenant"
+	if got := strings.Join(names, ","); got != want {
+		t.Fatalf("scenarios run = %s, want %s", got, want)
+	}
+	// Every page of the plain list is full; the worst ones may be short, never longer.
+	for _, name := range []string{"list-first-id", "list-worst-filter", "list-worst-tie"} {
+		r := rep.result(name)
+		if r.Pages != r.Requests || r.ItemsPerPage < 0 || r.ItemsPerPage > 20 || name == "list-first-id" && r.ItemsPerPage != 20 {
+			t.Errorf("%s: %d pages of %d requests, %v items a page", name, r.Pages, r.Requests, r.ItemsPerPage)
+		}
+	}
+	// Tenant B sends quietRate requests a second, alone and beside A, and none is refused.
+	for _, name := range []string{"noisy-alone", "noisy-neighbour"} {
+		r := rep.result(name)
+		if wantN := int(quietRate * 0.5); r.Requests != wantN || r.Statuses["200"] != wantN {
+			t.Errorf("%s: %d requests, statuses %v; want %d answered 200", name, r.Requests, r.Statuses, wantN)
+		}
+	}
+	// Tenant A's pages were answered (200) or refused by the rate limit (429), nothing else.
+	a := rep.result("noisy-tenant")
+	if a.Statuses["200"] == 0 || a.Statuses["200"]+a.Limited != a.Requests || a.Statuses["429"] != a.Limited {
+		t.Errorf("tenant A: %d requests, %d limited, statuses %v", a.Requests, a.Limited, a.Statuses)
+	}
+	targets := map[string]Target{}
+	for _, tg := range rep.Targets {
+		targets[tg.Target] = tg
+	}
+	for _, name := range []string{
+		"list entities, first page, deprecated=true (0.1% match), sort=id:asc: p50 against the plain first page's (sort=id:asc)",
+		"list entities, first page, sort=updated_at:desc,name:asc, updated_at one value in the account: p50 against the plain first page's (sort=id:asc)",
+		"tenant B's get entity p99 while tenant A floods, against B alone",
+	} {
+		tg, ok := targets[name]
+		if !ok || tg.Wanted != "≤ 2 ×" || !strings.Contains(tg.Measured, " × (") {
+			t.Errorf("target %q = %+v (present %v)", name, tg, ok)
+		}
+	}
+	md := rep.Markdown()
+	for _, want := range []string{"| list entities, first page, deprecated=true (0.1% match), sort=id:asc |", "| tenant B: get entity at 80/s, while tenant A floods |",
+		"| tenant A: LeadConduit GET /entities?limit=1000", "Items a page held on average", "default rate limits", "| target (issues 6 and 16) |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestWorstData checks the data the worst lists and the noisy tenant rely on: about 0.1% of
+// every account's entities deprecated (at least one), every entity of a tied account updated
+// at one instant after all their creations, and the noisy tenant's entities at the SPEC §8
+// maximum sizes.
+func TestWorstData(t *testing.T) {
+	d := newDataset(time.Now(), 60, 30000, 0)
+	d.addNoisy(10)
+	tied := 0
+	for j, ents := range d.byAccount {
+		if int32(j) == d.noisy {
+			continue
+		}
+		dep := 0
+		for _, e := range ents {
+			if d.entity(e).Deprecated {
+				dep++
+			}
+		}
+		if want := max(1, (len(ents)+500)/1000); dep != want {
+			t.Errorf("account %d: %d of %d entities deprecated, want %d", j, dep, len(ents), want)
+		}
+		if !d.tied[j] {
+			continue
+		}
+		tied++
+		at := d.entity(ents[0]).UpdatedAt
+		for _, i := range ents {
+			e := d.entity(i)
+			if !e.UpdatedAt.Equal(at) || e.UpdatedAt.Before(e.CreatedAt) || !e.UpdatedAt.Before(d.now) {
+				t.Fatalf("tied account %d: entity %s created %v updated %v, the account's %v", j, e.ID, e.CreatedAt, e.UpdatedAt, at)
+			}
+		}
+	}
+	if tied != 2 {
+		t.Errorf("%d tied accounts of 60, want 2", tied)
+	}
+	if len(d.byAccount[d.noisy]) != 10 || len(d.ids) != 30010 || d.normal != 30000 {
+		t.Fatalf("noisy tenant: %d entities, %d in all", len(d.byAccount[d.noisy]), len(d.ids))
+	}
+	e := d.entity(d.byAccount[d.noisy][3])
+	if n := utf8.RuneCountInString(*e.Description); n != 5000 {
+		t.Errorf("description of %d characters", n)
+	}
+	if len(e.Name) != 200 || len(e.ModuleIDs) != 50 || len(e.ModuleIDs[49]) != 64 || len(e.FlowIDs) != 500 || len(*e.LogoURL) != 2048 || len(*e.Website) != 2048 {
+		t.Errorf("heavy entity: name %d, %d modules, %d flows, logo %d, website %d", len(e.Name), len(e.ModuleIDs), len(e.FlowIDs), len(*e.LogoURL), len(*e.Website))
+	}
+	for _, f := range e.FlowIDs {
+		if _, err := hex.DecodeString(f); err != nil || len(f) != 24 {
+			t.Fatalf("flow id %q", f)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -24,7 +25,24 @@ type dataset struct {
 	// byAccount lists the entities of each account, in creation order.
 	byAccount     [][]int32
 	relationships int
+	// normal is how many entities the sizes asked for; the noisy tenant's heavy entities, if
+	// any, come after them (addNoisy).
+	normal int
+	// deprecated marks about 0.1% of every account's entities (at least one per account),
+	// evenly spaced through the account's creation order: the rare match of the filter
+	// deprecated=true, the worst filter of a list (list-worst-filter).
+	deprecated map[int32]bool
+	// tied marks the accounts whose entities all share one updated_at (a migration touched
+	// them all at once): a sort on updated_at then name ties on its first field everywhere in
+	// such an account (list-worst-tie). One account in 50, the second of each 50.
+	tied []bool
+	// noisy is the account of the noisy tenant (addNoisy), -1 when there is none. It is kept
+	// out of every other scenario.
+	noisy int32
 }
+
+// tiedAccount says which accounts have one updated_at for all their entities.
+func tiedAccount(j int) bool { return j%50 == 1 }
 
 // hash64 is splitmix64: a cheap, well-mixed function of a counter.
 func hash64(x uint64) uint64 {
@@ -64,7 +82,7 @@ var (
 // year in id order, each owned by a pseudo-random account, updated up to 30 days after creation.
 func newDataset(now time.Time, accounts, entities, relationships int) *dataset {
 	now = now.Truncate(time.Second)
-	d := &dataset{now: now, relationships: relationships}
+	d := &dataset{now: now, relationships: relationships, normal: entities, noisy: -1, deprecated: map[int32]bool{}}
 	start := now.Add(-365 * 24 * time.Hour).UnixMicro()
 	acctStart := now.Add(-400 * 24 * time.Hour)
 	for j := range accounts {
@@ -99,16 +117,78 @@ func newDataset(now time.Time, accounts, entities, relationships int) *dataset {
 		d.owner[i] = a
 		d.byAccount[a] = append(d.byAccount[a], int32(i))
 	}
+	d.tied = make([]bool, accounts)
+	for j, ents := range d.byAccount {
+		n := len(ents)
+		if n == 0 {
+			continue
+		}
+		m := max(1, (n+500)/1000)
+		for k := range m {
+			d.deprecated[ents[(2*k+1)*n/(2*m)]] = true
+		}
+		if tiedAccount(j) {
+			d.tied[j] = true
+			// Later than every creation in the account: the last entity is its newest.
+			at := min(d.created[ents[n-1]]+int64(time.Second/time.Microsecond), nowMicro-1)
+			for _, e := range ents {
+				d.updated[e] = at
+			}
+		}
+	}
 	return d
+}
+
+// addNoisy adds the noisy tenant: one more account, owning n entities at the maximum field
+// sizes of SPEC §8 (heavyEntity), created through the last year like the others. It must be
+// called before the world is made and the data seeded.
+func (d *dataset) addNoisy(n int) {
+	j := len(d.accounts)
+	created := d.now.Add(-390 * 24 * time.Hour).UTC()
+	var id [12]byte
+	binary.BigEndian.PutUint32(id[:4], uint32(created.Unix()))
+	binary.BigEndian.PutUint64(id[4:], h(saltID, uint64(1<<41)))
+	name := "Noisy Neighbour Heavy Data LLC"
+	d.accounts = append(d.accounts, roster.Account{ID: hex.EncodeToString(id[:]), Name: name, Slug: roster.DeriveSlug(name),
+		Status: roster.AccountActive, CreatedAt: created, UpdatedAt: created})
+	d.noisy = int32(j)
+	d.byAccount = append(d.byAccount, nil)
+	d.tied = append(d.tied, false)
+	start := d.now.Add(-365 * 24 * time.Hour).UnixMicro()
+	step := int64(365*24*time.Hour/time.Microsecond) / int64(n+1)
+	for k := range n {
+		i := len(d.ids)
+		c := start + int64(k)*step + int64(h(saltJitter, uint64(i))%uint64(step))
+		var eid [12]byte
+		binary.BigEndian.PutUint32(eid[:4], uint32(c/1e6))
+		binary.BigEndian.PutUint64(eid[4:], h(saltID, uint64(i)))
+		d.ids = append(d.ids, eid)
+		d.owner = append(d.owner, int32(j))
+		d.created = append(d.created, c)
+		d.updated = append(d.updated, c)
+		d.byAccount[j] = append(d.byAccount[j], int32(i))
+	}
 }
 
 // entityID is the bare hex id of entity i.
 func (d *dataset) entityID(i int32) string { return hex.EncodeToString(d.ids[i][:]) }
 
-// entityName is the seeded name of entity i.
-func entityName(i int32) string {
+// entityName is the seeded name of entity i: 200 characters for the noisy tenant's.
+func (d *dataset) entityName(i int32) string {
 	w := h(saltName, uint64(i))
-	return fmt.Sprintf("%s %s %s %d", nameFirst[w%32], nameSecond[w>>8%16], nameThird[w>>16%8], w>>24%10000)
+	name := fmt.Sprintf("%s %s %s %d", nameFirst[w%32], nameSecond[w>>8%16], nameThird[w>>16%8], w>>24%10000)
+	if d.noisy >= 0 && d.owner[i] == d.noisy {
+		name = fill(name+" <Heavy & Co> ", "<Heavy & Co> ", 200)
+	}
+	return name
+}
+
+// fill repeats pad after s up to n characters (pad and s are ASCII here).
+func fill(s, pad string, n int) string {
+	for len(s) < n {
+		s += pad
+	}
+	return s[:n]
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -119,7 +199,7 @@ func (d *dataset) entity(i int32) roster.Entity {
 	e := roster.Entity{
 		ID:        d.entityID(i),
 		AccountID: d.accounts[d.owner[i]].ID,
-		Name:      entityName(i),
+		Name:      d.entityName(i),
 		ModuleIDs: moduleSets[w%4],
 		FlowIDs:   []string{},
 		CreatedAt: time.UnixMicro(d.created[i]).UTC(),
@@ -144,7 +224,42 @@ func (d *dataset) entity(i int32) roster.Entity {
 		e.FlowIDs = []string{fmt.Sprintf("%024x", w>>8)}
 	}
 	e.TrustedFormCertifiedVendor = w>>44%5 == 0
+	e.Deprecated = d.deprecated[i]
+	if d.noisy >= 0 && d.owner[i] == d.noisy {
+		heavyEntity(&e, w)
+	}
 	return e
+}
+
+// heavyEntity sets every field of e to its largest size under SPEC §8, with characters the
+// JSON encoder escapes or that take four bytes: the noisy tenant's entities, the costliest a
+// tenant can store, and so the costliest list pages to read and encode.
+func heavyEntity(e *roster.Entity, w uint64) {
+	// 5,000 characters, alternately "<" (six bytes in JSON: \u003c) and a four-byte emoji.
+	var desc strings.Builder
+	for k := range 5000 {
+		if k%2 == 0 {
+			desc.WriteString("<")
+		} else {
+			desc.WriteString("\U0001F4E6")
+		}
+	}
+	e.Description = ptr(desc.String())
+	e.ModuleIDs = make([]string, 50)
+	for k := range e.ModuleIDs {
+		e.ModuleIDs[k] = fill(fmt.Sprintf("leadconduit-module-%02d-", k), "<&>", 64)
+	}
+	e.FlowIDs = make([]string, 500)
+	for k := range e.FlowIDs {
+		e.FlowIDs[k] = fmt.Sprintf("%024x", h(saltFields, w^uint64(k))>>8|uint64(k)<<56)
+	}
+	e.LogoURL = ptr(fill("https://cdn.example.com/logo.png?", "a=1&b=2&", 2048))
+	e.Website = ptr(fill(fmt.Sprintf("https://www.example-%d.com/?", w%100000), "utm=x&ref=y&", 2048))
+	e.FieldSuffix = ptr("ZZZZZ")
+	e.InvitationID = ptr(fmt.Sprintf("%024x", w>>4))
+	e.TimeZone = &timeZones[w%5]
+	e.Source = &roster.EntitySources[w%3]
+	e.Recipient = &roster.EntityRecipients[w%6]
 }
 
 // entities yields every seeded entity in creation order.
@@ -161,7 +276,7 @@ func (d *dataset) entities() iter.Seq[roster.Entity] {
 // relationships yields the seeded relationships: spread evenly over the entities, each entity
 // holding up to three distinct types, created within a day of its entity.
 func (d *dataset) relationshipSeq() iter.Seq[roster.Relationship] {
-	n := int64(len(d.ids))
+	n := int64(d.normal) // the noisy tenant's entities hold none
 	total := int64(d.relationships)
 	return func(yield func(roster.Relationship) bool) {
 		for i := range n {

@@ -20,6 +20,8 @@ type request struct {
 	body   []byte // JSON; nil for none
 	secret string // presented as a bearer token; "" for none
 	idem   string // Idempotency-Key; "" for none
+	// items asks the load to count the items of a native list page (its pagination count).
+	items bool
 }
 
 // generator makes the next request of a scenario. It is called from many workers at once, each
@@ -34,6 +36,26 @@ type loadResult struct {
 	latencies []time.Duration // sorted
 	statuses  map[int]int     // 0 counts transport errors
 	sample    string          // the first error seen
+	// pages and items count the successful list pages whose items were counted, and their
+	// items (request.items).
+	pages, items int
+}
+
+// pageCount reads the pagination count of a native list page ("count":N), -1 if it has none.
+func pageCount(body []byte) int {
+	i := bytes.LastIndex(body, []byte(`"pagination":{"count":`))
+	if i < 0 {
+		return -1
+	}
+	n, rest := 0, body[i+len(`"pagination":{"count":`):]
+	k := 0
+	for ; k < len(rest) && rest[k] >= '0' && rest[k] <= '9'; k++ {
+		n = n*10 + int(rest[k]-'0')
+	}
+	if k == 0 {
+		return -1
+	}
+	return n
 }
 
 // newClient is one keep-alive connection: every worker has its own transport, so the run holds
@@ -90,6 +112,8 @@ func drive(ctx context.Context, base string, conns int, d time.Duration, seed ui
 		statuses map[int]int
 		errors   int
 		sample   string
+		pages    int
+		items    int
 	}
 	ws := make([]worker, conns)
 	start := time.Now()
@@ -112,6 +136,12 @@ func drive(ctx context.Context, base string, conns int, d time.Duration, seed ui
 				status, body, err := do(ctx, c, base, rq)
 				w.lat = append(w.lat, time.Since(t0))
 				w.statuses[status]++
+				if rq.items && err == nil && status == http.StatusOK {
+					if n := pageCount(body); n >= 0 {
+						w.pages++
+						w.items += n
+					}
+				}
 				if err != nil || status < 200 || status > 299 {
 					w.errors++
 					if w.sample == "" {
@@ -130,6 +160,8 @@ func drive(ctx context.Context, base string, conns int, d time.Duration, seed ui
 	for _, w := range ws {
 		res.latencies = append(res.latencies, w.lat...)
 		res.errors += w.errors
+		res.pages += w.pages
+		res.items += w.items
 		for s, n := range w.statuses {
 			res.statuses[s] += n
 		}

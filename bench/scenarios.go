@@ -25,6 +25,7 @@ const (
 	groupList  = "list"
 	groupWrite = "write"
 	groupMix   = "mix"
+	groupNoisy = "noisy"
 )
 
 // scenario is one timed run against one server.
@@ -56,6 +57,10 @@ type world struct {
 	deep map[string][]deepCursor
 	// global holds, per sort field, a superadmin cursor at 90% depth of every entity.
 	global map[string]string
+	// tied lists the populated accounts whose entities share one updated_at.
+	tied []int32
+	// quiet is tenant B of the noisy-neighbour scenarios (-1 if no account has entities).
+	quiet int32
 }
 
 type deepCursor struct {
@@ -64,10 +69,20 @@ type deepCursor struct {
 }
 
 func newWorld(d *dataset, creds credentials) *world {
-	w := &world{d: d, creds: creds, deep: map[string][]deepCursor{}, global: map[string]string{}}
+	w := &world{d: d, creds: creds, deep: map[string][]deepCursor{}, global: map[string]string{}, quiet: -1}
 	for j, ents := range d.byAccount {
-		if len(ents) > 0 {
+		if len(ents) > 0 && int32(j) != d.noisy {
 			w.populated = append(w.populated, int32(j))
+			if d.tied[j] {
+				w.tied = append(w.tied, int32(j))
+			}
+		}
+	}
+	// Tenant B of the noisy-neighbour scenarios: the populated account with most entities
+	// (any account would do; this one is the same in every run of a size).
+	for _, j := range w.populated {
+		if w.quiet < 0 || len(d.byAccount[j]) > len(d.byAccount[w.quiet]) {
+			w.quiet = j
 		}
 	}
 	return w
@@ -117,7 +132,7 @@ func (w *world) getEntity(r *rand.Rand) request {
 func (w *world) listFirst(sort string) generator {
 	return func(r *rand.Rand) request {
 		j := w.account(r)
-		return request{method: http.MethodGet, path: "/v1/entities?limit=20&sort=" + sort, secret: w.creds.account[j]}
+		return request{method: http.MethodGet, path: "/v1/entities?limit=20&sort=" + sort, secret: w.creds.account[j], items: true}
 	}
 }
 
@@ -125,8 +140,37 @@ func (w *world) listDeep(field string) generator {
 	return func(r *rand.Rand) request {
 		cs := w.deep[field]
 		c := cs[r.IntN(len(cs))]
-		return request{method: http.MethodGet, path: "/v1/entities?limit=20&cursor=" + c.cursor, secret: w.creds.account[c.account]}
+		return request{method: http.MethodGet, path: "/v1/entities?limit=20&cursor=" + c.cursor, secret: w.creds.account[c.account], items: true}
 	}
+}
+
+// worstFilter is the first page of a filter that matches about 0.1% of an account's entities
+// (deprecated=true, see dataset.deprecated), sorted by id like the plain first page it is
+// compared with: no index leads with the filter, so it is a bounded read.
+func (w *world) worstFilter(r *rand.Rand) request {
+	j := w.account(r)
+	return request{method: http.MethodGet, path: "/v1/entities?limit=20&deprecated=true&sort=id:asc", secret: w.creds.account[j], items: true}
+}
+
+// worstTie is the first page of a two-field sort whose first field is one value for every
+// entity of the account (updated_at in a tied account): a bounded read of one large group.
+func (w *world) worstTie(r *rand.Rand) request {
+	j := w.tied[r.IntN(len(w.tied))]
+	return request{method: http.MethodGet, path: "/v1/entities?limit=20&sort=updated_at:desc,name:asc", secret: w.creds.account[j], items: true}
+}
+
+// noisyList is the costliest request a tenant may send: LeadConduit's list at its largest
+// limit, over the noisy tenant's entities at the maximum field sizes (the page is cut under
+// 8 MiB, after reading 1,001 rows).
+func (w *world) noisyList(*rand.Rand) request {
+	return request{method: http.MethodGet, path: "/entities?limit=1000", secret: w.creds.account[w.d.noisy]}
+}
+
+// quietGet is tenant B's get entity: one of its own entities, at random.
+func (w *world) quietGet(r *rand.Rand) request {
+	ents := w.d.byAccount[w.quiet]
+	return request{method: http.MethodGet, path: "/v1/entities/" + roster.KindEntity.Prefixed(w.d.entityID(ents[r.IntN(len(ents))])),
+		secret: w.creds.account[w.quiet]}
 }
 
 func (w *world) listAllFirst(sort string) generator {
@@ -273,6 +317,17 @@ func (w *world) scenarios() []scenario {
 			sc.skip = "no cursor at 90% depth could be made"
 		}
 		out = append(out, sc)
+		if s.field == "id" {
+			// The worst lists, right after the plain first page their p50 is judged against.
+			out = append(out, scenario{name: "list-worst-filter", title: "list entities, first page, deprecated=true (0.1% match), sort=id:asc",
+				group: groupList, server: "roster", gen: w.worstFilter})
+			sc := scenario{name: "list-worst-tie", title: "list entities, first page, sort=updated_at:desc,name:asc, updated_at one value in the account",
+				group: groupList, server: "roster", gen: w.worstTie}
+			if len(w.tied) == 0 {
+				sc.skip = "no account has its entities' updated_at tied (the second of every 50 accounts does)"
+			}
+			out = append(out, sc)
+		}
 	}
 	for _, s := range sorts {
 		out = append(out, scenario{name: "list-all-first-" + s.field, title: "superadmin list of all entities, first page, sort=" + s.param,
@@ -291,12 +346,21 @@ func (w *world) scenarios() []scenario {
 		scenario{name: "batch-relationships", title: "batch relationships (20 ids, fresh Idempotency-Key)", group: groupWrite, server: "roster", gen: w.batchRelationships},
 		scenario{name: "mix", title: "mix: 90% reads, 10% writes", group: groupMix, server: "roster", gen: w.mix()},
 	)
-	return out
+	// The noisy neighbour runs on a roster serve with the default rate limits (noisy.go).
+	alone := scenario{name: "noisy-alone", title: "tenant B: get entity at " + strconv.Itoa(quietRate) + "/s, alone (default rate limits)",
+		group: groupNoisy, server: "roster-limited", gen: w.quietGet}
+	with := scenario{name: "noisy-neighbour", title: "tenant B: get entity at " + strconv.Itoa(quietRate) + "/s, while tenant A floods",
+		group: groupNoisy, server: "roster-limited", gen: w.quietGet}
+	if w.quiet < 0 || w.d.noisy < 0 {
+		alone.skip = "no noisy tenant was seeded"
+		with.skip = alone.skip
+	}
+	return append(out, alone, with)
 }
 
 // scenarioNames lists the names --scenarios accepts.
 func scenarioNames() []string {
-	w := &world{deep: map[string][]deepCursor{}, global: map[string]string{}}
+	w := &world{d: &dataset{noisy: -1}, deep: map[string][]deepCursor{}, global: map[string]string{}, quiet: -1}
 	var names []string
 	for _, s := range w.scenarios() {
 		names = append(names, s.name)
@@ -429,7 +493,7 @@ func (w *world) globalCursors(ctx context.Context, base string) error {
 			if names == nil {
 				names = make([]string, n)
 				for i := range names {
-					names[i] = entityName(int32(i))
+					names[i] = d.entityName(int32(i))
 				}
 			}
 			order = func(a, b int32) int { return cmp.Or(strings.Compare(names[a], names[b]), byID(a, b)) }

@@ -32,8 +32,11 @@ type BulkLoader interface {
 
 // SeedStats is what was seeded and how long it took.
 type SeedStats struct {
-	Accounts      int `json:"accounts"`
-	Entities      int `json:"entities"`
+	Accounts int `json:"accounts"`
+	Entities int `json:"entities"`
+	// NoisyEntities is how many entities at the maximum field sizes the noisy tenant owns
+	// (seeded only when a noisy scenario runs).
+	NoisyEntities int `json:"noisy_entities,omitempty"`
 	Relationships int `json:"relationships"`
 	Keys          int `json:"keys"`
 	// Steps is the time of each step of the bulk load ("entities", "entities indexes", ...)
@@ -54,7 +57,10 @@ type credentials struct {
 // seed fills a fresh store with d through its bulk path, then makes one admin key per account
 // and one superadmin key through the service, keeping their secrets.
 func seed(ctx context.Context, st roster.Store, d *dataset, progress io.Writer) (SeedStats, credentials, error) {
-	stats := SeedStats{Accounts: len(d.accounts), Entities: len(d.ids), Relationships: d.relationships, Steps: map[string]float64{}}
+	stats := SeedStats{Accounts: len(d.accounts), Entities: d.normal, NoisyEntities: len(d.ids) - d.normal, Relationships: d.relationships, Steps: map[string]float64{}}
+	if d.noisy >= 0 {
+		stats.Accounts-- // the noisy tenant is counted apart
+	}
 	bl, ok := st.(BulkLoader)
 	if !ok {
 		return stats, credentials{}, fmt.Errorf("the store %T has no bulk path", st)

@@ -14,7 +14,8 @@ import (
 const benchUsage = `usage: roster bench [flags]
 
 Seeds a fresh database through the store's bulk path, starts roster serve on it on 127.0.0.1
-(with --rate-limit 0), drives keep-alive HTTP load through every scenario and prints a markdown
+(with --rate-limit 0; the noisy-neighbour scenarios run on a second one with the default rate
+limits), drives keep-alive HTTP load through every scenario and prints a markdown
 table of req/s, latency percentiles, errors and the ratio to this machine's floors, measured in
 the same run. It never touches $ROSTER_DATABASE: it always seeds a database of its own.
 
@@ -38,6 +39,8 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 	relationships := fs.Int("relationships", 2_000_000, "relationships to seed, at most three per entity")
 	connections := fs.Int("connections", 32, "keep-alive connections driving the load")
 	duration := fs.Duration("duration", 10*time.Second, "how long each scenario is measured (after a warm-up of a fifth of it, at most 1s)")
+	noisyEntities := fs.Int("noisy-entities", 1000, "entities at the maximum field sizes the noisy tenant owns (seeded only when a noisy scenario runs)")
+	noisyConns := fs.Int("noisy-connections", 0, "connections the noisy tenant floods on; default --connections")
 	out := fs.String("out", "results", "directory to write results.json and results.md into; empty for none")
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios or prefixes (e.g. get-entity,list-deep); default all; the floors always run. Scenarios: "+
 		strings.Join(bench.ScenarioNames(), ", "))
@@ -48,7 +51,7 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 		return fmt.Errorf("roster bench takes no arguments, only flags (got %q)", fs.Arg(0))
 	}
 	cfg := bench.Config{Database: *database, Accounts: *accounts, Entities: *entities, Relationships: *relationships,
-		Connections: *connections, Duration: *duration, Out: *out, Progress: stderr}
+		Connections: *connections, Duration: *duration, NoisyEntities: *noisyEntities, NoisyConnections: *noisyConns, Out: *out, Progress: stderr}
 	for _, s := range strings.Split(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			cfg.Scenarios = append(cfg.Scenarios, s)
