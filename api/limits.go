@@ -152,3 +152,64 @@ func admit(now time.Time, checks ...check) verdict {
 	}
 	return out
 }
+
+// costUnit is the response size one rate-limit token pays for. A request's first token is taken
+// before it runs; a response larger than costUnit takes one more token per whole costUnit once
+// it is sent, from the key's bucket and its account's, which may then go below zero (the client
+// waits for the debt to refill). So a tenant cannot buy a hundred times the server's work with
+// one token: an 8 MiB page costs 128 tokens, 1.3 s of a key's default rate, where a get costs 1.
+const costUnit = 64 << 10
+
+// debit takes n more tokens from id's bucket, at most a burst's worth, whatever is left: the
+// bucket may go into debt.
+func (l *limiter) debit(id string, n int, now time.Time) {
+	if !l.on() || n <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[id]
+	if b == nil {
+		b = rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)
+		l.buckets[id] = b
+	}
+	b.ReserveN(now, min(n, l.cfg.Burst)) // kept, never cancelled: that is the debt
+}
+
+// inFlight bounds the requests one account (or superadmin key) has running at once, as a
+// concurrent-requests limiter: a token bucket paces how often a tenant may start requests, this
+// how many of the expensive ones it can hold the server with at the same moment. Zero max is off.
+type inFlight struct {
+	max int
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+func newInFlight(max int) *inFlight { return &inFlight{max: max, n: map[string]int{}} }
+
+// acquire takes one of id's places, reporting false when all are taken.
+func (f *inFlight) acquire(id string) bool {
+	if f.max <= 0 {
+		return true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n[id] >= f.max {
+		return false
+	}
+	f.n[id]++
+	return true
+}
+
+// release gives id's place back; an id with none left is forgotten, so the map holds only the
+// tenants with a request running.
+func (f *inFlight) release(id string) {
+	if f.max <= 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n[id]--; f.n[id] <= 0 {
+		delete(f.n, id)
+	}
+}

@@ -38,8 +38,9 @@ type Server struct {
 	svc      *roster.Service
 	log      *slog.Logger
 	mux      *http.ServeMux
-	keys     *limiter // per key
-	accounts *limiter // per account, over all of its keys
+	keys     *limiter  // per key
+	accounts *limiter  // per account, over all of its keys
+	running  *inFlight // requests running per account (per key for a superadmin)
 	metrics  *metrics
 	notFound http.Handler
 }
@@ -51,6 +52,9 @@ type Options struct {
 	// AccountRateLimit is the bucket all the keys of one account share (superadmin keys have
 	// none). Each zero field is 4 × RateLimit's; a negative Rate turns it off.
 	AccountRateLimit RateLimit
+	// MaxInFlight is how many requests one account's keys together (a superadmin key: that key)
+	// may have running at once; beyond, 429. Zero turns the limit off.
+	MaxInFlight int
 	// Collectors are extra Prometheus collectors (database pool statistics).
 	Collectors []prometheus.Collector
 }
@@ -61,7 +65,7 @@ func New(svc *roster.Service, log *slog.Logger, opts Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), metrics: newMetrics(opts.Collectors...),
-		keys: newLimiter("per-key", opts.RateLimit), accounts: newLimiter("per-account", accountLimit(opts))}
+		keys: newLimiter("per-key", opts.RateLimit), accounts: newLimiter("per-account", accountLimit(opts)), running: newInFlight(opts.MaxInFlight)}
 	s.mount()
 	return s
 }
@@ -194,6 +198,7 @@ type call struct {
 	body    []byte
 	status  int
 	query   url.Values // parsed on first use, by params
+	sent    int        // bytes of the response body
 	// paramStatus, when set, is the status of a validation error in place of the surface's
 	// (Lead Bank's list declares 400 for bad parameters).
 	paramStatus int
@@ -265,6 +270,13 @@ func (s *Server) serveRoute(c *call, rt route) error {
 	if err := s.rateLimit(c); err != nil {
 		return err
 	}
+	tenant := p.Scope()
+	if !s.running.acquire(tenant) {
+		c.w.Header().Set("Retry-After", "1")
+		return roster.Errorf(roster.CodeRateLimited, "too many requests of this account are running at once (at most %d); retry in 1 s", s.running.max)
+	}
+	defer s.running.release(tenant)
+	defer s.charge(c)
 	if err := c.readBody(); err != nil {
 		return err
 	}
@@ -431,7 +443,7 @@ func (c *call) fail(err error) {
 
 // send writes a JSON response.
 func (c *call) send(status int, body []byte) {
-	c.status = status
+	c.status, c.sent = status, len(body)
 	h := c.w.Header()
 	h.Set("Content-Type", "application/json")
 	// A length, not chunks: a list page is larger than net/http's 2 KiB chunking buffer.
@@ -536,6 +548,20 @@ func (s *Server) rateLimit(c *call) error {
 		whose = "account's keys together"
 	}
 	return roster.Errorf(roster.CodeRateLimited, "too many requests for this %s; retry in %d s", whose, secs)
+}
+
+// charge takes the tokens a large response costs beyond its first (see costUnit) from the
+// caller's buckets.
+func (s *Server) charge(c *call) {
+	n := c.sent / costUnit
+	if n == 0 {
+		return
+	}
+	now := time.Now()
+	s.keys.debit(c.p.KeyID, n, now)
+	if !c.p.IsSuperadmin() {
+		s.accounts.debit(c.p.AccountID, n, now)
+	}
 }
 
 func (s *Server) serveMetrics(c *call) error {

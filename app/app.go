@@ -32,6 +32,8 @@ type Config struct {
 	// AccountRateLimit is the token bucket all keys of one account share; each zero field is
 	// 4 × RateLimit's, a negative Rate turns it off.
 	AccountRateLimit api.RateLimit
+	// MaxInFlight is how many requests one account may have running at once; zero is no limit.
+	MaxInFlight int
 	// Server timeouts; zero takes the defaults of DefaultConfig.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -94,7 +96,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, Collectors: storeCollectors(a.store)}),
+		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight, Collectors: storeCollectors(a.store)}),
 		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
 		ReadTimeout:       a.cfg.ReadTimeout,
 		WriteTimeout:      a.cfg.WriteTimeout,

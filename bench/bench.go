@@ -51,7 +51,7 @@ type Config struct {
 	// Out is a directory to write results.json and results.md into; "" writes nothing.
 	Out string
 	// Exe is the roster binary the servers run from ("" for this executable). The bench runs
-	// `Exe serve --addr 127.0.0.1:0 --database URL --rate-limit 0` and
+	// `Exe serve --addr 127.0.0.1:0 --database URL --rate-limit 0 --max-in-flight 0` and
 	// `Exe bench serve-floor --kind KIND --database URL --addr 127.0.0.1:0`.
 	Exe string
 	// Env is added to the servers' environment.
@@ -203,7 +203,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 
 	// roster.
 	srv, err := startChild(ctx, "roster serve", cfg.Exe,
-		[]string{"serve", "--addr", "127.0.0.1:0", "--database", database, "--rate-limit", "0"}, cfg.Env, "/readyz")
+		[]string{"serve", "--addr", "127.0.0.1:0", "--database", database, "--rate-limit", "0", "--max-in-flight", "0"}, cfg.Env, "/readyz")
 	if err != nil {
 		return nil, err
 	}

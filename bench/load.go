@@ -77,13 +77,19 @@ func newClient() *http.Client {
 
 // do sends one request and reads the whole response.
 func do(ctx context.Context, c *http.Client, base string, rq request) (int, []byte, error) {
+	status, body, _, err := doHeader(ctx, c, base, rq)
+	return status, body, err
+}
+
+// doHeader is do that also returns the response's headers.
+func doHeader(ctx context.Context, c *http.Client, base string, rq request) (int, []byte, http.Header, error) {
 	var body io.Reader
 	if rq.body != nil {
 		body = bytes.NewReader(rq.body)
 	}
 	req, err := http.NewRequestWithContext(ctx, rq.method, base+rq.path, body)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if rq.secret != "" {
 		req.Header.Set("Authorization", "Bearer "+rq.secret)
@@ -96,11 +102,11 @@ func do(ctx context.Context, c *http.Client, base string, rq request) (int, []by
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return resp.StatusCode, b, resp.Header, err
 }
 
 // drive runs conns workers against base for d, each sending gen's requests one after another
@@ -133,9 +139,18 @@ func drive(ctx context.Context, base string, conns int, d time.Duration, seed ui
 					return
 				}
 				rq := gen(r)
-				status, body, err := do(ctx, c, base, rq)
+				status, body, h, err := doHeader(ctx, c, base, rq)
 				w.lat = append(w.lat, time.Since(t0))
 				w.statuses[status]++
+				if status == http.StatusTooManyRequests {
+					// As fast as the limits allow, not faster: a refused client waits as told.
+					if secs, err := strconv.Atoi(h.Get("Retry-After")); err == nil && secs > 0 {
+						select {
+						case <-time.After(min(time.Duration(secs)*time.Second, time.Until(deadline))):
+						case <-ctx.Done():
+						}
+					}
+				}
 				if rq.items && err == nil && status == http.StatusOK {
 					if n := pageCount(body); n >= 0 {
 						w.pages++

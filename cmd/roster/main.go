@@ -117,13 +117,14 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 	rateBurst := fs.Int("rate-burst", 200, "burst per key (env ROSTER_RATE_BURST)")
 	accountLimit := fs.String("rate-limit-account", "", "`N` requests per second over all keys of one account together; default 4 × --rate-limit; 0 turns the per-account limit off (env ROSTER_RATE_LIMIT_ACCOUNT)")
 	accountBurst := fs.String("rate-burst-account", "", "`N` burst over all keys of one account together; default 4 × --rate-burst (env ROSTER_RATE_BURST_ACCOUNT)")
+	maxInFlight := fs.Int("max-in-flight", 8, "`N` requests one account's keys together (a superadmin key: itself) may have running at once, beyond which 429; 0 turns this limit off (env ROSTER_MAX_IN_FLIGHT)")
 	readHeader := fs.Duration("read-header-timeout", 5*time.Second, "time to read request headers (env ROSTER_READ_HEADER_TIMEOUT)")
 	read := fs.Duration("read-timeout", 30*time.Second, "time to read a whole request (env ROSTER_READ_TIMEOUT)")
 	write := fs.Duration("write-timeout", 30*time.Second, "time to write a response (env ROSTER_WRITE_TIMEOUT)")
 	idle := fs.Duration("idle-timeout", 120*time.Second, "keep-alive idle time (env ROSTER_IDLE_TIMEOUT)")
 	drain := fs.Duration("shutdown-timeout", 15*time.Second, "time in-flight requests get to finish on SIGTERM (env ROSTER_SHUTDOWN_TIMEOUT)")
 	if err := envFlags(fs, getenv, map[string]string{"rate-limit": "ROSTER_RATE_LIMIT", "rate-burst": "ROSTER_RATE_BURST",
-		"rate-limit-account": "ROSTER_RATE_LIMIT_ACCOUNT", "rate-burst-account": "ROSTER_RATE_BURST_ACCOUNT",
+		"rate-limit-account": "ROSTER_RATE_LIMIT_ACCOUNT", "rate-burst-account": "ROSTER_RATE_BURST_ACCOUNT", "max-in-flight": "ROSTER_MAX_IN_FLIGHT",
 		"read-header-timeout": "ROSTER_READ_HEADER_TIMEOUT", "read-timeout": "ROSTER_READ_TIMEOUT", "write-timeout": "ROSTER_WRITE_TIMEOUT",
 		"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT"}); err != nil {
 		return app.Config{}, err
@@ -133,6 +134,9 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 	}
 	if *rateLimit < 0 || *rateBurst < 1 {
 		return app.Config{}, fmt.Errorf("--rate-limit must be >= 0 and --rate-burst >= 1")
+	}
+	if *maxInFlight < 0 {
+		return app.Config{}, fmt.Errorf("--max-in-flight must be >= 0")
 	}
 	// The zero value of each field is 4 × the per-key one (api.Options); 0 on the command line
 	// turns the per-account limit off, a negative Rate for api.
@@ -154,7 +158,7 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 		}
 		account.Burst = v
 	}
-	return app.Config{Addr: *addr, RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, AccountRateLimit: account,
+	return app.Config{Addr: *addr, RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, AccountRateLimit: account, MaxInFlight: *maxInFlight,
 		ReadHeaderTimeout: *readHeader, ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain}, nil
 }
 

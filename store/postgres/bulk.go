@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store/sqlstore"
 )
 
 // Bulk loading, for seeding a benchmark or importing data: each table is loaded with one COPY
@@ -55,8 +55,8 @@ func (s *Store) BulkLoad(ctx context.Context, accounts []roster.Account, entitie
 			"description", "deprecated", "see", "field_suffix", "invitation_id", "flow_ids", "logo_url", "website", "time_zone",
 			"trustedform_certified_vendor", "created_at", "updated_at"}, entities,
 			func(e roster.Entity) []any {
-				return []any{e.ID, e.AccountID, e.Name, jsonList(e.ModuleIDs), e.Source, e.Recipient, e.Description, e.Deprecated,
-					e.See, e.FieldSuffix, e.InvitationID, jsonList(e.FlowIDs), e.LogoURL, e.Website, e.TimeZone,
+				return []any{e.ID, e.AccountID, e.Name, sqlstore.JSONList(e.ModuleIDs), e.Source, e.Recipient, e.Description, e.Deprecated,
+					e.See, e.FieldSuffix, e.InvitationID, sqlstore.JSONList(e.FlowIDs), e.LogoURL, e.Website, e.TimeZone,
 					e.TrustedFormCertifiedVendor, e.CreatedAt.UnixMicro(), e.UpdatedAt.UnixMicro()}
 			}, progress); err != nil {
 			return err
@@ -170,12 +170,3 @@ func (c *copySource[T]) Next() bool {
 func (c *copySource[T]) Values() ([]any, error) { return c.values, nil }
 
 func (c *copySource[T]) Err() error { return nil }
-
-// jsonList is how the list columns are stored: a JSON array, [] when empty (as sqlstore writes).
-func jsonList(s []string) string {
-	if len(s) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(s)
-	return string(b)
-}

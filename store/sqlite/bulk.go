@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"strings"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/store/sqlstore"
 )
 
 // Bulk loading, for seeding a benchmark or importing data: rows go in through the writer
@@ -92,9 +92,9 @@ func (s *Store) BulkLoad(ctx context.Context, accounts []roster.Account, entitie
 			description, deprecated, see, field_suffix, invitation_id, flow_ids, logo_url, website, time_zone,
 			trustedform_certified_vendor, created_at, updated_at) VALUES`,
 			entities, func(e roster.Entity, args []any) {
-				args[0], args[1], args[2], args[3], args[4], args[5] = e.ID, e.AccountID, e.Name, jsonList(e.ModuleIDs), optString(e.Source), optString(e.Recipient)
+				args[0], args[1], args[2], args[3], args[4], args[5] = e.ID, e.AccountID, e.Name, sqlstore.JSONList(e.ModuleIDs), optString(e.Source), optString(e.Recipient)
 				args[6], args[7], args[8], args[9], args[10] = optString(e.Description), e.Deprecated, optString(e.See), optString(e.FieldSuffix), optString(e.InvitationID)
-				args[11], args[12], args[13], args[14] = jsonList(e.FlowIDs), optString(e.LogoURL), optString(e.Website), optString(e.TimeZone)
+				args[11], args[12], args[13], args[14] = sqlstore.JSONList(e.FlowIDs), optString(e.LogoURL), optString(e.Website), optString(e.TimeZone)
 				args[15], args[16], args[17] = e.TrustedFormCertifiedVendor, e.CreatedAt.UnixMicro(), e.UpdatedAt.UnixMicro()
 			}, 18, progress); err != nil {
 			return err
@@ -207,13 +207,4 @@ func optString(p *string) any {
 		return nil
 	}
 	return *p
-}
-
-// jsonList is how the list columns are stored: a JSON array, [] when empty (as sqlstore writes).
-func jsonList(s []string) string {
-	if len(s) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(s)
-	return string(b)
 }
