@@ -249,7 +249,7 @@ func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, r
 			// The end of the list, or a chunk cut to fit: the page is full.
 			break
 		}
-		if reads == 0 && out.count < want {
+		if reads == 0 && out.count > 0 && out.count < want {
 			// Room for the rest of the page, as big as its first chunk says, at once.
 			b = slices.Grow(b, max(0, min(room+1, len(b)/out.count*want+1024)-len(b)))
 		}

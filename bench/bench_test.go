@@ -48,10 +48,11 @@ func playRoster(args []string) error {
 		addr := fs.String("addr", "127.0.0.1:0", "")
 		database := fs.String("database", "", "")
 		rate := fs.Float64("rate-limit", 100, "")
+		inFlight := fs.Int("max-in-flight", 8, "")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		a, err := app.New(ctx, app.Config{Addr: *addr, Database: *database, Notice: os.Stderr, RateLimit: api.RateLimit{Rate: *rate, Burst: 200}})
+		a, err := app.New(ctx, app.Config{Addr: *addr, Database: *database, Notice: os.Stderr, RateLimit: api.RateLimit{Rate: *rate, Burst: 200}, MaxInFlight: *inFlight})
 		if err != nil {
 			return err
 		}
