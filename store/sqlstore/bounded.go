@@ -164,7 +164,7 @@ func (b *bounded[T]) walk(o roster.Sort, resid []roster.Filter, after []any, inc
 	var out []T
 	// The rest of the boundary's group: rows whose first field is the boundary's.
 	if len(after) > 1 || len(after) == 1 && incl {
-		rows, stop, err := b.group(o, resid, after[0], after[1:], incl, need)
+		rows, stop, err := b.group(o, resid, after[0], after[1:], incl, need, false)
 		if err != nil || stop != nil || len(rows) >= need {
 			return rows, stop, err
 		}
@@ -187,8 +187,8 @@ func (b *bounded[T]) walk(o roster.Sort, resid []roster.Filter, after []any, inc
 	}
 	last := keys[len(keys)-1][0]
 	if full && keys[0][0] == last {
-		// One group fills the window: it may be large, so it is read on its own.
-		rows, stop, err := b.group(o, resid, last, nil, false, need)
+		// One group fills the window: it is large, so it is read on its own.
+		rows, stop, err := b.group(o, resid, last, nil, false, need, true)
 		if err != nil || stop != nil || len(rows) >= need {
 			return append(out, rows...), stop, err
 		}
@@ -219,8 +219,9 @@ func (b *bounded[T]) walk(o roster.Sort, resid []roster.Filter, after []any, inc
 }
 
 // group reads up to need rows of the group whose first field of o is v, past sub (a prefix of
-// the rest of o's values). Its stop, if any, starts with v.
-func (b *bounded[T]) group(o roster.Sort, resid []roster.Filter, v any, sub []any, incl bool, need int) ([]T, []any, error) {
+// the rest of o's values). Its stop, if any, starts with v. large says the caller already saw
+// the group fill a window, so it need not be counted again.
+func (b *bounded[T]) group(o roster.Sort, resid []roster.Filter, v any, sub []any, incl bool, need int, large bool) ([]T, []any, error) {
 	r := o[1:]
 	eq := roster.Filter{Field: o[0].Field, Value: v}
 	withV := func(stop []any) []any {
@@ -241,9 +242,11 @@ func (b *bounded[T]) group(o roster.Sort, resid []roster.Filter, v any, sub []an
 	// The rest of the order is another field's: a small group is sorted in memory, a large
 	// one read through that field's index.
 	ties := b.l.scanOrder(o[0])[1:]
-	_, large, err := b.keys(withFilter(b.scope, eq.Field, v), ties, nil, false)
-	if err != nil {
-		return nil, nil, err
+	if !large {
+		var err error
+		if _, large, err = b.keys(withFilter(b.scope, eq.Field, v), ties, nil, false); err != nil {
+			return nil, nil, err
+		}
 	}
 	if !large {
 		rows, err := b.rows(append(withFilter(b.scope, eq.Field, v), resid...), ties, nil, false, nil, b.budget)
