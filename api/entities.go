@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/rosterhq/roster"
 )
@@ -152,16 +153,15 @@ const listRoom = MaxResponse - 64<<10
 
 func (s *Server) listEntities(c *call) error {
 	req := c.pageRequest(roster.Entities, entityFilters...)
-	page, err := s.entityPage(c, roster.Entities, req, listRoom)
+	// The bytes of listView.appendJSON: the items are written after its opening.
+	page, err := s.entityPage(c, roster.Entities, req, listRoom, `{"data":`)
 	if err != nil {
 		return err
 	}
-	// The bytes of listView.appendJSON, with the items already written.
+	defer putPageBuffer(page.items)
 	pv := paginationView{Count: page.count, HasNext: page.HasNext, HasPrev: page.HasPrev,
 		NextCursor: optString(page.Next), PrevCursor: optString(page.Prev)}
-	b := make([]byte, 0, len(page.items)+len(page.Next)+len(page.Prev)+160)
-	b = append(append(b, `{"data":`...), page.items...)
-	b, _ = pv.appendJSON(append(b, `,"pagination":`...))
+	b, _ := pv.appendJSON(append(page.items, `,"pagination":`...))
 	c.send(http.StatusOK, append(b, '}'))
 	return nil
 }
@@ -171,10 +171,11 @@ func (s *Server) listEntities(c *call) error {
 func (s *Server) listConduitEntities(c *call) error {
 	req := c.pageRequest(roster.ConduitEntities, entityFilters...)
 	req.Sort = ""
-	page, err := s.entityPage(c, roster.ConduitEntities, req, MaxResponse)
+	page, err := s.entityPage(c, roster.ConduitEntities, req, MaxResponse, "")
 	if err != nil {
 		return err
 	}
+	defer putPageBuffer(page.items)
 	if page.HasNext {
 		q := url.Values{"cursor": {page.Next}, "limit": {strconv.Itoa(req.Limit)}}
 		c.w.Header().Set("Link", "<"+c.r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
@@ -211,11 +212,15 @@ type renderedPage struct {
 //
 // Chunks continue forward, by the next cursor: only LeadConduit's list, always forward, has a
 // limit over listChunk; a native page (limit at most 100) is one chunk, read as one page was.
-func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, room int) (renderedPage, error) {
+//
+// The items are written after prefix, in a buffer from pageBuffers that the caller gives back
+// (putPageBuffer) once the response is sent.
+func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, room int, prefix string) (renderedPage, error) {
 	var out renderedPage
 	want := req.Limit
-	b := make([]byte, 1, 64<<10)
-	b[0] = '['
+	b := append(getPageBuffer(), prefix...)
+	start := len(b)
+	b = append(b, '[')
 	// The first read also answers a request whose limit is invalid (a 422).
 	for reads := 0; reads == 0 || out.count < want && reads < (want+listChunk-1)/listChunk; reads++ {
 		part := req
@@ -230,7 +235,7 @@ func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, r
 				return out, err
 			}
 			var n int
-			b, n = appendEntityItems(b[:mark], 0, page.Items, c.sf, room)
+			b, n = appendEntityItems(b[:mark], start, page.Items, c.sf, room)
 			if n == len(page.Items) {
 				break
 			}
@@ -256,6 +261,21 @@ func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, r
 		req.Cursor, req.Sort = page.Next, ""
 	}
 	return out.done(b), nil
+}
+
+// pageBuffers keeps the buffers entity pages are rendered into: a page of 20 entities takes
+// about 20 KB, allocated and cleared afresh for every request otherwise.
+var pageBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPage is the largest buffer kept for reuse; a rare 8 MiB page is left to the GC.
+const maxPooledPage = 256 << 10
+
+func getPageBuffer() []byte { return (*pageBuffers.Get().(*[]byte))[:0] }
+
+func putPageBuffer(b []byte) {
+	if cap(b) <= maxPooledPage {
+		pageBuffers.Put(&b)
+	}
 }
 
 // done closes the page's array.
