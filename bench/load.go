@@ -113,21 +113,12 @@ func doHeader(ctx context.Context, c *http.Client, base string, rq request) (int
 // on its own keep-alive connection, and measures every request. It stops by itself: no request
 // starts after d, and the ones in flight then finish (each is bounded by the client timeout).
 func drive(ctx context.Context, base string, conns int, d time.Duration, seed uint64, gen generator) loadResult {
-	type worker struct {
-		lat      []time.Duration
-		statuses map[int]int
-		errors   int
-		sample   string
-		pages    int
-		items    int
-	}
-	ws := make([]worker, conns)
+	ws := make([]tally, conns)
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
 	for i := range ws {
 		w := &ws[i]
-		w.statuses = map[int]int{}
 		w.lat = make([]time.Duration, 0, 4096)
 		wg.Go(func() {
 			c := newClient()
@@ -140,8 +131,7 @@ func drive(ctx context.Context, base string, conns int, d time.Duration, seed ui
 				}
 				rq := gen(r)
 				status, body, h, err := doHeader(ctx, c, base, rq)
-				w.lat = append(w.lat, time.Since(t0))
-				w.statuses[status]++
+				w.add(rq, time.Since(t0), status, body, err)
 				if status == http.StatusTooManyRequests {
 					// As fast as the limits allow, not faster: a refused client waits as told.
 					if secs, err := strconv.Atoi(h.Get("Retry-After")); err == nil && secs > 0 {
@@ -151,27 +141,51 @@ func drive(ctx context.Context, base string, conns int, d time.Duration, seed ui
 						}
 					}
 				}
-				if rq.items && err == nil && status == http.StatusOK {
-					if n := pageCount(body); n >= 0 {
-						w.pages++
-						w.items += n
-					}
-				}
-				if err != nil || status < 200 || status > 299 {
-					w.errors++
-					if w.sample == "" {
-						if err != nil {
-							w.sample = fmt.Sprintf("%s %s: %v", rq.method, rq.path, err)
-						} else {
-							w.sample = fmt.Sprintf("%s %s: %d %s", rq.method, rq.path, status, truncate(string(body), 300))
-						}
-					}
-				}
 			}
 		})
 	}
 	wg.Wait()
-	res := loadResult{elapsed: time.Since(start), statuses: map[int]int{}}
+	return sum(ws, time.Since(start))
+}
+
+// tally is what one load worker saw.
+type tally struct {
+	lat      []time.Duration
+	statuses map[int]int
+	errors   int
+	sample   string // the first error, for the report
+	pages    int    // list pages read, and the items they held
+	items    int
+}
+
+// add records one request's answer.
+func (w *tally) add(rq request, lat time.Duration, status int, body []byte, err error) {
+	w.lat = append(w.lat, lat)
+	if w.statuses == nil {
+		w.statuses = map[int]int{}
+	}
+	w.statuses[status]++
+	if rq.items && err == nil && status == http.StatusOK {
+		if n := pageCount(body); n >= 0 {
+			w.pages++
+			w.items += n
+		}
+	}
+	if err != nil || status < 200 || status > 299 {
+		w.errors++
+		if w.sample == "" {
+			if err != nil {
+				w.sample = fmt.Sprintf("%s %s: %v", rq.method, rq.path, err)
+			} else {
+				w.sample = fmt.Sprintf("%s %s: %d %s", rq.method, rq.path, status, truncate(string(body), 300))
+			}
+		}
+	}
+}
+
+// sum merges the workers' tallies into one result.
+func sum(ws []tally, elapsed time.Duration) loadResult {
+	res := loadResult{elapsed: elapsed, statuses: map[int]int{}}
 	for _, w := range ws {
 		res.latencies = append(res.latencies, w.lat...)
 		res.errors += w.errors

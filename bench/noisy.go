@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 )
@@ -42,17 +41,10 @@ func paced(ctx context.Context, base string, rate float64, workers int, d time.D
 			due <- t
 		}
 	}()
-	type worker struct {
-		lat      []time.Duration
-		statuses map[int]int
-		errors   int
-		sample   string
-	}
-	ws := make([]worker, workers)
+	ws := make([]tally, workers)
 	var wg sync.WaitGroup
 	for i := range ws {
 		w := &ws[i]
-		w.statuses = map[int]int{}
 		wg.Go(func() {
 			c := newClient()
 			defer c.CloseIdleConnections()
@@ -60,36 +52,12 @@ func paced(ctx context.Context, base string, rate float64, workers int, d time.D
 			for t := range due {
 				rq := gen(r)
 				status, body, err := do(ctx, c, base, rq)
-				w.lat = append(w.lat, time.Since(t))
-				w.statuses[status]++
-				if err != nil || status < 200 || status > 299 {
-					w.errors++
-					if w.sample == "" {
-						if err != nil {
-							w.sample = fmt.Sprintf("%s %s: %v", rq.method, rq.path, err)
-						} else {
-							w.sample = fmt.Sprintf("%s %s: %d %s", rq.method, rq.path, status, truncate(string(body), 300))
-						}
-					}
-				}
+				w.add(rq, time.Since(t), status, body, err)
 			}
 		})
 	}
 	wg.Wait()
-	res := loadResult{elapsed: time.Since(start), statuses: map[int]int{}}
-	for _, w := range ws {
-		res.latencies = append(res.latencies, w.lat...)
-		res.errors += w.errors
-		for s, k := range w.statuses {
-			res.statuses[s] += k
-		}
-		if res.sample == "" {
-			res.sample = w.sample
-		}
-	}
-	res.requests = len(res.latencies)
-	slices.Sort(res.latencies)
-	return res
+	return sum(ws, time.Since(start))
 }
 
 // runNoisy starts a roster serve with the default rate limits on database and measures tenant B

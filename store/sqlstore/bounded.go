@@ -121,8 +121,21 @@ func boundedPage[T any](ctx context.Context, t *Tx, resource string, q roster.Li
 			resid = append(resid, f)
 		}
 	}
-	// Read forwards in the order asked, reversed for a backward page (whose rows the caller
-	// reverses).
+	o, after := l.forward(q)
+	rows, stop, err := b.walk(o, resid, after, q.Inclusive, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	if stop != nil && q.Stop != nil && len(rows) < q.Limit {
+		q.Stop.After = b.typed(o, stop)
+	}
+	return rows, nil
+}
+
+// forward is the order a bounded read of q walks and the boundary it starts from: the order
+// asked, reversed for a backward page (whose rows the caller reverses), cut after its unique
+// key, and the boundary's values for that order.
+func (l listing) forward(q roster.ListQuery) (roster.Sort, []any) {
 	o := l.cut(q.Order)
 	if q.Backward {
 		o = slices.Clone(o)
@@ -134,14 +147,7 @@ func boundedPage[T any](ctx context.Context, t *Tx, resource string, q roster.Li
 	if len(after) > len(o) {
 		after = after[:len(o)]
 	}
-	rows, stop, err := b.walk(o, resid, after, q.Inclusive, q.Limit)
-	if err != nil {
-		return nil, err
-	}
-	if stop != nil && q.Stop != nil && len(rows) < q.Limit {
-		q.Stop.After = b.typed(o, stop)
-	}
-	return rows, nil
+	return o, after
 }
 
 // typed turns stop values from their stored form back into the listing's (times).
@@ -587,17 +593,7 @@ func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error)
 		group(o, resid, v, nil, false)
 		rows(append(slices.Clone(scope), resid...), s, past, false, &till{v: v}, budget)
 	}
-	o := l.cut(q.Order)
-	if q.Backward {
-		o = slices.Clone(o)
-		for i := range o {
-			o[i].Desc = !o[i].Desc
-		}
-	}
-	after := q.After
-	if len(after) > len(o) {
-		after = after[:len(o)]
-	}
+	o, after := l.forward(q)
 	walk(o, resid, after, q.Inclusive)
 	return stmts, argss, bad
 }

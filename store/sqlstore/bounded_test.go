@@ -5,15 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
@@ -116,35 +112,8 @@ func (r *countedRows) Close() { _ = r.Rows.Close() }
 // on SQLite by roster_examined(), which SQLite calls for every index entry it visits), and the
 // walk returns exactly the matching rows, each once, in order (SPEC §6).
 func TestBoundedListCost(t *testing.T) {
-	ctx := context.Background()
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "cost.db")
-		db := seedCost(t, "sqlite:"+path, "sqlite", "file:"+path)
-		runCost(t, db, &sqlstore.Dialect{MapErr: func(err error) error { return err }}, false)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("ROSTER_TEST_POSTGRES")
-		if base == "" {
-			t.Skip("ROSTER_TEST_POSTGRES is not set")
-		}
-		schema := fmt.Sprintf("cost_%d", time.Now().UnixNano())
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(context.Background())
-		})
-		u, _ := url.Parse(base)
-		qv := u.Query()
-		qv.Set("search_path", schema)
-		u.RawQuery = qv.Encode()
-		db := seedCost(t, u.String(), "pgx", u.String())
-		runCost(t, db, &sqlstore.Dialect{Numbered: true, MapErr: func(err error) error { return err }}, true)
+	costEngines(t, "cost", func(t *testing.T, storeURL, driver, dsn string, d *sqlstore.Dialect, pg bool) {
+		runCost(t, seedCost(t, storeURL, driver, dsn), d, pg)
 	})
 }
 

@@ -45,18 +45,26 @@ const tieAccount = "7c14e8fb13e9f491f8e43c53"
 // not examine the group before the cursor: on PostgreSQL counted by EXPLAIN ANALYZE, on SQLite
 // by a function SQLite calls for every index entry it visits (SPEC §6).
 func TestTieGroupListCost(t *testing.T) {
+	costEngines(t, "ties", func(t *testing.T, storeURL, driver, dsn string, d *sqlstore.Dialect, pg bool) {
+		runTies(t, seedTies(t, storeURL, driver, dsn), d, pg)
+	})
+}
+
+// costEngines runs fn on a fresh SQLite file and, when ROSTER_TEST_POSTGRES is set, on a fresh
+// PostgreSQL schema (dropped afterwards): the URL to open a roster store on, the database/sql
+// driver and DSN to count with, the dialect, and whether it is PostgreSQL.
+func costEngines(t *testing.T, name string, fn func(t *testing.T, storeURL, driver, dsn string, d *sqlstore.Dialect, pg bool)) {
 	ctx := context.Background()
 	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "ties.db")
-		db := seedTies(t, "sqlite:"+path, "sqlite", "file:"+path)
-		runTies(t, db, &sqlstore.Dialect{MapErr: func(err error) error { return err }}, false)
+		path := filepath.Join(t.TempDir(), name+".db")
+		fn(t, "sqlite:"+path, "sqlite", "file:"+path, &sqlstore.Dialect{MapErr: func(err error) error { return err }}, false)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		base := os.Getenv("ROSTER_TEST_POSTGRES")
 		if base == "" {
 			t.Skip("ROSTER_TEST_POSTGRES is not set")
 		}
-		schema := fmt.Sprintf("ties_%d", time.Now().UnixNano())
+		schema := fmt.Sprintf("%s_%d", name, time.Now().UnixNano())
 		conn, err := pgx.Connect(ctx, base)
 		if err != nil {
 			t.Fatal(err)
@@ -72,8 +80,7 @@ func TestTieGroupListCost(t *testing.T) {
 		qv := u.Query()
 		qv.Set("search_path", schema)
 		u.RawQuery = qv.Encode()
-		db := seedTies(t, u.String(), "pgx", u.String())
-		runTies(t, db, &sqlstore.Dialect{Numbered: true, MapErr: func(err error) error { return err }}, true)
+		fn(t, u.String(), "pgx", u.String(), &sqlstore.Dialect{Numbered: true, MapErr: func(err error) error { return err }}, true)
 	})
 }
 
