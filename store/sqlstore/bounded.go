@@ -187,7 +187,7 @@ func (b *bounded[T]) walk(o roster.Sort, resid []roster.Filter, after []any, inc
 	}
 	// The groups of the first field past the boundary, in the order its index yields them.
 	s := b.l.scanOrder(o[0])
-	keys, full, err := b.keys(b.scope, s, past, false)
+	keys, full, err := b.keys(b.scope, s, past, false, 1)
 	if err != nil || len(keys) == 0 {
 		return out, nil, err
 	}
@@ -250,7 +250,7 @@ func (b *bounded[T]) group(o roster.Sort, resid []roster.Filter, v any, sub []an
 	ties := b.l.scanOrder(o[0])[1:]
 	if !large {
 		var err error
-		if _, large, err = b.keys(withFilter(b.scope, eq.Field, v), ties, nil, false); err != nil {
+		if _, large, err = b.keys(withFilter(b.scope, eq.Field, v), ties, nil, false, 1); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -280,7 +280,7 @@ func (b *bounded[T]) native(o roster.Sort, scope, resid []roster.Filter, after [
 	if len(resid) == 0 {
 		return b.span(o, all, after, incl, nil, false, need)
 	}
-	keys, full, err := b.keys(scope, o, after, incl)
+	keys, full, err := b.keys(scope, o, after, incl, len(o))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -364,10 +364,12 @@ func (b *bounded[T]) span(o roster.Sort, filters []roster.Filter, after []any, i
 	return append(out, rows...), nil, err
 }
 
-// keys reads the values of order s of at most budget rows under filters, past after; full
-// reports that more rows follow them.
-func (b *bounded[T]) keys(filters []roster.Filter, s roster.Sort, after []any, incl bool) (keys [][]any, full bool, err error) {
-	sql, args, err := keysStatement(b.l, b.query(filters, s, after, incl, b.budget+1))
+// keys reads the values of the first n fields of order s of at most budget rows under filters,
+// in order s, past after; full reports that more rows follow them. A caller that looks at the
+// first field only asks for that one: half the values to scan and box.
+func (b *bounded[T]) keys(filters []roster.Filter, s roster.Sort, after []any, incl bool, n int) (keys [][]any, full bool, err error) {
+	sql, args, err := keysStatement(b.l, b.query(filters, s, after, incl, b.budget+1), n)
+	s = s[:n]
 	if err != nil {
 		return nil, false, err
 	}
@@ -424,10 +426,10 @@ func (b *bounded[T]) query(filters []roster.Filter, s roster.Sort, after []any, 
 	return roster.ListQuery{Filters: filters, Order: s, After: after, Inclusive: incl && after != nil, Limit: limit, Now: b.q.Now}
 }
 
-// keysStatement is q's statement selecting only the columns of its order.
-func keysStatement(l listing, q roster.ListQuery) (string, []any, error) {
-	cols := make([]string, len(q.Order))
-	for i, k := range q.Order {
+// keysStatement is q's statement selecting only the columns of the first n fields of its order.
+func keysStatement(l listing, q roster.ListQuery, n int) (string, []any, error) {
+	cols := make([]string, n)
+	for i, k := range q.Order[:n] {
 		cols[i] = l.columns[k.Field]
 	}
 	from := l.base[strings.Index(l.base, " FROM "):]
@@ -501,8 +503,8 @@ func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error)
 		}
 		return out
 	}
-	keys := func(filters []roster.Filter, s roster.Sort, after []any, incl bool) {
-		add(keysStatement(l, query(filters, s, after, incl, budget+1)))
+	keys := func(filters []roster.Filter, s roster.Sort, after []any, incl bool, n int) {
+		add(keysStatement(l, query(filters, s, after, incl, budget+1), n))
 	}
 	rows := func(filters []roster.Filter, s roster.Sort, after []any, incl bool, upto *till, limit int) {
 		bq := query(filters, s, after, incl, limit)
@@ -549,7 +551,7 @@ func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error)
 		if len(resid) == 0 {
 			return
 		}
-		keys(scope, o, after, incl)
+		keys(scope, o, after, incl, len(o))
 		if len(o) == 1 {
 			span(o, all, after, incl, 1, false)
 			return
@@ -571,7 +573,7 @@ func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error)
 			return
 		}
 		ties := l.scanOrder(o[0])[1:]
-		keys(eq, ties, nil, false)
+		keys(eq, ties, nil, false, 1)
 		rows(append(slices.Clone(eq), resid...), ties, nil, false, nil, budget)
 		walk(r, withFilter(resid, o[0].Field, v), sub, incl)
 	}
@@ -588,7 +590,7 @@ func boundedStatements(l listing, q roster.ListQuery) ([]string, [][]any, error)
 			return
 		}
 		s := l.scanOrder(o[0])
-		keys(scope, s, past, false)
+		keys(scope, s, past, false, 1)
 		v := sample(o[:1])[0]
 		group(o, resid, v, nil, false)
 		rows(append(slices.Clone(scope), resid...), s, past, false, &till{v: v}, budget)
