@@ -136,7 +136,7 @@ func TestQueryPlans(t *testing.T) {
 		"cursor every range is equalities then one range condition with no `OR` chain (`seekQueries`), a one-value boundary is " +
 		"written `k > v` alone, and a residual filter on an indexed column compares an expression (`status || '' = ?`) so no index " +
 		"on it competes with the sort's. What remains statistics-dependent is the choice between two indexes that both serve a " +
-		"statement's order (a relationship's account index or its entity index); `roster`'s PostgreSQL bulk load (`store/postgres/bulk.go`) analyzes the tables it filled; after any other fast fill, " +
+		"statement's order (a relationship's account index or its entity index); `roster`'s PostgreSQL bulk load (`store/postgres/bulk.go`) vacuums and analyzes the tables it filled (until the visibility map is set, an index-only scan, such as a bounded read's key window, visits the table for every entry); after any other fast fill, " +
 		"run `ANALYZE` if a list is slow before autovacuum has analyzed the table.\n")
 
 	// SQLite.

@@ -72,9 +72,12 @@ func (s *Store) BulkLoad(ctx context.Context, accounts []roster.Account, entitie
 		}
 		tables = append(tables, "relationships")
 	}
+	// VACUUM as well as ANALYZE: autovacuum would do both after so many inserts, and until the
+	// visibility map is set an index-only scan (a bounded read's key window) visits the table
+	// for every entry it reads.
 	for _, t := range tables {
-		if _, err := s.pool.Exec(ctx, `ANALYZE `+pgx.Identifier{t}.Sanitize()); err != nil {
-			return fmt.Errorf("postgres: bulk load: analyze %s: %w", t, err)
+		if _, err := s.pool.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{t}.Sanitize()); err != nil {
+			return fmt.Errorf("postgres: bulk load: vacuum %s: %w", t, err)
 		}
 	}
 	return nil
