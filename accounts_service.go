@@ -17,10 +17,7 @@ func (s *Service) CreateAccount(ctx context.Context, p Principal, in AccountCrea
 	if err := p.RequireSuperadmin(); err != nil {
 		return Account{}, err
 	}
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Account, error) {
-		if err := hold(); err != nil {
-			return Account{}, err
-		}
+	return commit(ctx, s, p, w, Shared, func(tx Tx) (Account, error) {
 		now := s.Now()
 		a := Account{ID: NewID(now), Name: in.Name, Slug: in.Slug, Status: AccountActive, CreatedAt: now, UpdatedAt: now}
 		return a, slugTaken(tx.InsertAccount(ctx, &a))
@@ -141,12 +138,9 @@ func (s *Service) PatchAccount(ctx context.Context, p Principal, id string, in A
 	if err := p.CanWrite(id); err != nil {
 		return Account{}, err
 	}
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Account, error) {
+	return commit(ctx, s, p, w, Exclusive, func(tx Tx) (Account, error) {
 		a, err := findAccountWith(ctx, tx.AccountForUpdate, id)
 		if err != nil {
-			return a, err
-		}
-		if err := hold(); err != nil {
 			return a, err
 		}
 		now := s.Now()

@@ -32,11 +32,11 @@ func (s *Service) CreateEntity(ctx context.Context, p Principal, accountID strin
 	if err := p.CanWrite(accountID); err != nil {
 		return Entity{}, err
 	}
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Entity, error) {
+	return commit(ctx, s, p, w, Shared, func(tx Tx) (Entity, error) {
 		if !IsHex24(accountID) {
 			return Entity{}, Invalid("not_found", "no account has this id", "body", "account_id")
 		}
-		// An account key writes to its own account, which hold share-locks with the key; a
+		// An account key writes to its own account, which commit share-locks first; a
 		// superadmin's names any account, locked here.
 		if p.IsSuperadmin() {
 			if _, err := tx.LockAccount(ctx, accountID); errors.Is(err, ErrNotFound) {
@@ -44,9 +44,6 @@ func (s *Service) CreateEntity(ctx context.Context, p Principal, accountID strin
 			} else if err != nil {
 				return Entity{}, err
 			}
-		}
-		if err := hold(); err != nil {
-			return Entity{}, err
 		}
 		now := s.Now()
 		e := Entity{ID: NewID(now), AccountID: accountID, CreatedAt: now}
@@ -114,15 +111,12 @@ func (s *Service) Entity(ctx context.Context, p Principal, id string) (Entity, e
 
 // UpdateEntity replaces (EntityReplace) or patches (EntityPatch) an entity.
 func (s *Service) UpdateEntity(ctx context.Context, p Principal, id string, in EntityInput, mode EntityMode, w *Write) (Entity, error) {
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Entity, error) {
+	return commit(ctx, s, p, w, Shared, func(tx Tx) (Entity, error) {
 		e, err := lockEntity(ctx, tx, p, id)
 		if err != nil {
 			return e, err
 		}
 		if err := p.CanWrite(e.AccountID); err != nil {
-			return e, err
-		}
-		if err := hold(); err != nil {
 			return e, err
 		}
 		before := e
@@ -147,15 +141,12 @@ func (s *Service) UpdateEntity(ctx context.Context, p Principal, id string, in E
 
 // DeleteEntity removes an entity and its relationships, returning it as it was.
 func (s *Service) DeleteEntity(ctx context.Context, p Principal, id string, w *Write) (Entity, error) {
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (Entity, error) {
+	return commit(ctx, s, p, w, Shared, func(tx Tx) (Entity, error) {
 		e, err := lockEntity(ctx, tx, p, id)
 		if err != nil {
 			return e, err
 		}
 		if err := p.CanWrite(e.AccountID); err != nil {
-			return e, err
-		}
-		if err := hold(); err != nil {
 			return e, err
 		}
 		return e, tx.DeleteEntity(ctx, id)

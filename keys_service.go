@@ -50,7 +50,7 @@ func (s *Service) CreateKeyWrite(ctx context.Context, p Principal, in KeyCreate,
 		return CreatedKey{}, err
 	}
 	secret := NewSecret()
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (CreatedKey, error) {
+	return commit(ctx, s, p, w, Exclusive, func(tx Tx) (CreatedKey, error) {
 		now := s.Now()
 		if in.AccountID != "" {
 			// Exclusive, not shared: two creations must not both count 99 and both insert.
@@ -64,9 +64,6 @@ func (s *Service) CreateKeyWrite(ctx context.Context, p Principal, in KeyCreate,
 			if n >= MaxActiveKeys {
 				return CreatedKey{}, Invalid("value_error", fmt.Sprintf("Value error, the account has %d active keys, the most it may have; revoke or delete one first", n), "body", "account_id")
 			}
-		}
-		if err := hold(); err != nil {
-			return CreatedKey{}, err
 		}
 		k := APIKey{ID: NewID(now), AccountID: in.AccountID, Name: in.Name, Role: in.Role, Prefix: secret[:KeyPrefixLen],
 			Hash: HashSecret(secret), ExpiresAt: in.ExpiresAt, CreatedAt: now, UpdatedAt: now}
@@ -202,12 +199,20 @@ func (s *Service) PatchKey(ctx context.Context, p Principal, id string, in KeyPa
 			return APIKey{}, err
 		}
 	}
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (APIKey, error) {
-		k, err := lockKey(ctx, tx, p, id)
+	return commit(ctx, s, p, w, Exclusive, func(tx Tx) (APIKey, error) {
+		// The key's account first, exclusively, as every write takes the account before its
+		// keys: writes by this key hold that row (commit), so a revocation waits for them and
+		// they for it. An admin's own account is held so already.
+		k, err := findKey(ctx, tx, p, id)
 		if err != nil {
 			return k, err
 		}
-		if err := hold(); err != nil {
+		if k.AccountID != "" && (p.IsSuperadmin() || p.KeyID == "") {
+			if _, err := tx.AccountForUpdate(ctx, k.AccountID); err != nil && !errors.Is(err, ErrNotFound) {
+				return k, err
+			}
+		}
+		if k, err = lockKey(ctx, tx, p, id); err != nil {
 			return k, err
 		}
 		if in.Activate && k.Revoked {

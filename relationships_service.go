@@ -83,15 +83,12 @@ func (s *Service) CreateRelationships(ctx context.Context, p Principal, accountI
 	if err := p.CanWrite(accountID); err != nil {
 		return BatchResult{}, err
 	}
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) (BatchResult, error) {
-		// As in CreateEntity: hold share-locks an account key's own account.
+	return commit(ctx, s, p, w, Shared, func(tx Tx) (BatchResult, error) {
+		// As in CreateEntity: commit share-locks an account key's own account.
 		if p.IsSuperadmin() {
 			if _, err := lockAccount(ctx, tx, accountID); err != nil {
 				return BatchResult{}, err
 			}
-		}
-		if err := hold(); err != nil {
-			return BatchResult{}, err
 		}
 		var lookup []string
 		for _, id := range in.EntityIDs {
@@ -226,11 +223,8 @@ func (s *Service) DeleteRelationship(ctx context.Context, p Principal, r Relatio
 	if err := p.CanWrite(r.AccountID); err != nil {
 		return nil, err
 	}
-	return commit(ctx, s, p, w, func(tx Tx, hold func() error) ([]Relationship, error) {
+	return commit(ctx, s, p, w, Shared, func(tx Tx) ([]Relationship, error) {
 		if _, err := findAccount(ctx, tx, r.AccountID); err != nil {
-			return nil, err
-		}
-		if err := hold(); err != nil {
 			return nil, err
 		}
 		if r.EntityID == "" {

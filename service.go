@@ -193,34 +193,20 @@ func newToken() string {
 // commit runs a mutation of p's in one transaction and, when it holds an idempotency claim,
 // saves the rendered response in that same transaction. Any error releases the claim.
 //
-// fn must call hold once it has locked the rows it will change and before it writes anything:
-// hold re-checks p in the transaction (holdPrincipal). Not earlier, so that an operation on the
-// caller's own account or key holds that row exclusively before hold shares it (two such writes
-// then queue instead of deadlocking on a lock upgrade); not later, so that the check sees the
-// state before this write (an admin may revoke its own key). A write whose fn never calls hold
-// is refused.
-func commit[T any](ctx context.Context, s *Service, p Principal, w *Write, fn func(tx Tx, hold func() error) (T, error)) (T, error) {
+// Before fn, it re-checks p in the transaction and locks what let p in (holdPrincipal): the
+// caller's account, shared, or exclusively when mode is exclusive — the mode of an operation that
+// will change that account or one of its keys, so that the row is taken once in the strength it
+// needs rather than shared and then upgraded (two such writes would deadlock). Every write thus
+// takes its locks in one order: the account, then its keys, then its entities.
+func commit[T any](ctx context.Context, s *Service, p Principal, w *Write, mode LockMode, fn func(tx Tx) (T, error)) (T, error) {
 	var out T
 	err := s.store.Update(ctx, func(tx Tx) error {
-		held := false
-		hold := func() error {
-			held = true
-			return s.holdPrincipal(ctx, tx, p)
-		}
-		v, err := fn(tx, hold)
-		var refused *Error
-		if err != nil && !held && errors.As(err, &refused) {
-			// Refused before hold (the key or entity it names is gone, say): a caller whose own
-			// key or account went meanwhile hears 401 or 403 first, as the order of checks says.
-			if herr := s.holdPrincipal(ctx, tx, p); herr != nil {
-				return herr
-			}
-		}
-		if err != nil {
+		if err := s.holdPrincipal(ctx, tx, p, mode); err != nil {
 			return err
 		}
-		if !held {
-			return errors.New("roster: a write committed without re-checking its principal")
+		v, err := fn(tx)
+		if err != nil {
+			return err
 		}
 		out = v
 		if w == nil || w.Claim == nil {
@@ -251,24 +237,54 @@ func commit[T any](ctx context.Context, s *Service, p Principal, w *Write, fn fu
 	return out, err
 }
 
+// LockMode is how strongly a write holds its caller's account: Shared for a write under the
+// account, Exclusive for one that changes the account or one of its keys.
+type LockMode int
+
+const (
+	Shared LockMode = iota
+	Exclusive
+)
+
 // holdPrincipal re-reads, in a write's transaction, what let p write when it was authenticated:
-// its key live and active, its account live and, for an account key, not suspended. Both rows
-// stay share-locked until the write commits, so a revocation, suspension or deletion either
-// committed before (and the write is refused as the next request would be: 401, or 403
-// account_suspended) or waits for the write: no write lands after one of those was
-// acknowledged (SPEC §11). The operator at the command line has no key to check.
-func (s *Service) holdPrincipal(ctx context.Context, tx Tx, p Principal) error {
+// its key live and active, its account live and, for an account key, not suspended, and holds
+// the account row (a superadmin key: its own row) until the write commits. Every change of a key
+// (revocation, deletion) takes its account's row exclusively first, and so does every change of
+// an account, so a revocation, suspension or deletion either committed before (and the write is
+// refused as the next request would be: 401, or 403 account_suspended) or waits for the write:
+// no write lands after one of those was acknowledged (SPEC §11). The operator at the command line
+// has no key to check.
+func (s *Service) holdPrincipal(ctx context.Context, tx Tx, p Principal, mode LockMode) error {
 	if p.KeyID == "" {
 		return nil
 	}
-	c, err := tx.LockCredential(ctx, p.KeyID)
-	if errors.Is(err, ErrNotFound) || err == nil && c.Status(s.Now()) != KeyActive {
+	if p.IsSuperadmin() {
+		k, err := tx.LockKey(ctx, p.KeyID)
+		if errors.Is(err, ErrNotFound) || err == nil && k.Status(s.Now()) != KeyActive {
+			return unauthorized()
+		}
+		return err
+	}
+	lock := tx.LockAccount
+	if mode == Exclusive {
+		lock = tx.AccountForUpdate
+	}
+	a, err := lock(ctx, p.AccountID)
+	if errors.Is(err, ErrNotFound) {
 		return unauthorized()
 	}
 	if err != nil {
 		return err
 	}
-	if !p.IsSuperadmin() && c.AccountStatus == AccountSuspended {
+	// The key itself needs no lock: whatever changes it holds this account row exclusively.
+	k, err := tx.Key(ctx, p.KeyID)
+	if errors.Is(err, ErrNotFound) || err == nil && (k.Status(s.Now()) != KeyActive || k.AccountID != p.AccountID) {
+		return unauthorized()
+	}
+	if err != nil {
+		return err
+	}
+	if a.Status == AccountSuspended {
 		return Principal{Role: p.Role, Suspended: true}.canWriteOwn()
 	}
 	return nil

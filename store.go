@@ -51,11 +51,8 @@ type Tx interface {
 	KeyByHash(ctx context.Context, hash string) (Credential, error)
 	// KeyForUpdate is Key holding the row (exclusive) until the transaction ends.
 	KeyForUpdate(ctx context.Context, id string) (APIKey, error)
-	// LockCredential reads the credential of a live key by id and holds (shared) the key's row and
-	// its account's until the transaction ends, so a revocation, suspension or deletion of either
-	// commits before it (and is read) or waits for this transaction. ErrNotFound when the key or
-	// its account is deleted.
-	LockCredential(ctx context.Context, keyID string) (Credential, error)
+	// LockKey is Key holding the row (shared) until the transaction ends.
+	LockKey(ctx context.Context, id string) (APIKey, error)
 	UpdateKey(ctx context.Context, k *APIKey) error
 	TouchKey(ctx context.Context, id string, at time.Time) error
 	ListKeys(ctx context.Context, q ListQuery) ([]APIKey, error)

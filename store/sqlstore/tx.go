@@ -233,17 +233,9 @@ func scanCredential(r Rows) (roster.Credential, error) {
 	return c, err
 }
 
-// LockCredential implements roster.Tx. A superadmin key has no account to hold; an account key
-// is read joined to its account, both rows locked by the one statement.
-func (t *Tx) LockCredential(ctx context.Context, keyID string) (roster.Credential, error) {
-	c, err := queryOne(ctx, t, scanCredential, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
-		FROM api_keys k JOIN accounts a ON a.id = k.account_id
-		WHERE k.id = ? AND k.deleted_at IS NULL AND a.deleted_at IS NULL`+t.d.ShareLock, keyID)
-	if !errors.Is(err, roster.ErrNotFound) {
-		return c, err
-	}
-	return queryOne(ctx, t, scanCredential, `SELECT id, account_id, role, revoked, expires_at, last_used_at, NULL
-		FROM api_keys WHERE id = ? AND account_id IS NULL AND deleted_at IS NULL`+t.d.ShareLock, keyID)
+// LockKey implements roster.Tx.
+func (t *Tx) LockKey(ctx context.Context, id string) (roster.APIKey, error) {
+	return queryOne(ctx, t, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND deleted_at IS NULL`+t.d.ShareLock, id)
 }
 
 // KeyByHash implements roster.Tx.

@@ -118,6 +118,17 @@ func testReadForUpdate(t *testing.T, s roster.Store) {
 			t.Fatalf("after %s concurrent increments the entity's counter is %q (%v): updates were lost", want, got.Name, err)
 		}
 	})
+	t.Run("shared key", func(t *testing.T) {
+		var got roster.APIKey
+		update(t, s, func(ctx context.Context, tx roster.Tx) error {
+			var err error
+			got, err = tx.LockKey(ctx, k.ID)
+			return err
+		})
+		if got.ID != k.ID || got.AccountID != a.ID {
+			t.Fatalf("LockKey read %+v", got)
+		}
+	})
 	t.Run("deleted", func(t *testing.T) {
 		update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, e.ID) })
 		err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
@@ -130,6 +141,15 @@ func testReadForUpdate(t *testing.T, s roster.Store) {
 			return err
 		})
 		wantErr(t, "LockEntity of a deleted entity", err, roster.ErrNotFound)
+		gone := newKey(a.ID, "gone", roster.RoleAdmin, at(3*time.Second))
+		insertKeys(t, s, &gone)
+		gone.Deleted, gone.UpdatedAt = true, at(4*time.Second)
+		update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.UpdateKey(ctx, &gone) })
+		err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
+			_, err := tx.LockKey(ctx, gone.ID)
+			return err
+		})
+		wantErr(t, "LockKey of a deleted key", err, roster.ErrNotFound)
 	})
 }
 
