@@ -265,26 +265,15 @@ func (s *Service) holdPrincipal(ctx context.Context, tx Tx, p Principal, mode Lo
 		}
 		return err
 	}
-	lock := tx.LockAccount
-	if mode == Exclusive {
-		lock = tx.AccountForUpdate
-	}
-	a, err := lock(ctx, p.AccountID)
-	if errors.Is(err, ErrNotFound) {
-		return unauthorized()
-	}
-	if err != nil {
-		return err
-	}
 	// The key itself needs no lock: whatever changes it holds this account row exclusively.
-	k, err := tx.Key(ctx, p.KeyID)
-	if errors.Is(err, ErrNotFound) || err == nil && (k.Status(s.Now()) != KeyActive || k.AccountID != p.AccountID) {
+	c, err := tx.LockCaller(ctx, p.KeyID, p.AccountID, mode == Exclusive)
+	if errors.Is(err, ErrNotFound) || err == nil && c.Status(s.Now()) != KeyActive {
 		return unauthorized()
 	}
 	if err != nil {
 		return err
 	}
-	if a.Status == AccountSuspended {
+	if c.AccountStatus == AccountSuspended {
 		return Principal{Role: p.Role, Suspended: true}.canWriteOwn()
 	}
 	return nil

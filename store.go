@@ -53,6 +53,10 @@ type Tx interface {
 	KeyForUpdate(ctx context.Context, id string) (APIKey, error)
 	// LockKey is Key holding the row (shared) until the transaction ends.
 	LockKey(ctx context.Context, id string) (APIKey, error)
+	// LockCaller reads the credential of a live account key with its live account's status, in
+	// one statement, and holds the account row until the transaction ends: exclusively when
+	// exclusive, else shared. ErrNotFound when the key or its account is deleted.
+	LockCaller(ctx context.Context, keyID, accountID string, exclusive bool) (Credential, error)
 	UpdateKey(ctx context.Context, k *APIKey) error
 	TouchKey(ctx context.Context, id string, at time.Time) error
 	ListKeys(ctx context.Context, q ListQuery) ([]APIKey, error)

@@ -238,6 +238,21 @@ func (t *Tx) LockKey(ctx context.Context, id string) (roster.APIKey, error) {
 	return queryOne(ctx, t, scanKey, `SELECT `+keyCols+` FROM api_keys WHERE id = ? AND deleted_at IS NULL`+t.d.ShareLock, id)
 }
 
+// LockCaller implements roster.Tx. Only the account row is locked (OF a): whatever changes a
+// key locks its account first.
+func (t *Tx) LockCaller(ctx context.Context, keyID, accountID string, exclusive bool) (roster.Credential, error) {
+	lock := t.d.ShareLock
+	if exclusive {
+		lock = t.d.UpdateLock
+	}
+	if lock != "" {
+		lock += " OF a"
+	}
+	return queryOne(ctx, t, scanCredential, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status
+		FROM accounts a JOIN api_keys k ON k.account_id = a.id
+		WHERE a.id = ? AND k.id = ? AND a.deleted_at IS NULL AND k.deleted_at IS NULL`+lock, accountID, keyID)
+}
+
 // KeyByHash implements roster.Tx.
 func (t *Tx) KeyByHash(ctx context.Context, hash string) (roster.Credential, error) {
 	return queryOne(ctx, t, scanCredential, `SELECT k.id, k.account_id, k.role, k.revoked, k.expires_at, k.last_used_at, a.status

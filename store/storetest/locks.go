@@ -129,6 +129,24 @@ func testReadForUpdate(t *testing.T, s roster.Store) {
 			t.Fatalf("LockKey read %+v", got)
 		}
 	})
+	t.Run("caller", func(t *testing.T) {
+		for _, exclusive := range []bool{false, true} {
+			var got roster.Credential
+			update(t, s, func(ctx context.Context, tx roster.Tx) error {
+				var err error
+				got, err = tx.LockCaller(ctx, k.ID, a.ID, exclusive)
+				return err
+			})
+			if got.KeyID != k.ID || got.AccountID != a.ID || got.AccountStatus != roster.AccountActive || got.Role != roster.RoleAdmin {
+				t.Fatalf("LockCaller(exclusive %v) read %+v", exclusive, got)
+			}
+		}
+		err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
+			_, err := tx.LockCaller(ctx, k.ID, roster.NewID(base), false)
+			return err
+		})
+		wantErr(t, "LockCaller with another account", err, roster.ErrNotFound)
+	})
 	t.Run("deleted", func(t *testing.T) {
 		update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, e.ID) })
 		err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
