@@ -81,13 +81,9 @@ func (p Principal) ScopeFilter(raw string) (accountID string, ok bool, err error
 
 // ListAccounts lists the accounts p may see. Filters: slug, status, account_id.
 func (s *Service) ListAccounts(ctx context.Context, p Principal, req PageRequest) (Page[Account], error) {
-	if !p.IsSuperadmin() {
-		if _, _, err := p.ScopeFilter(req.Filters["account_id"]); err != nil {
-			return Page[Account]{}, err
-		}
-		delete(req.Filters, "account_id")
+	if err := forCaller(p, &req); err != nil {
+		return Page[Account]{}, err
 	}
-	req.Principal = p
 	ok := true
 	pl, err := Accounts.Plan(req, func(raw map[string]string) ([]Filter, error) {
 		var fs []Filter

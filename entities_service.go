@@ -156,13 +156,9 @@ func (s *Service) DeleteEntity(ctx context.Context, p Principal, id string, w *W
 // ListEntities lists the entities p may see through listing l. Filters: source, recipient,
 // deprecated, account_id (a superadmin's scope).
 func (s *Service) ListEntities(ctx context.Context, p Principal, l Listing, req PageRequest) (Page[Entity], error) {
-	if !p.IsSuperadmin() {
-		if _, _, err := p.ScopeFilter(req.Filters["account_id"]); err != nil {
-			return Page[Entity]{}, err
-		}
-		delete(req.Filters, "account_id")
+	if err := forCaller(p, &req); err != nil {
+		return Page[Entity]{}, err
 	}
-	req.Principal = p
 	ok := true
 	pl, err := l.Plan(req, func(raw map[string]string) ([]Filter, error) {
 		var fs []Filter

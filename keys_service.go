@@ -53,9 +53,12 @@ func (s *Service) CreateKeyWrite(ctx context.Context, p Principal, in KeyCreate,
 	return commit(ctx, s, p, w, Exclusive, func(tx Tx) (CreatedKey, error) {
 		now := s.Now()
 		if in.AccountID != "" {
-			// Exclusive, not shared: two creations must not both count 99 and both insert.
-			if _, err := findAccountWith(ctx, tx.AccountForUpdate, in.AccountID); err != nil {
-				return CreatedKey{}, err
+			// Exclusive, not shared: two creations must not both count 99 and both insert. An
+			// admin's own account is held so by commit already; a superadmin's is locked here.
+			if p.IsSuperadmin() {
+				if _, err := findAccountWith(ctx, tx.AccountForUpdate, in.AccountID); err != nil {
+					return CreatedKey{}, err
+				}
 			}
 			n, err := tx.CountActiveKeys(ctx, in.AccountID, now)
 			if err != nil {
@@ -100,13 +103,9 @@ func (s *Service) ListKeys(ctx context.Context, p Principal, req PageRequest) (P
 	if !p.IsSuperadmin() && p.Role != RoleAdmin {
 		return Page[APIKey]{}, Errorf(CodeForbidden, "a reader key cannot manage keys")
 	}
-	if !p.IsSuperadmin() {
-		if _, _, err := p.ScopeFilter(req.Filters["account_id"]); err != nil {
-			return Page[APIKey]{}, err
-		}
-		delete(req.Filters, "account_id")
+	if err := forCaller(p, &req); err != nil {
+		return Page[APIKey]{}, err
 	}
-	req.Principal = p
 	ok := true
 	pl, err := Keys.Plan(req, func(raw map[string]string) ([]Filter, error) {
 		var fs []Filter
@@ -202,17 +201,21 @@ func (s *Service) PatchKey(ctx context.Context, p Principal, id string, in KeyPa
 	return commit(ctx, s, p, w, Exclusive, func(tx Tx) (APIKey, error) {
 		// The key's account first, exclusively, as every write takes the account before its
 		// keys: writes by this key hold that row (commit), so a revocation waits for them and
-		// they for it. An admin's own account is held so already.
-		k, err := findKey(ctx, tx, p, id)
-		if err != nil {
-			return k, err
-		}
-		if k.AccountID != "" && (p.IsSuperadmin() || p.KeyID == "") {
-			if _, err := tx.AccountForUpdate(ctx, k.AccountID); err != nil && !errors.Is(err, ErrNotFound) {
+		// they for it. An admin's own account is held so already; a superadmin (or the command
+		// line) learns the key's account by reading the key first.
+		if p.IsSuperadmin() {
+			k, err := findKey(ctx, tx, p, id)
+			if err != nil {
 				return k, err
 			}
+			if k.AccountID != "" {
+				if _, err := tx.AccountForUpdate(ctx, k.AccountID); err != nil && !errors.Is(err, ErrNotFound) {
+					return k, err
+				}
+			}
 		}
-		if k, err = lockKey(ctx, tx, p, id); err != nil {
+		k, err := lockKey(ctx, tx, p, id)
+		if err != nil {
 			return k, err
 		}
 		if in.Activate && k.Revoked {

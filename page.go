@@ -198,6 +198,20 @@ func listScope(p Principal, raw map[string]string, ps *Problems) (scope string, 
 	return scope, ok, err
 }
 
+// forCaller binds a page request to its caller p. For anyone but a superadmin, ?account_id= may
+// only name the caller's own account (403 otherwise) and is then dropped: such a list is always
+// scoped to that account (listScope), never by the parameter.
+func forCaller(p Principal, req *PageRequest) error {
+	if !p.IsSuperadmin() {
+		if _, _, err := p.ScopeFilter(req.Filters["account_id"]); err != nil {
+			return err
+		}
+		delete(req.Filters, "account_id")
+	}
+	req.Principal = p
+	return nil
+}
+
 // callerTag binds a cursor to the caller: its account, or "*" for a superadmin.
 func callerTag(p Principal) string {
 	if p.IsSuperadmin() {

@@ -71,12 +71,18 @@ func (l *limiter) reserve(id string, now time.Time) (*rate.Limiter, *rate.Reserv
 		}
 		l.swept = now
 	}
+	b := l.bucket(id)
+	return b, b.ReserveN(now, 1)
+}
+
+// bucket is id's bucket, made full on first use; l.mu must be held.
+func (l *limiter) bucket(id string) *rate.Limiter {
 	b := l.buckets[id]
 	if b == nil {
 		b = rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)
 		l.buckets[id] = b
 	}
-	return b, b.ReserveN(now, 1)
+	return b
 }
 
 // size is the number of buckets held.
@@ -168,12 +174,7 @@ func (l *limiter) debit(id string, n int, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b := l.buckets[id]
-	if b == nil {
-		b = rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)
-		l.buckets[id] = b
-	}
-	b.ReserveN(now, min(n, l.cfg.Burst)) // kept, never cancelled: that is the debt
+	l.bucket(id).ReserveN(now, min(n, l.cfg.Burst)) // kept, never cancelled: that is the debt
 }
 
 // inFlight bounds the requests one account (or superadmin key) has running at once, as a
