@@ -38,34 +38,3 @@ func (s *surface) account(a roster.Account) any {
 	return accountView{ID: s.id(roster.KindAccount, a.ID), Name: a.Name, Slug: a.Slug, Status: string(a.Status),
 		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt)}
 }
-
-// paginationView is the native list envelope's navigation.
-type paginationView struct {
-	Count      int     `json:"count"`
-	HasNext    bool    `json:"has_next"`
-	HasPrev    bool    `json:"has_prev"`
-	NextCursor *string `json:"next_cursor"`
-	PrevCursor *string `json:"prev_cursor"`
-}
-
-type listView struct {
-	Data       []any          `json:"data"`
-	Pagination paginationView `json:"pagination"`
-}
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// nativePage renders a page in the native envelope.
-func nativePage[T any](p roster.Page[T], view func(T) any) listView {
-	out := listView{Data: make([]any, len(p.Items)), Pagination: paginationView{
-		Count: len(p.Items), HasNext: p.HasNext, HasPrev: p.HasPrev, NextCursor: optString(p.Next), PrevCursor: optString(p.Prev)}}
-	for i, it := range p.Items {
-		out.Data[i] = view(it)
-	}
-	return out
-}
