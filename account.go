@@ -215,13 +215,7 @@ func (s *Service) CreateAccount(ctx context.Context, r *Request, body []byte) (A
 
 // Account reads one account; id is the path's account, resolved by the route's access.
 func (s *Service) Account(ctx context.Context, id string) (Account, error) {
-	var a Account
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		a, err = findAccount(ctx, tx, id)
-		return err
-	})
-	return a, err
+	return read(ctx, s, func(tx Tx) (Account, error) { return findAccount(ctx, tx, id) })
 }
 
 func findAccount(ctx context.Context, tx Tx, id string) (Account, error) {
@@ -280,12 +274,7 @@ func (s *Service) ListAccounts(ctx context.Context, p Principal, req PageRequest
 	if !ok {
 		return BuildPage[Account](nil, pl, AccountValue), nil
 	}
-	var rows []Account
-	err = s.store.View(ctx, func(tx Tx) error {
-		var err error
-		rows, err = tx.ListAccounts(ctx, pl.Query)
-		return err
-	})
+	rows, err := read(ctx, s, func(tx Tx) ([]Account, error) { return tx.ListAccounts(ctx, pl.Query) })
 	if err != nil {
 		return Page[Account]{}, err
 	}

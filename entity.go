@@ -459,35 +459,20 @@ func findEntityWith(ctx context.Context, read func(context.Context, string) (Ent
 	return e, err
 }
 
-// parseEntityID reads the {id} of an entity route: 422 when it breaks the pattern.
-func parseEntityID(raw string) (string, error) {
-	id, ok := ParseID(KindEntity, raw)
-	if !ok {
-		return "", Invalid("string_pattern_mismatch", "String should match pattern '"+KindEntity.Pattern()+"'", "path", "id")
-	}
-	return id, nil
-}
-
 // Entity reads one entity p may see.
 func (s *Service) Entity(ctx context.Context, p Principal, rawID string) (Entity, error) {
-	id, err := parseEntityID(rawID)
+	id, err := parsePathID(KindEntity, rawID, "id")
 	if err != nil {
 		return Entity{}, err
 	}
-	var e Entity
-	err = s.store.View(ctx, func(tx Tx) error {
-		var err error
-		e, err = findEntity(ctx, tx, p, id)
-		return err
-	})
-	return e, err
+	return read(ctx, s, func(tx Tx) (Entity, error) { return findEntity(ctx, tx, p, id) })
 }
 
 // UpdateEntity replaces (EntityReplace) or patches (EntityPatch) an entity.
 func (s *Service) UpdateEntity(ctx context.Context, r *Request, rawID string, body []byte, mode EntityMode) (Entity, error) {
 	p := r.Principal
 	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (func(Tx) (Entity, error), error) {
-		id, idErr := parseEntityID(rawID)
+		id, idErr := parsePathID(KindEntity, rawID, "id")
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -529,7 +514,7 @@ func (s *Service) updateEntity(ctx context.Context, tx Tx, p Principal, id strin
 func (s *Service) DeleteEntity(ctx context.Context, r *Request, rawID string) (Entity, error) {
 	p := r.Principal
 	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (func(Tx) (Entity, error), error) {
-		id, err := parseEntityID(rawID)
+		id, err := parsePathID(KindEntity, rawID, "id")
 		if err != nil {
 			return nil, err
 		}
@@ -584,12 +569,7 @@ func (s *Service) ListEntities(ctx context.Context, p Principal, l Listing, req 
 	if err != nil || !ok {
 		return BuildPage[Entity](nil, pl, EntityValue), err
 	}
-	var rows []Entity
-	err = s.store.View(ctx, func(tx Tx) error {
-		var err error
-		rows, err = tx.ListEntities(ctx, pl.Query)
-		return err
-	})
+	rows, err := read(ctx, s, func(tx Tx) ([]Entity, error) { return tx.ListEntities(ctx, pl.Query) })
 	if err != nil {
 		return Page[Entity]{}, err
 	}

@@ -279,40 +279,20 @@ func (s *Service) ListKeys(ctx context.Context, p Principal, req PageRequest) (P
 		return BuildPage[APIKey](nil, pl, KeyValue), nil
 	}
 	pl.Query.Now = s.Now()
-	var rows []APIKey
-	err = s.store.View(ctx, func(tx Tx) error {
-		var err error
-		rows, err = tx.ListKeys(ctx, pl.Query)
-		return err
-	})
+	rows, err := read(ctx, s, func(tx Tx) ([]APIKey, error) { return tx.ListKeys(ctx, pl.Query) })
 	if err != nil {
 		return Page[APIKey]{}, err
 	}
 	return BuildPage(rows, pl, KeyValue), nil
 }
 
-// parseKeyID reads the {key_id} of a key route: 422 when it breaks the pattern.
-func parseKeyID(raw string) (string, error) {
-	id, ok := ParseID(KindKey, raw)
-	if !ok {
-		return "", Invalid("string_pattern_mismatch", "String should match pattern '"+KindKey.Pattern()+"'", "path", "key_id")
-	}
-	return id, nil
-}
-
 // Key reads one key visible to p: another tenant's key, or a superadmin key for an admin, is 404.
 func (s *Service) Key(ctx context.Context, p Principal, rawID string) (APIKey, error) {
-	id, err := parseKeyID(rawID)
+	id, err := parsePathID(KindKey, rawID, "key_id")
 	if err != nil {
 		return APIKey{}, err
 	}
-	var k APIKey
-	err = s.store.View(ctx, func(tx Tx) error {
-		var err error
-		k, err = findKey(ctx, tx, p, id)
-		return err
-	})
-	return k, err
+	return read(ctx, s, func(tx Tx) (APIKey, error) { return findKey(ctx, tx, p, id) })
 }
 
 func findKey(ctx context.Context, tx Tx, p Principal, id string) (APIKey, error) {
@@ -375,7 +355,7 @@ func decodeKeyPatch(v any) (KeyPatch, error) {
 func (s *Service) PatchKey(ctx context.Context, r *Request, rawID string, body []byte) (APIKey, error) {
 	p := r.Principal
 	return write(ctx, s, r, mutation[APIKey]{mode: Exclusive, prepare: func(ps *Problems) (func(Tx) (APIKey, error), error) {
-		id, idErr := parseKeyID(rawID)
+		id, idErr := parsePathID(KindKey, rawID, "key_id")
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -430,12 +410,7 @@ func (s *Service) patchKey(ctx context.Context, tx Tx, p Principal, id string, i
 // Bootstrap creates a superadmin key when the database has none, returning its secret ("" when
 // keys exist).
 func (s *Service) Bootstrap(ctx context.Context) (string, error) {
-	var n int
-	if err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		n, err = tx.CountKeys(ctx)
-		return err
-	}); err != nil || n > 0 {
+	if n, err := read(ctx, s, func(tx Tx) (int, error) { return tx.CountKeys(ctx) }); err != nil || n > 0 {
 		return "", err
 	}
 	ck, err := s.CreateKey(ctx, Operator(), []byte(`{"name":"bootstrap superadmin","role":"superadmin"}`))

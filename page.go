@@ -419,7 +419,8 @@ func BuildPage[T any](rows []T, pl Plan, values func(T, string) any) Page[T] {
 	return p
 }
 
-// CheckLimit validates a limit parameter already parsed as an integer.
+// CheckLimit reads a limit parameter as the client sent it (text, "" when absent) and checks it
+// against the listing's bounds.
 func (l Listing) CheckLimit(raw string) (int, error) {
 	if raw == "" {
 		return l.DefaultLimit, nil

@@ -166,12 +166,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 	if !WellFormedSecret(secret) {
 		return Principal{}, unauthorized()
 	}
-	var k Credential
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		k, err = tx.KeyByHash(ctx, HashSecret(secret))
-		return err
-	})
+	k, err := read(ctx, s, func(tx Tx) (Credential, error) { return tx.KeyByHash(ctx, HashSecret(secret)) })
 	if errors.Is(err, ErrNotFound) {
 		return Principal{}, unauthorized()
 	}

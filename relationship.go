@@ -223,14 +223,11 @@ func (s *Service) ListRelationships(ctx context.Context, p Principal, accountID 
 	if err != nil {
 		return Page[Relationship]{}, err
 	}
-	var rows []Relationship
-	err = s.store.View(ctx, func(tx Tx) error {
+	rows, err := read(ctx, s, func(tx Tx) ([]Relationship, error) {
 		if _, err := findAccount(ctx, tx, accountID); err != nil {
-			return err
+			return nil, err
 		}
-		var err error
-		rows, err = tx.ListRelationships(ctx, pl.Query)
-		return err
+		return tx.ListRelationships(ctx, pl.Query)
 	})
 	if err != nil {
 		return Page[Relationship]{}, err
@@ -240,7 +237,7 @@ func (s *Service) ListRelationships(ctx context.Context, p Principal, accountID 
 
 // EntityRelationships lists the roles one entity holds.
 func (s *Service) EntityRelationships(ctx context.Context, p Principal, rawID string, req PageRequest) (Page[Relationship], error) {
-	entityID, err := parseEntityID(rawID)
+	entityID, err := parsePathID(KindEntity, rawID, "id")
 	if err != nil {
 		return Page[Relationship]{}, err
 	}
@@ -255,15 +252,13 @@ func (s *Service) EntityRelationships(ctx context.Context, p Principal, rawID st
 	if err != nil {
 		return Page[Relationship]{}, err
 	}
-	var rows []Relationship
-	err = s.store.View(ctx, func(tx Tx) error {
+	rows, err := read(ctx, s, func(tx Tx) ([]Relationship, error) {
 		e, err := findEntity(ctx, tx, p, entityID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pl.Query.Filters = append(pl.Query.Filters, Filter{Field: "account_id", Value: e.AccountID})
-		rows, err = tx.ListRelationships(ctx, pl.Query)
-		return err
+		return tx.ListRelationships(ctx, pl.Query)
 	})
 	if err != nil {
 		return Page[Relationship]{}, err

@@ -25,8 +25,25 @@ func NewService(store Store, now func() time.Time, log *slog.Logger) *Service {
 	return &Service{store: store, now: Clock(now), log: log}
 }
 
+// Clock returns the current time; tests replace it.
+type Clock func() time.Time
+
+// Now truncates to microseconds, the precision both engines store.
+func (c Clock) Now() time.Time { return c().UTC().Truncate(time.Microsecond) }
+
 // Now is the service's clock, truncated to what storage keeps.
 func (s *Service) Now() time.Time { return s.now.Now() }
+
+// read runs fn in a read-only view of the store and returns what it read.
+func read[T any](ctx context.Context, s *Service, fn func(Tx) (T, error)) (T, error) {
+	var out T
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	return out, err
+}
 
 // Ready reports whether the database answers.
 func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }

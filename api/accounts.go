@@ -6,6 +6,20 @@ import (
 	"github.com/rosterhq/roster"
 )
 
+type accountView struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Slug      string `json:"slug"`
+	Status    string `json:"status"`
+	CreatedAt stamp  `json:"created_at"`
+	UpdatedAt stamp  `json:"updated_at"`
+}
+
+func (s *surface) account(a roster.Account) any {
+	return accountView{ID: s.id(roster.KindAccount, a.ID), Name: a.Name, Slug: a.Slug, Status: string(a.Status),
+		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt)}
+}
+
 func (s *Server) createAccount(c *call) error {
 	w := newWrite(c, http.StatusCreated, c.sf.account)
 	return w.answer(s.svc.CreateAccount(c.ctx(), w.req, c.body))

@@ -1,6 +1,10 @@
-// Package api serves roster over HTTP: one route table, three surfaces (native /v1, Lead Bank
-// /v0, LeadConduit at the root) that differ only in how they render, and thin handlers that
-// decode, validate, call the core and encode.
+// Package api serves roster over HTTP. A request enters at Server.ServeHTTP and the route table
+// (routes, in this file), which states who may call each route; serveRoute runs the checks every
+// route shares and enforces that access. A handler then reads the request (request.go), makes
+// one call to the core (package roster) and renders the answer in the look of the route's
+// surface: native.go (/v1), leadbank.go (/v0), conduit.go (the root), over what surface.go
+// shares. Writes go through write.go, which hands the core the headers idempotency and nonces
+// need and sends back a saved or replayed response as it is.
 package api
 
 import (

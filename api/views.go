@@ -1,10 +1,6 @@
 package api
 
-import (
-	"time"
-
-	"github.com/rosterhq/roster"
-)
+import "time"
 
 // timeFormat is how every timestamp is written: RFC 3339 in UTC with microseconds.
 const timeFormat = "2006-01-02T15:04:05.000000Z07:00"
@@ -23,18 +19,4 @@ func optStamp(t *time.Time) *stamp {
 	}
 	s := stamp(*t)
 	return &s
-}
-
-type accountView struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Slug      string `json:"slug"`
-	Status    string `json:"status"`
-	CreatedAt stamp  `json:"created_at"`
-	UpdatedAt stamp  `json:"updated_at"`
-}
-
-func (s *surface) account(a roster.Account) any {
-	return accountView{ID: s.id(roster.KindAccount, a.ID), Name: a.Name, Slug: a.Slug, Status: string(a.Status),
-		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt)}
 }
