@@ -135,7 +135,9 @@ func (s *Service) CreateRelationships(ctx context.Context, r *Request, accountID
 		if err := ps.Absorb(err); err != nil {
 			return nil, err
 		}
-		return func(tx Tx, ch *changes) (BatchResult, error) { return s.createRelationships(ctx, tx, ch, p, accountID, in) }, nil
+		return func(tx Tx, ch *changes) (BatchResult, error) {
+			return s.createRelationships(ctx, tx, ch, p, accountID, in)
+		}, nil
 	}})
 }
 

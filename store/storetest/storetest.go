@@ -910,7 +910,9 @@ func testDeleteEntity(t *testing.T, s roster.Store) {
 
 	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, e1.ID)) })
 	wantErr(t, "DeleteEntity repeated", err, roster.ErrNotFound)
-	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, roster.NewID(base))) })
+	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
+		return errOnly(tx.DeleteEntity(ctx, roster.NewID(base)))
+	})
 	wantErr(t, "DeleteEntity of a missing id", err, roster.ErrNotFound)
 	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.UpdateEntity(ctx, &e1) })
 	wantErr(t, "UpdateEntity of a deleted entity", err, roster.ErrNotFound)
