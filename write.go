@@ -23,7 +23,7 @@ type Request struct {
 	Render func(v any) (status int, body []byte, err error)
 	Saved  func(v any) (status int, body []byte, err error)
 
-	// Changes are what the write did, set when it commits.
+	// Changes are what the write did, set once it has committed.
 	Changes []Change
 	// Replayed, Status and Body are set by a write that answered from an earlier request's saved
 	// response (Replayed), or saved its own: the surface sends them as they are.
@@ -35,27 +35,6 @@ type Request struct {
 // Operator is a request of the operator at the command line: a superadmin without a key, with
 // no idempotency key and no nonce.
 func Operator() *Request { return &Request{Principal: System} }
-
-// A Change is what a write did to one object, in the terms of the events it records (SPEC §13).
-type Change struct {
-	// Type is the event type: "entity.updated", "api_key.revoked"…
-	Type string
-	// AccountID is the account the change belongs to; "" for a superadmin key's own key.
-	AccountID string
-	// ObjectID is the object's id (bare hex); for a relationship, its entity's.
-	ObjectID string
-	// Object is the object after the change; for a deletion, as it was.
-	Object any
-	// Before is the object before an update, nil for any other change.
-	Before any
-}
-
-// changes collects what one write did, in order, for the envelope to record.
-type changes []Change
-
-func (cs *changes) add(typ, account, id string, object, before any) {
-	*cs = append(*cs, Change{Type: typ, AccountID: account, ObjectID: id, Object: object, Before: before})
-}
 
 // mutation is one kind of write: how it reads its request and the operation it then runs.
 type mutation[T any] struct {
@@ -129,17 +108,17 @@ func write[T any](ctx context.Context, s *Service, r *Request, m mutation[T]) (T
 // then its entities.
 func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mode LockMode, op operation[T]) (T, error) {
 	var out T
+	var ch changes
 	err := s.store.Update(ctx, func(tx Tx) error {
+		ch = ch[:0] // a transaction retried runs op again
 		if err := s.holdPrincipal(ctx, tx, r.Principal, mode); err != nil {
 			return err
 		}
-		var ch changes
 		v, err := op(tx, &ch)
 		if err != nil {
 			return err
 		}
 		out = v
-		r.Changes = ch
 		if claim == nil {
 			return nil
 		}
@@ -162,6 +141,9 @@ func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mo
 		}
 		return nil
 	})
+	if err == nil {
+		r.Changes = ch
+	}
 	return out, err
 }
 
