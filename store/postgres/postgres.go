@@ -151,9 +151,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Stats reports the pool, for metrics.
-func (s *Store) Stats() *pgxpool.Stat { return s.pool.Stat() }
-
 func mapErr(err error) error {
 	if err == nil {
 		return nil

@@ -180,7 +180,7 @@ func (s *Store) Close() error {
 	return errors.Join(s.readers.Close(), s.writer.Close(), s.ckpt.Close())
 }
 
-// DBs exposes the writer and reader pools, for metrics.
+// DBs exposes the writer and reader pools, for tests.
 func (s *Store) DBs() (writer, readers *sql.DB) { return s.writer, s.readers }
 
 func mapErr(err error) error {
