@@ -8,10 +8,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 
@@ -111,40 +109,14 @@ func fileURI(path string) string {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = s.inTx(ctx, s.writer, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, version)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlstore.Migrate(ctx, migrations, s.dialect, func(fn func(sqlstore.Querier) error) error {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(querier{tx: tx}) })
+	})
 }
 
-func (s *Store) inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// inTx runs fn in a transaction of the writer connection.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}

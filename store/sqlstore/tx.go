@@ -84,6 +84,12 @@ func queryOne[T any](ctx context.Context, t *Tx, scan func(Rows) (T, error), sql
 	return rows[0], nil
 }
 
+// scanInt reads a row of one integer (a count).
+func scanInt(r Rows) (int, error) {
+	var n int
+	return n, r.Scan(&n)
+}
+
 func notFoundIfNone(n int64, err error) error {
 	if err != nil {
 		return err
@@ -278,18 +284,12 @@ func (t *Tx) TouchKey(ctx context.Context, id string, at time.Time) error {
 
 // CountKeys implements roster.Tx. Deleted keys are not counted, like everywhere else.
 func (t *Tx) CountKeys(ctx context.Context) (int, error) {
-	return queryOne(ctx, t, func(r Rows) (int, error) {
-		var n int
-		return n, r.Scan(&n)
-	}, `SELECT COUNT(*) FROM api_keys WHERE deleted_at IS NULL`)
+	return queryOne(ctx, t, scanInt, `SELECT COUNT(*) FROM api_keys WHERE deleted_at IS NULL`)
 }
 
 // CountActiveKeys implements roster.Tx.
 func (t *Tx) CountActiveKeys(ctx context.Context, accountID string, now time.Time) (int, error) {
-	return queryOne(ctx, t, func(r Rows) (int, error) {
-		var n int
-		return n, r.Scan(&n)
-	}, `SELECT COUNT(*) FROM api_keys WHERE account_id = ? AND deleted_at IS NULL AND NOT revoked AND (expires_at IS NULL OR expires_at > ?)`,
+	return queryOne(ctx, t, scanInt, `SELECT COUNT(*) FROM api_keys WHERE account_id = ? AND deleted_at IS NULL AND NOT revoked AND (expires_at IS NULL OR expires_at > ?)`,
 		accountID, micros(now))
 }
 
