@@ -98,7 +98,7 @@ func retryable(err error) bool {
 // Each statement of fn runs on the pool outside any transaction (no BEGIN/COMMIT round trips,
 // and pgx's statement cache applies); the statements of one View are not one snapshot.
 func (s *Store) View(ctx context.Context, fn func(roster.Tx) error) error {
-	return mapErr(fn(sqlstore.NewTx(poolQuerier{s.pool}, s.dialect)))
+	return mapErr(fn(sqlstore.NewTx(querier{s.pool}, s.dialect)))
 }
 
 // Update implements roster.Store.
@@ -136,30 +136,21 @@ func mapErr(err error) error {
 	return err
 }
 
-type querier struct{ tx pgx.Tx }
+// querier runs sqlstore's statements on a transaction or, for a View, on the pool.
+type querier struct {
+	db interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	}
+}
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := q.tx.Exec(ctx, query, args...)
+	tag, err := q.db.Exec(ctx, query, args...)
 	return tag.RowsAffected(), err
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.tx.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return rows, nil
-}
-
-type poolQuerier struct{ pool *pgxpool.Pool }
-
-func (q poolQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := q.pool.Exec(ctx, query, args...)
-	return tag.RowsAffected(), err
-}
-
-func (q poolQuerier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.pool.Query(ctx, query, args...)
+	rows, err := q.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
