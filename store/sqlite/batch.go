@@ -11,8 +11,8 @@ import (
 	"github.com/rosterhq/roster/store/sqlstore"
 )
 
-// Group commit. SQLite with synchronous=FULL pays one fsync per commit (about 3 ms here), which
-// caps one-transaction-per-write near 300 writes a second. Instead, writes queue for the one
+// Group commit. SQLite with synchronous=FULL pays one fsync per commit, which caps
+// one-transaction-per-write at the disk's fsync rate. Instead, writes queue for the one
 // writer connection; whoever is waiting when the writer is free shares the next transaction,
 // each inside its own savepoint, so a failing write rolls back alone. Every caller learns its
 // outcome only after the shared COMMIT, so a nil error still means "on disk".
