@@ -51,38 +51,27 @@ var _ roster.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
-	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"}
-	dsn := func(extra ...string) string {
-		q := url.Values{}
-		for _, p := range append(pragmas, extra...) {
-			q.Add("_pragma", p)
-		}
-		return fileURI(path) + "?" + q.Encode()
-	}
 	// The writer gets a large page cache so that a group-committed batch does not spill pages
 	// to the WAL before its commit; each reader a smaller one (RSS stays bounded).
-	writer, err := sql.Open("sqlite", dsn(writerCache, "wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walLimitBytes))+"&_txlock=immediate")
+	writer, err := sql.Open("sqlite", dsn(path, writerCache, "wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walLimitBytes))+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
-	readers, err := sql.Open("sqlite", dsn("query_only(1)", readerCache))
+	readers, err := OpenReaders(path)
 	if err != nil {
 		writer.Close()
 		return nil, err
 	}
-	ckpt, err := sql.Open("sqlite", dsn())
+	ckpt, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		writer.Close()
 		readers.Close()
 		return nil, err
 	}
 	ckpt.SetMaxOpenConns(1)
-	n := max(4, 2*runtime.GOMAXPROCS(0))
-	readers.SetMaxOpenConns(n)
-	readers.SetMaxIdleConns(n)
 	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer), ckpt: ckpt,
 		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
@@ -94,6 +83,29 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	go s.writeLoop()
 	go s.checkpointLoop(s.ckpt)
 	return s, nil
+}
+
+// OpenReaders opens a pool of read-only connections to the database at path, as a Store's
+// readers are: the same pragmas, page cache and pool size. The benchmark's floor reads through
+// one, to measure what the driver alone costs.
+func OpenReaders(path string) (*sql.DB, error) {
+	readers, err := sql.Open("sqlite", dsn(path, "query_only(1)", readerCache))
+	if err != nil {
+		return nil, err
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	readers.SetMaxOpenConns(n)
+	readers.SetMaxIdleConns(n)
+	return readers, nil
+}
+
+// dsn is the driver's name for the database at path, with every connection's pragmas and extra.
+func dsn(path string, extra ...string) string {
+	q := url.Values{}
+	for _, p := range append([]string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"}, extra...) {
+		q.Add("_pragma", p)
+	}
+	return fileURI(path) + "?" + q.Encode()
 }
 
 // fileURI turns a file path into the SQLite URI that names it: the driver opens every DSN as a
