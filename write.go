@@ -23,6 +23,8 @@ type Request struct {
 	Render func(v any) (status int, body []byte, err error)
 	Saved  func(v any) (status int, body []byte, err error)
 
+	// Changes are what the write did, set when it commits.
+	Changes []Change
 	// Replayed, Status and Body are set by a write that answered from an earlier request's saved
 	// response (Replayed), or saved its own: the surface sends them as they are.
 	Replayed bool
@@ -34,6 +36,27 @@ type Request struct {
 // no idempotency key and no nonce.
 func Operator() *Request { return &Request{Principal: System} }
 
+// A Change is what a write did to one object, in the terms of the events it records (SPEC §13).
+type Change struct {
+	// Type is the event type: "entity.updated", "api_key.revoked"…
+	Type string
+	// AccountID is the account the change belongs to; "" for a superadmin key's own key.
+	AccountID string
+	// ObjectID is the object's id (bare hex); for a relationship, its entity's.
+	ObjectID string
+	// Object is the object after the change; for a deletion, as it was.
+	Object any
+	// Before is the object before an update, nil for any other change.
+	Before any
+}
+
+// changes collects what one write did, in order, for the envelope to record.
+type changes []Change
+
+func (cs *changes) add(typ, account, id string, object, before any) {
+	*cs = append(*cs, Change{Type: typ, AccountID: account, ObjectID: id, Object: object, Before: before})
+}
+
 // mutation is one kind of write: how it reads its request and the operation it then runs.
 type mutation[T any] struct {
 	// mode is how the write holds its caller's account (holdPrincipal).
@@ -42,8 +65,12 @@ type mutation[T any] struct {
 	keyRequired bool
 	// prepare decodes and validates the request: problems into ps, reported at once with the
 	// headers' own; any other refusal as its error. It returns the operation to run.
-	prepare func(ps *Problems) (op func(tx Tx) (T, error), err error)
+	prepare func(ps *Problems) (op operation[T], err error)
 }
+
+// operation is the body of a write, run in its transaction: it records in ch every change it
+// makes, and changes nothing it does not record.
+type operation[T any] func(tx Tx, ch *changes) (T, error)
 
 // write is the one way roster changes anything, from every surface and the command line. After
 // the route's access (Principal.Allow), it runs SPEC §5's remaining checks in order — decoding
@@ -100,17 +127,19 @@ func write[T any](ctx context.Context, s *Service, r *Request, m mutation[T]) (T
 // taken once in the strength it needs rather than shared and then upgraded (two such writes
 // would deadlock). Every write thus takes its locks in one order: the account, then its keys,
 // then its entities.
-func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mode LockMode, op func(tx Tx) (T, error)) (T, error) {
+func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mode LockMode, op operation[T]) (T, error) {
 	var out T
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if err := s.holdPrincipal(ctx, tx, r.Principal, mode); err != nil {
 			return err
 		}
-		v, err := op(tx)
+		var ch changes
+		v, err := op(tx, &ch)
 		if err != nil {
 			return err
 		}
 		out = v
+		r.Changes = ch
 		if claim == nil {
 			return nil
 		}

@@ -320,11 +320,14 @@ func (t *Tx) UpdateEntity(ctx context.Context, e *roster.Entity) error {
 }
 
 // DeleteEntity implements roster.Tx.
-func (t *Tx) DeleteEntity(ctx context.Context, id string) error {
-	if _, err := t.exec(ctx, `DELETE FROM relationships WHERE entity_id = ?`, id); err != nil {
-		return err
+func (t *Tx) DeleteEntity(ctx context.Context, id string) ([]roster.Relationship, error) {
+	removed, err := queryRows(ctx, t, scanRelationship,
+		`DELETE FROM relationships WHERE entity_id = ? RETURNING account_id, entity_id, relationship_type, created_at`, id)
+	if err != nil {
+		return nil, err
 	}
-	return notFoundIfNone(t.exec(ctx, `DELETE FROM entities WHERE id = ? AND deleted_at IS NULL`, id))
+	sortRelationships(removed)
+	return removed, notFoundIfNone(t.exec(ctx, `DELETE FROM entities WHERE id = ? AND deleted_at IS NULL`, id))
 }
 
 var entityColumns = map[string]string{"id": "id", "account_id": "account_id", "name": "name", "source": "source",
@@ -359,16 +362,14 @@ func (t *Tx) ExistingEntities(ctx context.Context, accountID string, ids []strin
 
 // InsertRelationships implements roster.Tx.
 // All rows go in one statement (one statement shape per batch size, at most roster.MaxBatch).
-func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) error {
+func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) ([]roster.Relationship, error) {
 	if len(rs) == 0 {
-		return nil
+		return nil, nil
 	}
 	// Rows go in in one order (entity, type) whatever the request's, so two batches that share
 	// entities wait for each other instead of each holding a row the other needs (a deadlock).
 	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b roster.Relationship) int {
-		return cmp.Or(cmp.Compare(a.EntityID, b.EntityID), cmp.Compare(a.Type, b.Type))
-	})
+	sortRelationships(rs)
 	var b strings.Builder
 	b.WriteString(`INSERT INTO relationships (` + relationshipCols + `) VALUES `)
 	args := make([]any, 0, 4*len(rs))
@@ -379,15 +380,32 @@ func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) 
 		b.WriteString("(?, ?, ?, ?)")
 		args = RelationshipRow(args, &rs[i])
 	}
-	b.WriteString(` ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING`)
-	_, err := t.exec(ctx, b.String(), args...)
-	return err
+	b.WriteString(` ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING
+		RETURNING account_id, entity_id, relationship_type, created_at`)
+	created, err := queryRows(ctx, t, scanRelationship, b.String(), args...)
+	sortRelationships(created)
+	return created, err
+}
+
+// sortRelationships puts relationships in (entity, type) order.
+func sortRelationships(rs []roster.Relationship) {
+	slices.SortFunc(rs, func(a, b roster.Relationship) int {
+		return cmp.Or(cmp.Compare(a.EntityID, b.EntityID), cmp.Compare(a.Type, b.Type))
+	})
+}
+
+func scanRelationship(r Rows) (roster.Relationship, error) {
+	var rel roster.Relationship
+	var created int64
+	err := r.Scan(&rel.AccountID, &rel.EntityID, &rel.Type, &created)
+	rel.CreatedAt = fromMicros(created)
+	return rel, err
 }
 
 // DeleteRelationship implements roster.Tx.
-func (t *Tx) DeleteRelationship(ctx context.Context, r roster.Relationship) error {
-	return notFoundIfNone(t.exec(ctx, `DELETE FROM relationships WHERE account_id = ? AND entity_id = ? AND relationship_type = ?`,
-		r.AccountID, r.EntityID, r.Type))
+func (t *Tx) DeleteRelationship(ctx context.Context, r roster.Relationship) (roster.Relationship, error) {
+	return queryOne(ctx, t, scanRelationship, `DELETE FROM relationships WHERE account_id = ? AND entity_id = ? AND relationship_type = ?
+		RETURNING account_id, entity_id, relationship_type, created_at`, r.AccountID, r.EntityID, r.Type)
 }
 
 var relationshipColumns = map[string]string{"account_id": "account_id", "entity_id": "entity_id",
