@@ -322,7 +322,7 @@ func (t *Tx) UpdateEntity(ctx context.Context, e *roster.Entity) error {
 // DeleteEntity implements roster.Tx.
 func (t *Tx) DeleteEntity(ctx context.Context, id string) ([]roster.Relationship, error) {
 	removed, err := queryRows(ctx, t, scanRelationship,
-		`DELETE FROM relationships WHERE entity_id = ? RETURNING account_id, entity_id, relationship_type, created_at`, id)
+		`DELETE FROM relationships WHERE entity_id = ? RETURNING `+relationshipCols, id)
 	if err != nil {
 		return nil, err
 	}
@@ -380,8 +380,7 @@ func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) 
 		b.WriteString("(?, ?, ?, ?)")
 		args = RelationshipRow(args, &rs[i])
 	}
-	b.WriteString(` ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING
-		RETURNING account_id, entity_id, relationship_type, created_at`)
+	b.WriteString(` ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING RETURNING ` + relationshipCols)
 	created, err := queryRows(ctx, t, scanRelationship, b.String(), args...)
 	sortRelationships(created)
 	return created, err
@@ -394,18 +393,10 @@ func sortRelationships(rs []roster.Relationship) {
 	})
 }
 
-func scanRelationship(r Rows) (roster.Relationship, error) {
-	var rel roster.Relationship
-	var created int64
-	err := r.Scan(&rel.AccountID, &rel.EntityID, &rel.Type, &created)
-	rel.CreatedAt = fromMicros(created)
-	return rel, err
-}
-
 // DeleteRelationship implements roster.Tx.
 func (t *Tx) DeleteRelationship(ctx context.Context, r roster.Relationship) (roster.Relationship, error) {
 	return queryOne(ctx, t, scanRelationship, `DELETE FROM relationships WHERE account_id = ? AND entity_id = ? AND relationship_type = ?
-		RETURNING account_id, entity_id, relationship_type, created_at`, r.AccountID, r.EntityID, r.Type)
+		RETURNING `+relationshipCols, r.AccountID, r.EntityID, r.Type)
 }
 
 var relationshipColumns = map[string]string{"account_id": "account_id", "entity_id": "entity_id",
