@@ -161,7 +161,9 @@ func TestWriteRechecksCaller(t *testing.T) {
 		want   []string
 	}{
 		{"nothing changed", func(roster.Account, roster.Principal) {}, success},
-		{"account suspended", func(a roster.Account, _ roster.Principal) { f.patchAccount(a.ID, map[string]any{"status": "suspended"}) },
+		{"account suspended", func(a roster.Account, _ roster.Principal) {
+			f.patchAccount(a.ID, map[string]any{"status": "suspended"})
+		},
 			refused(roster.CodeAccountSuspended)},
 		{"account deleted", func(a roster.Account, _ roster.Principal) { f.patchAccount(a.ID, map[string]any{"deleted": true}) },
 			refused(roster.CodeUnauthorized)},
