@@ -275,6 +275,8 @@ func TestAccountDelete(t *testing.T) {
 		{"delete again", func() error { return patch(f, f.super, a.ID, map[string]any{"deleted": true}) }, refused(roster.CodeNotFound)},
 		{"deleted false", func() error { return patch(f, f.super, a.ID, map[string]any{"deleted": false}) }, refused(roster.CodeNotFound)},
 		{"empty patch", func() error { return patch(f, f.super, a.ID, map[string]any{}) }, refused(roster.CodeNotFound)},
+		{"an id that names nothing", func() error { return patch(f, f.super, "", map[string]any{"name": "Nobody"}) }, refused(roster.CodeNotFound)},
+		{"validation before the look-up", func() error { return patch(f, f.super, a.ID, map[string]any{"name": "x"}) }, []string{`["body","name"] string_too_short`}},
 		{"its key", func() error { _, err := f.svc.Authenticate(f.ctx, ck.Secret); return err }, refused(roster.CodeUnauthorized)},
 		{"a write of a key authenticated before", func() error {
 			_, err := f.svc.CreateEntity(f.ctx, f.req(admin), []byte(`{"name":"n","module_ids":[],"source":null,"recipient":null}`))

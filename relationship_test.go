@@ -155,7 +155,9 @@ func TestRelationshipIdempotency(t *testing.T) {
 	if _, err := f.svc.CreateRelationships(f.ctx, first, a.ID, body); err != nil || first.Replayed || first.Body == nil {
 		t.Fatalf("first: %v, replayed %v, saved %s", err, first.Replayed, first.Body)
 	}
-	later := f.entity(admin, minimal("Later")) // for the retry below
+	sibling := f.key(a.ID, roster.RoleAdmin)                                    // keys are scoped to the account (SPEC §4)
+	otherSuper := f.keyFor(`{"name":"another superadmin","role":"superadmin"}`) // and a superadmin's to its key
+	later := f.entity(admin, minimal("Later"))                                  // for the retry below
 	retry := jsonBody(map[string]any{"entity_ids": []any{later.ID}, "relationship_type": "authorized_user"})
 	for _, tc := range []struct {
 		name     string
@@ -167,7 +169,9 @@ func TestRelationshipIdempotency(t *testing.T) {
 	}{
 		{"the same request", admin, "k1", "fp1", body, success, true},
 		{"another request", admin, "k1", "fp2", body, refused(roster.CodeIdempotencyKeyReused), false},
-		{"the same key in another scope", f.super, "k1", "fp1", body, success, false},
+		{"the same request by another key of the account", sibling, "k1", "fp1", body, success, true},
+		{"the same key in a superadmin's scope", f.super, "k1", "fp1", body, success, false},
+		{"the same key in another superadmin's scope", otherSuper, "k1", "fp1", body, success, false},
 		{"a refused request", admin, "k2", "fp3", jsonBody(map[string]any{"entity_ids": []any{strings.Repeat("0", 24)}, "relationship_type": "authorized_user"}),
 			[]string{`["body","entity_ids",0] not_found`}, false},
 		{"its key is free again", admin, "k2", "fp4", retry, success, false},
@@ -182,7 +186,7 @@ func TestRelationshipIdempotency(t *testing.T) {
 			if r.Replayed != tc.replayed {
 				t.Fatalf("replayed %v, want %v", r.Replayed, tc.replayed)
 			}
-			if tc.replayed && tc.key == "k1" && string(r.Body) != string(first.Body) {
+			if tc.replayed && tc.fp == "fp1" && string(r.Body) != string(first.Body) {
 				t.Fatalf("replayed %s, want %s", r.Body, first.Body)
 			}
 		})
