@@ -142,8 +142,8 @@ func TestRelationshipBatch(t *testing.T) {
 }
 
 // TestRelationshipIdempotency: the same key and request answer the saved response without
-// running again; the same key with another request is 409; a refused request releases its key,
-// so the client may fix the cause and retry with it (SPEC §4).
+// running again; the same key with another request, or while the first runs, is 409; a refused
+// request releases its key, so the client may fix the cause and retry with it (SPEC §4).
 func TestRelationshipIdempotency(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -159,6 +159,10 @@ func TestRelationshipIdempotency(t *testing.T) {
 	otherSuper := f.keyFor(`{"name":"another superadmin","role":"superadmin"}`) // and a superadmin's to its key
 	later := f.entity(admin, minimal("Later"))                                  // for the retry below
 	retry := jsonBody(map[string]any{"entity_ids": []any{later.ID}, "relationship_type": "authorized_user"})
+	// A request that holds "held" and has not finished.
+	if c, replay, err := f.svc.ClaimKey(f.ctx, admin, "held", "fp5"); err != nil || c == nil || replay != nil {
+		t.Fatalf("claim: %v %v %v", c, replay, err)
+	}
 	for _, tc := range []struct {
 		name     string
 		p        roster.Principal
@@ -176,6 +180,8 @@ func TestRelationshipIdempotency(t *testing.T) {
 			[]string{`["body","entity_ids",0] not_found`}, false},
 		{"its key is free again", admin, "k2", "fp4", retry, success, false},
 		{"and then saved", admin, "k2", "fp4", retry, success, true},
+		{"while the first is in flight", admin, "held", "fp5", retry, refused(roster.CodeIdempotencyKeyInFlight), false},
+		{"another request while the first is in flight", admin, "held", "fp6", retry, refused(roster.CodeIdempotencyKeyReused), false},
 		// Validation comes before a replay: a replay never answers a body that is not valid.
 		{"a replay's key with a body that is not valid", admin, "k2", "fp4", nil, []string{`["body"] missing`}, false},
 	} {
