@@ -205,20 +205,8 @@ func TestAccountPatch(t *testing.T) {
 			if tc.caller == admin {
 				p = f.key(a.ID, roster.RoleAdmin)
 			}
-			var raw []byte // no body at all when tc.body is nil
-			if m, isMap := tc.body.(map[string]any); isMap {
-				m = with(m)
-				for k, v := range m {
-					if s, isStr := v.(string); isStr {
-						m[k] = strings.ReplaceAll(s, "%d", strconv.Itoa(n))
-					}
-				}
-				raw = jsonBody(m)
-			} else if tc.body != nil {
-				raw = jsonBody(tc.body)
-			}
 			f.advance(time.Second)
-			got, err := f.svc.PatchAccount(f.ctx, f.req(p), a.ID, raw)
+			got, err := f.svc.PatchAccount(f.ctx, f.req(p), a.ID, requestBody(tc.body, strings.NewReplacer("%d", strconv.Itoa(n))))
 			wantOutcome(t, err, tc.want...)
 			want := a
 			if err == nil {

@@ -62,6 +62,14 @@ func sameEntity(t *testing.T, got, want roster.Entity) {
 	}
 }
 
+// wantStoredEntity fails the test when the stored entity, read by p, is not want.
+func wantStoredEntity(t *testing.T, f *fixture, p roster.Principal, want roster.Entity) {
+	t.Helper()
+	stored, err := f.svc.Entity(f.ctx, p, want.ID)
+	wantOutcome(t, err, success...)
+	sameEntity(t, stored, want)
+}
+
 func entityText(e roster.Entity) string {
 	var b strings.Builder
 	v := reflect.ValueOf(e)
@@ -223,9 +231,7 @@ func TestEntityCreate(t *testing.T) {
 			if !e.CreatedAt.Equal(e.UpdatedAt) || e.Pending() != (e.InvitationID != nil) {
 				t.Fatalf("timestamps or pending: %+v", e)
 			}
-			stored, err := f.svc.Entity(f.ctx, admin, e.ID)
-			wantOutcome(t, err, success...)
-			sameEntity(t, stored, e)
+			wantStoredEntity(t, f, admin, e)
 		})
 	}
 }
@@ -343,39 +349,23 @@ func TestEntityUpdate(t *testing.T) {
 			if strings.Contains(tc.name, "malformed id") {
 				id = "entity_ no"
 			}
-			fill := func(v any) any {
-				s, isStr := v.(string)
-				if !isStr {
-					return v
-				}
-				return strings.NewReplacer("%self", e.ID, "%target", strings.ToUpper(target.ID)).Replace(s)
-			}
-			var raw []byte
-			if m, isMap := tc.body.(map[string]any); isMap {
-				m = with(m)
-				for k, v := range m {
-					m[k] = fill(v)
-				}
-				raw = jsonBody(m)
-			}
+			fill := strings.NewReplacer("%self", e.ID, "%target", strings.ToUpper(target.ID))
 			f.advance(time.Second)
-			got, err := f.svc.UpdateEntity(f.ctx, f.req(admin), id, raw, tc.mode)
+			got, err := f.svc.UpdateEntity(f.ctx, f.req(admin), id, requestBody(tc.body, fill), tc.mode)
 			wantOutcome(t, err, tc.want...)
 			want := e
 			if tc.after != nil {
 				want = started
 				tc.after(&want)
 				if want.See != nil {
-					want.See = ptr(strings.ToLower(fill(*want.See).(string)))
+					want.See = ptr(strings.ToLower(fill.Replace(*want.See)))
 				}
 				want.ID, want.AccountID, want.CreatedAt, want.UpdatedAt = e.ID, e.AccountID, e.CreatedAt, f.clock()
 			}
 			if err == nil {
 				sameEntity(t, got, want)
 			}
-			stored, err := f.svc.Entity(f.ctx, admin, e.ID)
-			wantOutcome(t, err, success...)
-			sameEntity(t, stored, want)
+			wantStoredEntity(t, f, admin, want)
 		})
 	}
 }

@@ -126,6 +126,24 @@ func jsonBody(v any) []byte {
 	return b
 }
 
+// requestBody encodes a table row's body: nil is a request without a body; in a map, each
+// string value goes through fill (when given), for rows that name what only the test knows.
+func requestBody(v any, fill *strings.Replacer) []byte {
+	if v == nil {
+		return nil
+	}
+	if m, isMap := v.(map[string]any); isMap && fill != nil {
+		m = with(m)
+		for k, x := range m {
+			if s, isStr := x.(string); isStr {
+				m[k] = fill.Replace(s)
+			}
+		}
+		v = m
+	}
+	return jsonBody(v)
+}
+
 // with copies body and sets the given key, value pairs on the copy.
 func with(body map[string]any, kv ...any) map[string]any {
 	out := make(map[string]any, len(body)+len(kv)/2)

@@ -86,11 +86,7 @@ func TestKeyCreate(t *testing.T) {
 		{"admin of a suspended account", adminS, map[string]any{"account_id": s.ID, "name": "x"}, refused(roster.CodeAccountSuspended), made{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var raw []byte
-			if tc.body != nil {
-				raw = jsonBody(tc.body)
-			}
-			ck, err := f.svc.CreateKey(f.ctx, f.req(tc.p), raw)
+			ck, err := f.svc.CreateKey(f.ctx, f.req(tc.p), requestBody(tc.body, nil))
 			wantOutcome(t, err, tc.want...)
 			if err != nil {
 				return
@@ -255,12 +251,8 @@ func TestKeyPatch(t *testing.T) {
 			if tc.id != "" {
 				id = strings.ReplaceAll(tc.id, "%s", k.ID)
 			}
-			var raw []byte
-			if tc.body != nil {
-				raw = jsonBody(tc.body)
-			}
 			f.advance(time.Second)
-			got, err := f.svc.PatchKey(f.ctx, f.req(tc.p), id, raw)
+			got, err := f.svc.PatchKey(f.ctx, f.req(tc.p), id, requestBody(tc.body, nil))
 			wantOutcome(t, err, tc.want...)
 			want := k
 			if tc.after != nil {
