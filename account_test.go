@@ -234,7 +234,8 @@ func TestAccountPatch(t *testing.T) {
 }
 
 // TestAccountDelete: deleted:true answers with the account as it was, other fields ignored;
-// then the account is 404 everywhere, gone from lists, its slug free and its keys refused.
+// then the account is 404 everywhere, gone from lists, its slug free, its keys refused and its
+// entities and relationships gone (SPEC §7).
 func TestAccountDelete(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -242,6 +243,11 @@ func TestAccountDelete(t *testing.T) {
 	admin := f.key(a.ID, roster.RoleAdmin)
 	ck, err := f.svc.CreateKey(f.ctx, roster.Operator(), jsonBody(map[string]any{"name": "r", "account_id": a.ID, "role": "reader"}))
 	if err != nil {
+		t.Fatal(err)
+	}
+	e := f.entity(admin, minimal("Its Entity"))
+	rel := f.idem(admin, "rel", "rel")
+	if _, err := f.svc.CreateRelationships(f.ctx, rel, a.ID, jsonBody(map[string]any{"entity_ids": []any{e.ID}, "relationship_type": "account_holder"})); err != nil {
 		t.Fatal(err)
 	}
 	survivor := f.account("Survivor Co")
@@ -276,6 +282,26 @@ func TestAccountDelete(t *testing.T) {
 		}, []string{`["body","account_id"] not_found`}},
 		{"a key for it", func() error {
 			_, err := f.svc.CreateKey(f.ctx, f.req(f.super), jsonBody(map[string]any{"account_id": a.ID, "name": "k"}))
+			return err
+		}, refused(roster.CodeNotFound)},
+		{"its entity", func() error { _, err := f.svc.Entity(f.ctx, f.super, e.ID); return err }, refused(roster.CodeNotFound)},
+		{"its entity, patched", func() error {
+			_, err := f.svc.UpdateEntity(f.ctx, f.req(f.super), e.ID, []byte(`{"name":"x"}`), roster.EntityPatch)
+			return err
+		}, refused(roster.CodeNotFound)},
+		{"its entities listed", func() error {
+			page, err := f.svc.ListEntities(f.ctx, f.super, roster.EntityListing, roster.PageRequest{Limit: 100, Filters: map[string]string{}})
+			if err == nil && len(page.Items) != 0 {
+				return roster.Errorf("listed", "%d entities", len(page.Items))
+			}
+			return err
+		}, success},
+		{"its relationships", func() error {
+			_, err := f.svc.ListRelationships(f.ctx, f.super, a.ID, roster.PageRequest{Limit: 100, Filters: map[string]string{}})
+			return err
+		}, refused(roster.CodeNotFound)},
+		{"its relationship deleted", func() error {
+			_, err := f.svc.DeleteRelationship(f.ctx, f.req(f.super), a.ID, e.ID, "account_holder")
 			return err
 		}, refused(roster.CodeNotFound)},
 		{"its slug", func() error { return create(f, map[string]any{"name": "Doomed Co"}) }, success},
