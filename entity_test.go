@@ -312,6 +312,11 @@ func TestEntityUpdate(t *testing.T) {
 			func(e *roster.Entity) {
 				*e = roster.Entity{Name: "Replaced", ModuleIDs: []string{"m"}, Recipient: ptr("esp")}
 			}},
+		{"PUT, null for the fields that cannot be null: their defaults", put,
+			with(full("Full"), "see", nil, "deprecated", nil, "flow_ids", nil, "trustedform_certified_vendor", nil), success,
+			func(e *roster.Entity) {
+				e.See, e.Deprecated, e.FlowIDs, e.TrustedFormCertifiedVendor = nil, false, []string{}, false
+			}},
 		{"PUT needs the required keys", put, map[string]any{"description": "d"},
 			[]string{`["body","name"] missing`, `["body","module_ids"] missing`, `["body","source"] missing`, `["body","recipient"] missing`}, nil},
 		{"PUT of what was read", put, start, success, nil},
