@@ -91,7 +91,7 @@ func DecodeAccountCreate(v any) (AccountCreate, error) {
 		if checkSlug(&b.Problems, slug.V) {
 			in.Slug = slug.V
 		}
-	} else if nameOK {
+	} else if nameOK && !b.Given("slug") { // derived only when omitted or null (SPEC §7)
 		in.Slug = DeriveSlug(in.Name)
 		if StrLen(in.Slug) < 2 {
 			b.Problems.Add("string_too_short", "String should have at least 2 characters (the slug derived from name)", "body", "slug")
