@@ -54,10 +54,12 @@ const (
 	KeyManager Access = "key_manager"
 	// KeyWriter is an admin key of an account that is not suspended, or a superadmin.
 	KeyWriter Access = "key_writer"
+	// Auditor is an admin key (of a suspended account too) or a superadmin: the audit trail.
+	Auditor Access = "auditor"
 )
 
 // Accesses lists every access, in the order of SPEC §3's table.
-var Accesses = []Access{Public, AnyKey, Superadmin, AccountReader, AccountWriter, Writer, KeyManager, KeyWriter}
+var Accesses = []Access{Public, AnyKey, Superadmin, AccountReader, AccountWriter, Writer, KeyManager, KeyWriter, Auditor}
 
 // NamesAccount reports whether the access is decided on the account of the path.
 func (a Access) NamesAccount() bool { return a == AccountReader || a == AccountWriter }
@@ -93,6 +95,11 @@ func (p Principal) Allow(a Access, rawAccount string, loc ...any) (account strin
 			return "", p.canWriteOwn()
 		}
 		return "", nil
+	case Auditor:
+		if p.IsSuperadmin() || p.Role == RoleAdmin {
+			return "", nil
+		}
+		return "", Errorf(CodeForbidden, "a reader key cannot read the audit trail")
 	}
 	return "", Errorf(CodeForbidden, "no key may do this")
 }

@@ -48,6 +48,7 @@ func TestAllow(t *testing.T) {
 		roster.Writer:     {"superadmin": yes, "admin": yes, "reader": forbidden, "suspended admin": suspended, "suspended reader": forbidden},
 		roster.KeyManager: {"superadmin": yes, "admin": yes, "reader": forbidden, "suspended admin": yes, "suspended reader": forbidden},
 		roster.KeyWriter:  {"superadmin": yes, "admin": yes, "reader": forbidden, "suspended admin": suspended, "suspended reader": forbidden},
+		roster.Auditor:    {"superadmin": yes, "admin": yes, "reader": forbidden, "suspended admin": yes, "suspended reader": forbidden},
 		"no such access":  {"superadmin": forbidden, "admin": forbidden, "reader": forbidden, "suspended admin": forbidden, "suspended reader": forbidden},
 	}
 	superPaths := []string{yes, yes, yes, yes, yes, pattern, pattern, pattern}

@@ -12,6 +12,7 @@ type Service struct {
 	store Store
 	now   Clock
 	log   *slog.Logger
+	audit auditor
 }
 
 // NewService wires a service over a store. now may be nil for the wall clock.

@@ -25,6 +25,10 @@ type Request struct {
 
 	// Action names the write ("entity.update"), set when it starts.
 	Action string
+	// Source is where the request came from, and SuccessStatus the status a success answers
+	// with (0 at the command line): for its audit record.
+	Source        Source
+	SuccessStatus int
 	// Changes are what the write did, set once it has committed.
 	Changes []Change
 	// Replayed, Status and Body are set by a write that answered from an earlier request's saved
@@ -124,6 +128,9 @@ func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mo
 			return err
 		}
 		out = v
+		if err := s.auditWrite(ctx, tx, r, ch, v); err != nil {
+			return err
+		}
 		if claim == nil {
 			return nil
 		}

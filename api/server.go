@@ -141,6 +141,10 @@ func (s *Server) routes() []route {
 		r("PUT", "/entities/{id}", roster.Writer, s.putEntity),
 		r("PATCH", "/entities/{id}", roster.Writer, s.patchEntity),
 		r("DELETE", "/entities/{id}", roster.Writer, s.deleteEntity),
+
+		r("GET", "/v1/audit_events", roster.Auditor, s.listAudit),
+		r("GET", "/v1/audit_events/verify", roster.Auditor, s.verifyAudit),
+		r("GET", "/v1/audit_events/{id}", roster.Auditor, s.getAudit),
 	}
 }
 
@@ -294,10 +298,11 @@ func requestID(v string) string {
 // (401), the rate limits (429), the body's size and type (413, 415), and who may call the route
 // (403, the route's roster.Access). What follows — decoding, validation, idempotency, the nonce
 // and the operation — is the core's, in one call.
-func (s *Server) serveRoute(c *call, rt route) error {
+func (s *Server) serveRoute(c *call, rt route) (err error) {
 	if rt.Access == roster.Public {
 		return rt.handle(c)
 	}
+	defer func() { s.auditRefusal(c, err) }() // 401 and 403 go to the audit trail
 	p, err := s.authenticate(c.r)
 	if err != nil {
 		return err

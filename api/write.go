@@ -36,7 +36,7 @@ type writeCall[T any] struct {
 // newWrite prepares a write of call c whose result renders as view with status.
 func newWrite[T any](c *call, status int, view func(T) any) *writeCall[T] {
 	req := &roster.Request{Principal: c.p, ID: c.reqID, IdempotencyKey: c.header("Idempotency-Key"),
-		Nonce: c.header("leadr-client-nonce"), Fingerprint: c.fingerprint()}
+		Nonce: c.header("leadr-client-nonce"), Fingerprint: c.fingerprint(), Source: c.source(), SuccessStatus: status}
 	req.Render = func(v any) (int, []byte, error) {
 		b, err := encode(view(v.(T)))
 		return status, b, err

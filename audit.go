@@ -1,0 +1,383 @@
+package roster
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gowebpki/jcs"
+)
+
+// The audit trail (SPEC §15, docs/audit.md): one record for every committed write, written by
+// the write envelope in the write's own transaction; one for each 401 and 403 (bounded under
+// floods, audit_refusal.go); one for each read of the trail. Each account's records, and the
+// platform's, form a hash chain whose head the store keeps apart from the records.
+
+// KindAudit is the prefix of audit record ids.
+const KindAudit Kind = "audit_"
+
+// The actions of audit records that are not writes (a write's action is its mutation's:
+// "entity.update", "api_key.create"…).
+const (
+	ActionAuthFailed   = "auth.failed"
+	ActionAccessDenied = "access.denied"
+	ActionAuditRead    = "audit.read"
+)
+
+// The actor types of an audit record.
+const (
+	ActorKey       = "key"
+	ActorCLI       = "cli"
+	ActorAnonymous = "anonymous"
+)
+
+// The outcomes of an audit record.
+const (
+	OutcomeSuccess = "success"
+	OutcomeDenied  = "denied"
+)
+
+// GenesisHash is the prev_hash of a chain's first record.
+var GenesisHash = strings.Repeat("0", 64)
+
+// Source is where a request came from, as its audit record says: the peer's address (the
+// connection's, never a header a client can forge) and its User-Agent.
+type Source struct {
+	IP        string
+	UserAgent string
+}
+
+// AuditRecord is one record of the trail, as stored. Ids are bare hex; "" stands for null.
+type AuditRecord struct {
+	ID         string
+	AccountID  string // "" for the platform's chain
+	Sequence   int64
+	OccurredAt time.Time
+	ActorType  string
+	ActorKeyID string
+	ActorRole  Role
+	Source     Source
+	RequestID  string
+	// IdempotencyKey is the request's Idempotency-Key, "" when it sent none.
+	IdempotencyKey string
+	Action         string
+	TargetType     string // "account", "entity", "api_key", "audit_event"; "" for none
+	TargetID       string
+	Outcome        string
+	Status         int // the HTTP status answered; 0 at the command line
+	// Count is how many requests the record stands for: 1, or more for a refusal record that
+	// stands for a flood (SPEC §15).
+	Count    int
+	Changes  json.RawMessage // {"before":…,"after":…}; nil for none
+	PrevHash string
+	Hash     string
+	// Position orders a list: the record's sequence in a list of one chain, its place in the
+	// table in a list of every chain. Set by the store on reads; not part of the record.
+	Position int64
+}
+
+// AuditHead is the last record of a chain as the chain's head row keeps it: sequence 0 and
+// GenesisHash for a chain with no record.
+type AuditHead struct {
+	Sequence int64
+	Hash     string
+}
+
+// AuditTx is what a transaction does with the trail. The store keeps each chain's head in a
+// row of its own, apart from the records, so that a record cut from a chain's tail is found.
+type AuditTx interface {
+	// LockAuditHead returns the head of the chain of accountID ("" for the platform's),
+	// creating it when the chain has none, and holds its row exclusively until the
+	// transaction ends: appends to one chain are serialized, across processes too.
+	LockAuditHead(ctx context.Context, accountID string) (AuditHead, error)
+	// AppendAudit inserts rec and moves its chain's head to rec's sequence and hash; the
+	// head must be held (LockAuditHead).
+	AppendAudit(ctx context.Context, rec *AuditRecord) error
+	// AuditHead reads the head of a chain without holding it; ErrNotFound when it has none.
+	AuditHead(ctx context.Context, accountID string) (AuditHead, error)
+	// AuditChains lists the accounts that have a chain head ("" for the platform), in order.
+	AuditChains(ctx context.Context) ([]string, error)
+	// AuditChain reads up to limit records of a chain with a sequence above after, in
+	// sequence order.
+	AuditChain(ctx context.Context, accountID string, after int64, limit int) ([]AuditRecord, error)
+	// AuditRecord reads one record by id.
+	AuditRecord(ctx context.Context, id string) (AuditRecord, error)
+	// ListAudit reads one page of records, newest first (AuditListing). Its filters are
+	// account_id (the one an index leads with), and action, actor_key_id, target_id (bare
+	// hex), since and until (time.Time), which it applies to a window of at most a few pages
+	// of rows, stopping short (q.Stop) when the window held too few matches.
+	ListAudit(ctx context.Context, q ListQuery) ([]AuditRecord, error)
+}
+
+// auditView is a record as the API returns it and as its hash covers it: every field but hash.
+type auditView struct {
+	ID             string          `json:"id"`
+	Sequence       int64           `json:"sequence"`
+	OccurredAt     string          `json:"occurred_at"`
+	AccountID      *string         `json:"account_id"`
+	Actor          actorView       `json:"actor"`
+	Source         sourceView      `json:"source"`
+	RequestID      *string         `json:"request_id"`
+	IdempotencyKey *string         `json:"idempotency_key"`
+	Action         string          `json:"action"`
+	Target         *targetView     `json:"target"`
+	Outcome        string          `json:"outcome"`
+	Status         *int            `json:"status"`
+	Count          int             `json:"count"`
+	Changes        json.RawMessage `json:"changes"`
+	PrevHash       string          `json:"prev_hash"`
+}
+
+type actorView struct {
+	Type  string  `json:"type"`
+	KeyID *string `json:"key_id"`
+	Role  *string `json:"role"`
+}
+
+type sourceView struct {
+	IP        *string `json:"ip"`
+	UserAgent *string `json:"user_agent"`
+}
+
+type targetView struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// auditTimeFormat is how occurred_at is written: RFC 3339 in UTC with microseconds, as every
+// timestamp of the native surface.
+const auditTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+func orNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// targetKinds are the id prefixes of the types of target.
+var targetKinds = map[string]Kind{"account": KindAccount, "entity": KindEntity, "api_key": KindKey, "audit_event": KindAudit}
+
+func (r *AuditRecord) view() auditView {
+	v := auditView{ID: KindAudit.Prefixed(r.ID), Sequence: r.Sequence, OccurredAt: r.OccurredAt.UTC().Format(auditTimeFormat),
+		Actor: actorView{Type: r.ActorType}, Source: sourceView{IP: orNull(r.Source.IP), UserAgent: orNull(r.Source.UserAgent)},
+		RequestID: orNull(r.RequestID), IdempotencyKey: orNull(r.IdempotencyKey), Action: r.Action, Outcome: r.Outcome,
+		Count: r.Count, Changes: r.Changes, PrevHash: r.PrevHash}
+	if r.AccountID != "" {
+		v.AccountID = orNull(KindAccount.Prefixed(r.AccountID))
+	}
+	if r.ActorKeyID != "" {
+		v.Actor.KeyID = orNull(KindKey.Prefixed(r.ActorKeyID))
+	}
+	v.Actor.Role = orNull(string(r.ActorRole))
+	if r.TargetType != "" {
+		v.Target = &targetView{Type: r.TargetType, ID: string(targetKinds[r.TargetType]) + r.TargetID}
+	}
+	if r.Status != 0 {
+		v.Status = &r.Status
+	}
+	if len(r.Changes) == 0 {
+		v.Changes = json.RawMessage("null")
+	}
+	return v
+}
+
+// MarshalJSON renders the record as the API returns it (SPEC §15), hash included.
+func (r AuditRecord) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		auditView
+		Hash string `json:"hash"`
+	}{r.view(), r.Hash})
+}
+
+// ComputeHash is the hash a record must carry: SHA-256, lower-case hex, of the RFC 8785
+// canonical JSON of the record as the API returns it, without hash.
+func (r *AuditRecord) ComputeHash() (string, error) {
+	b, err := json.Marshal(r.view())
+	if err != nil {
+		return "", err
+	}
+	return HashAuditJSON(b)
+}
+
+// HashAuditJSON hashes a record given as JSON without its hash field: what anyone can run on
+// the API's answer, once hash is removed, to check a record.
+func HashAuditJSON(doc []byte) (string, error) {
+	canon, err := jcs.Transform(doc)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// auditor is the service's part of the trail: whether it is on, and the refusals it is
+// gathering (audit_refusal.go).
+type auditor struct {
+	off      bool
+	refusals refusals
+}
+
+// SetAudit turns the audit trail on (the default) or off. Off is for the benchmark that
+// measures what the trail costs: a roster serving requests never runs with it off.
+func (s *Service) SetAudit(on bool) { s.audit.off = !on }
+
+// actor fills the actor of a record from the caller.
+func (rec *AuditRecord) setActor(p Principal) {
+	switch {
+	case p.KeyID != "":
+		rec.ActorType, rec.ActorKeyID, rec.ActorRole = ActorKey, p.KeyID, p.Role
+	case p.Role == "":
+		rec.ActorType = ActorAnonymous
+	default:
+		rec.ActorType = ActorCLI
+	}
+}
+
+// appendAudit chains rec to its account's chain in tx: sequence and prev_hash from the head
+// (held until tx ends), occurred_at taken once the head is held, so that a chain's times follow
+// its order, then the hash.
+func (s *Service) appendAudit(ctx context.Context, tx Tx, rec *AuditRecord) error {
+	head, err := tx.LockAuditHead(ctx, rec.AccountID)
+	if err != nil {
+		return err
+	}
+	if rec.OccurredAt.IsZero() {
+		rec.OccurredAt = s.Now()
+	}
+	rec.ID = NewID(rec.OccurredAt)
+	rec.Sequence, rec.PrevHash = head.Sequence+1, head.Hash
+	if rec.Count == 0 {
+		rec.Count = 1
+	}
+	if rec.Hash, err = rec.ComputeHash(); err != nil {
+		return err
+	}
+	return tx.AppendAudit(ctx, rec)
+}
+
+// auditWrite records a committed write (r, its changes ch and the operation's result out) in
+// its transaction tx: the write envelope's one call for the trail.
+func (s *Service) auditWrite(ctx context.Context, tx Tx, r *Request, ch changes, out any) error {
+	if s.audit.off {
+		return nil
+	}
+	rec := AuditRecord{RequestID: r.ID, IdempotencyKey: r.IdempotencyKey, Action: r.Action, Outcome: OutcomeSuccess,
+		Status: r.SuccessStatus, Source: r.Source}
+	rec.setActor(r.Principal)
+	rec.TargetType, rec.TargetID, rec.AccountID = auditTarget(out, ch)
+	if rec.TargetType == "" {
+		rec.AccountID = r.Principal.AccountID
+	}
+	if len(ch) > 0 && rec.AccountID == "" {
+		rec.AccountID = ch[0].AccountID
+	}
+	var err error
+	if rec.Changes, err = auditChanges(ch, s.Now()); err != nil {
+		return err
+	}
+	return s.appendAudit(ctx, tx, &rec)
+}
+
+// auditTarget names what a write is about, from its result out or, for a relationship's
+// deletion (whose result is what remains), its change; and the account whose chain records it.
+func auditTarget(out any, ch changes) (typ, id, account string) {
+	switch o := out.(type) {
+	case Account:
+		return "account", o.ID, o.ID
+	case Entity:
+		return "entity", o.ID, o.AccountID
+	case APIKey:
+		return "api_key", o.ID, o.AccountID
+	case CreatedKey:
+		return "api_key", o.Key.ID, o.Key.AccountID
+	case BatchResult:
+		return "account", o.AccountID, o.AccountID
+	case []Relationship:
+		for _, c := range ch {
+			if rel, ok := c.Object.(Relationship); ok {
+				return "entity", rel.EntityID, rel.AccountID
+			}
+		}
+	}
+	return "", "", ""
+}
+
+// auditChanges renders what a write changed as a record's changes (nil when nothing): for the
+// write's object, the fields that changed, before and after, in the native view (all of them
+// for a creation, after, or a deletion, before); the relationships a write created or removed
+// as lists under "relationships". The native views hold no secret and no key hash.
+func auditChanges(cs []Change, at time.Time) (json.RawMessage, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	if objectView == nil {
+		return nil, errors.New("roster: no object view registered (import package api)")
+	}
+	before, after := map[string]json.RawMessage{}, map[string]json.RawMessage{}
+	var relsBefore, relsAfter []json.RawMessage
+	fields := func(v any) (map[string]json.RawMessage, error) {
+		b, err := objectView(v, at)
+		if err != nil {
+			return nil, err
+		}
+		m := map[string]json.RawMessage{}
+		return m, json.Unmarshal(b, &m)
+	}
+	for _, c := range cs {
+		if _, ok := c.Object.(Relationship); ok {
+			b, err := objectView(c.Object, at)
+			if err != nil {
+				return nil, err
+			}
+			if strings.HasSuffix(c.Type, ".deleted") {
+				relsBefore = append(relsBefore, b)
+			} else {
+				relsAfter = append(relsAfter, b)
+			}
+			continue
+		}
+		is, err := fields(c.Object)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case c.Before != nil:
+			was, err := fields(c.Before)
+			if err != nil {
+				return nil, err
+			}
+			for k, v := range was {
+				if !bytes.Equal(v, is[k]) {
+					before[k], after[k] = v, is[k]
+				}
+			}
+			for k, v := range is {
+				if _, had := was[k]; !had {
+					after[k] = v
+				}
+			}
+		case strings.HasSuffix(c.Type, ".deleted"):
+			before = is
+		default:
+			after = is
+		}
+	}
+	if relsBefore != nil {
+		b, _ := json.Marshal(relsBefore)
+		before["relationships"] = b
+	}
+	if relsAfter != nil {
+		b, _ := json.Marshal(relsAfter)
+		after["relationships"] = b
+	}
+	if len(before) == 0 && len(after) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(map[string]any{"before": before, "after": after})
+}
