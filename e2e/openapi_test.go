@@ -418,6 +418,9 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		nonce := oaString(t, do(oaCall{kA, "GET", "/v1/client/nonce", nil, nil, 200}), "nonce_value")
 		do(oaCall{kA, "PATCH", "/v1/entities/" + e3, map[string]any{"time_zone": "Europe/Paris"}, []string{"leadr-client-nonce", nonce}, 200})
 
+		// An audit record kA may read.
+		auditID := e.must(e.as(kA, "GET", "/v1/audit_events?limit=1", nil), 200).Obj()["data"].([]any)[0].(map[string]any)["id"].(string)
+
 		// The representative successful request of every operation, keyed "METHOD template".
 		// Order matters where one changes what another sees.
 		rels := "/v1/accounts/" + aID + "/entity_relationships"
@@ -462,6 +465,9 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			{"PUT /entities/{id}", oaCall{kA, "PUT", "/entities/" + c1, oaFullEntityBody("OA Conduit Replaced"), nil, 200}},
 			{"PATCH /entities/{id}", oaCall{kA, "PATCH", "/entities/" + c1, map[string]any{"description": nil, "flow_ids": []string{}}, nil, 200}},
 			{"DELETE /entities/{id}", oaCall{kA, "DELETE", "/entities/" + c2, nil, nil, 200}},
+			{"GET /v1/audit_events", oaCall{kA, "GET", "/v1/audit_events?limit=2", nil, nil, 200}},
+			{"GET /v1/audit_events/{id}", oaCall{kA, "GET", "/v1/audit_events/" + auditID, nil, nil, 200}},
+			{"GET /v1/audit_events/verify", oaCall{kA, "GET", "/v1/audit_events/verify", nil, nil, 200}},
 		}
 		byOp := map[string]oaCall{}
 		for _, s := range specs {
@@ -588,6 +594,15 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			{rA, "DELETE", "/entities/" + c1, nil, nil, 403},
 			{kA, "DELETE", "/entities/" + c2, nil, nil, 404},
 			{kA, "DELETE", "/entities/nope", nil, nil, 422},
+
+			{kA, "GET", "/v1/audit_events?cursor=garbage", nil, nil, 400},
+			{rA, "GET", "/v1/audit_events", nil, nil, 403},
+			{kA, "GET", "/v1/audit_events?limit=0", nil, nil, 422},
+			{rA, "GET", "/v1/audit_events/" + auditID, nil, nil, 403},
+			{kB, "GET", "/v1/audit_events/" + auditID, nil, nil, 404},
+			{kA, "GET", "/v1/audit_events/nope", nil, nil, 422},
+			{rA, "GET", "/v1/audit_events/verify", nil, nil, 403},
+			{kA, "GET", "/v1/audit_events/verify?head=nope", nil, nil, 422},
 
 			// Paths no route serves: 404 in the shape of the path's surface.
 			{super, "GET", "/v1/nope", nil, nil, 404},

@@ -67,6 +67,7 @@ const (
 	tmPEntity                       // an entity: 404 when another tenant's
 	tmPKey                          // an API key: 404 when another tenant's
 	tmPRelEntity                    // the entity of a relationship on the path's account: 404 when none
+	tmPAudit                        // an audit record: 404 when another tenant's
 )
 
 type tmParam struct {
@@ -86,6 +87,7 @@ type tmMethod struct {
 	write     bool   // POST, PUT, PATCH, DELETE: readers 403, suspended accounts 403 account_suspended
 	superOnly bool   // only a superadmin may call it (creating accounts)
 	keys      bool   // the /v1/api-keys family: a reader is 403 on every method
+	auditor   bool   // the audit trail: a reader is 403 on every route
 	scopes    bool   // off /v1, ?account_id= still scopes this list (LeadConduit's list)
 	bodyAcct  bool   // the body's account_id chooses the account (403 when not the caller's)
 	refs      string // the body names entities: "see" or "entity_ids" (422 not_found when foreign)
@@ -173,6 +175,15 @@ var tmSpecs = map[string]tmPattern{
 	"/v1/client/nonce": {methods: map[string]tmMethod{
 		"GET": {ok: 200},
 	}},
+	"/v1/audit_events": {methods: map[string]tmMethod{
+		"GET": {ok: 200, auditor: true, list: tmNativeList},
+	}},
+	"/v1/audit_events/verify": {methods: map[string]tmMethod{
+		"GET": {ok: 200, auditor: true},
+	}},
+	"/v1/audit_events/{id}": {params: []tmParam{{"id", tmPAudit}}, methods: map[string]tmMethod{
+		"GET": {ok: 200, auditor: true},
+	}},
 	"/v0/accounts/{id}/entity_relationships/batch": {params: []tmParam{{"id", tmPAccount}}, methods: map[string]tmMethod{
 		"POST": {ok: 200, write: true, refs: "entity_ids", idem: true, body: tmBatchBody},
 	}},
@@ -233,6 +244,7 @@ type tmTenant struct {
 	x1, x2       string // entities: x1 holds account_holder and authorized_signer, x2 authorized_user
 	victim       string // an admin key no role uses: the object of the key routes
 	victimSecret string
+	audit        string // a record of its chain: the object of /v1/audit_events/{id}
 }
 
 type tmWorld struct {
@@ -408,6 +420,8 @@ func tmSeed(t *testing.T, e *env) *tmWorld {
 		w.relate(t, l, tn.x1, "authorized_signer")
 		w.relate(t, l, tn.x2, "authorized_user")
 		tn.victim, tn.victimSecret = w.key(t, l, roster.RoleAdmin, "zz-secret-"+l+" victim key")
+		recs := w.must(t, w.do(t, e.super, "GET", "/v1/audit_events?limit=1&account_id="+tn.id, nil), 200)["data"].([]any)
+		tn.audit = recs[0].(map[string]any)["id"].(string)
 	}
 	_, adminA := w.key(t, "A", roster.RoleAdmin, "zz-secret-A admin key")
 	_, readerA := w.key(t, "A", roster.RoleReader, "zz-secret-A reader key")
@@ -730,6 +744,10 @@ var (
 			func(c *tmCase) bool { return c.m.superOnly && c.role.kind != tmSuper }, tmForbidden},
 		{"§3: /v1/api-keys is 403 for a reader",
 			func(c *tmCase) bool { return c.m.keys && c.role.kind == tmReader }, tmForbidden},
+		{"§15: the audit trail is 403 for a reader",
+			func(c *tmCase) bool { return c.m.auditor && c.role.kind == tmReader }, tmForbidden},
+		{"§15: another tenant's audit record, named by its id, is 404",
+			func(c *tmCase) bool { return c.pat.has(tmPAudit) && c.foreign(c.P) }, tmWant{404, "not_found", nil}},
 		{"§3: an account in the path that is not the caller's is 403",
 			func(c *tmCase) bool { return c.pat.has(tmPAccount) && c.foreign(c.P) }, tmForbidden},
 		{"§3: every write of a reader is 403",
@@ -1057,6 +1075,8 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 				v, _ = w.freshKey(t, c.P)
 				fresh, touched[tmBare(v)] = true, true
 			}
+		case tmPAudit:
+			v = w.ten[c.P].audit
 		case tmPRelEntity:
 			v = w.ten[c.E2].x1
 			if c.allowedWrites {
@@ -1112,7 +1132,13 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 	if c.route.method == "GET" && r.Status == 200 && c.m.list == nil && tmIsList(r) {
 		t.Errorf("%s answers a list, but tmSpecs gives it no tmList: the cursor binding test cannot cover it", c.route)
 	}
-	if l := w.leaks(c.role, tmStrings(path, body), r.Body); len(l) > 0 {
+	seen := tmStrings(path, body)
+	if c.m.auditor {
+		// A tenant's audit trail names the superadmin key that acted on the tenant, by its id
+		// and role (who did it: SPEC §15, docs/decisions.md); nothing else of it.
+		seen = append(seen, w.superP.KeyID)
+	}
+	if l := w.leaks(c.role, seen, r.Body); len(l) > 0 {
 		t.Errorf("defect: %s as %s: the response shows data it may not see: %v\n  request: %s\n  response: %s", c.route, c.role.name, l, request, r)
 	}
 	if c.role.kind != tmSuper && r.Status < 300 {
@@ -1648,7 +1674,11 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 			if r.Status != 200 {
 				t.Errorf("the cursor of %s, presented by another key of the same caller: %s", issuer.name, r)
 			}
-			if l := w.leaks(issuer, nil, r.Body); len(l) > 0 {
+			var seen []string
+			if pt.methods["GET"].auditor {
+				seen = append(seen, w.superP.KeyID) // as in run: a trail names the superadmin key that acted
+			}
+			if l := w.leaks(issuer, seen, r.Body); len(l) > 0 {
 				t.Errorf("defect: the second page of %s shows %v: %s", issuer.name, l, r)
 			}
 			// Any other caller, on its own instance of the same list (the superadmin on the very
