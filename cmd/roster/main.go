@@ -30,6 +30,7 @@ commands:
   keys create (--superadmin | --account ID [--role admin|reader]) [--name N] [--database URL]
   keys list   [--database URL]
   keys revoke ID [--database URL]
+  audit verify [--account ID] [--database URL]          check the audit chains offline
   version                                              print the version
   bench     [flags]                                    load benchmark: seed, serve, measure (roster bench -h)
 
@@ -44,7 +45,7 @@ func main() {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "roster:", err)
 		}
-		os.Exit(2)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keys(ctx, args[1:], env, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], env, stdout, stderr)
+	case "audit":
+		return audit(ctx, args[1:], env, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "roster", version())
 		return nil
