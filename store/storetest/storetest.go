@@ -58,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"IdempotencyConcurrentTakeover", testIdempotencyConcurrentTakeover},
 		{"Nonces", testNonces},
 		{"NonceConcurrentSpend", testNonceConcurrentSpend},
+		{"Audit", testAudit},
+		{"AuditRollback", testAuditRollback},
+		{"AuditConcurrentHead", testAuditConcurrentHead},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
