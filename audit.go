@@ -239,6 +239,19 @@ func (rec *AuditRecord) setActor(p Principal) {
 	}
 }
 
+// maxUserAgent bounds the User-Agent a record keeps, in bytes.
+const maxUserAgent = 512
+
+// cleanText makes a header's value storable and renderable: valid UTF-8 without NUL, at most
+// max bytes (cut at a character's boundary).
+func cleanText(s string, max int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "")
+	}
+	return s
+}
+
 // appendAudit chains rec to its account's chain in tx: sequence and prev_hash from the head
 // (held until tx ends), occurred_at taken once the head is held, so that a chain's times follow
 // its order, then the hash.
@@ -255,9 +268,10 @@ func (s *Service) appendAudit(ctx context.Context, tx Tx, rec *AuditRecord) erro
 	if rec.Count == 0 {
 		rec.Count = 1
 	}
-	if rec.Hash, err = rec.ComputeHash(); err != nil {
-		return err
-	}
+	rec.RequestID, rec.IdempotencyKey = cleanText(rec.RequestID, 255), cleanText(rec.IdempotencyKey, 255)
+	rec.Source.UserAgent = cleanText(rec.Source.UserAgent, maxUserAgent)
+	sum := sha256.Sum256(rec.canonical(make([]byte, 0, 512+len(rec.Changes))))
+	rec.Hash = hex.EncodeToString(sum[:])
 	return tx.AppendAudit(ctx, rec)
 }
 
@@ -308,10 +322,11 @@ func auditTarget(out any, ch changes) (typ, id, account string) {
 	return "", "", ""
 }
 
-// auditChanges renders what a write changed as a record's changes (nil when nothing): for the
-// write's object, the fields that changed, before and after, in the native view (all of them
-// for a creation, after, or a deletion, before); the relationships a write created or removed
-// as lists under "relationships". The native views hold no secret and no key hash.
+// auditChanges renders what a write changed as a record's changes, in RFC 8785 canonical form
+// (nil when nothing): for the write's object, the fields that changed, before and after, in the
+// native view (all of them for a creation, after, or a deletion, before); the relationships a
+// write created or removed as lists under "relationships". The native views hold no secret and
+// no key hash.
 func auditChanges(cs []Change, at time.Time) (json.RawMessage, error) {
 	if len(cs) == 0 {
 		return nil, nil
@@ -319,15 +334,14 @@ func auditChanges(cs []Change, at time.Time) (json.RawMessage, error) {
 	if objectView == nil {
 		return nil, errors.New("roster: no object view registered (import package api)")
 	}
-	before, after := map[string]json.RawMessage{}, map[string]json.RawMessage{}
-	var relsBefore, relsAfter []json.RawMessage
-	fields := func(v any) (map[string]json.RawMessage, error) {
+	var before, after []member
+	var relsBefore, relsAfter [][]byte
+	view := func(v any) ([]member, error) {
 		b, err := objectView(v, at)
 		if err != nil {
 			return nil, err
 		}
-		m := map[string]json.RawMessage{}
-		return m, json.Unmarshal(b, &m)
+		return objectMembers(b)
 	}
 	for _, c := range cs {
 		if _, ok := c.Object.(Relationship); ok {
@@ -342,25 +356,31 @@ func auditChanges(cs []Change, at time.Time) (json.RawMessage, error) {
 			}
 			continue
 		}
-		is, err := fields(c.Object)
+		is, err := view(c.Object)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case c.Before != nil:
-			was, err := fields(c.Before)
+			was, err := view(c.Before)
 			if err != nil {
 				return nil, err
 			}
-			for k, v := range was {
-				if !bytes.Equal(v, is[k]) {
-					before[k], after[k] = v, is[k]
-				}
+			old := make(map[string][]byte, len(was))
+			for _, m := range was {
+				old[m.key] = m.value
 			}
-			for k, v := range is {
-				if _, had := was[k]; !had {
-					after[k] = v
+			for _, m := range is {
+				if v, had := old[m.key]; !had || !bytes.Equal(v, m.value) {
+					if had {
+						before = append(before, member{m.key, v})
+					}
+					after = append(after, m)
 				}
+				delete(old, m.key)
+			}
+			for k, v := range old {
+				before = append(before, member{k, v})
 			}
 		case strings.HasSuffix(c.Type, ".deleted"):
 			before = is
@@ -368,16 +388,40 @@ func auditChanges(cs []Change, at time.Time) (json.RawMessage, error) {
 			after = is
 		}
 	}
+	list := func(views [][]byte) []byte {
+		return append(append([]byte{'['}, bytes.Join(views, []byte{','})...), ']')
+	}
 	if relsBefore != nil {
-		b, _ := json.Marshal(relsBefore)
-		before["relationships"] = b
+		before = append(before, member{"relationships", list(relsBefore)})
 	}
 	if relsAfter != nil {
-		b, _ := json.Marshal(relsAfter)
-		after["relationships"] = b
+		after = append(after, member{"relationships", list(relsAfter)})
 	}
 	if len(before) == 0 && len(after) == 0 {
 		return nil, nil
 	}
-	return json.Marshal(map[string]any{"before": before, "after": after})
+	out, err := appendMembers(append(make([]byte, 0, 1024), `{"after":`...), after)
+	if err != nil {
+		return nil, err
+	}
+	out, err = appendMembers(append(out, `,"before":`...), before)
+	return append(out, '}'), err
+}
+
+// appendMembers appends the canonical object of members ms (sorted here).
+func appendMembers(dst []byte, ms []member) ([]byte, error) {
+	sortMembers(ms)
+	dst = append(dst, '{')
+	var err error
+	for i, m := range ms {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendCanonString(dst, m.key)
+		dst = append(dst, ':')
+		if dst, err = appendCanonJSON(dst, m.value); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
 }

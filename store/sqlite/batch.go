@@ -159,6 +159,7 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 	return func(tx *sql.Tx) error {
 		w := querier{tx: tx, w: s.wstmts}
 		q := sqlstore.NewTx(w, s.dialect)
+		q.BufferAudit() // the batch's audit records, written once at its end
 		// The savepoint statements go through the writer's statement cache like the writes.
 		exec := func(stmt string) error {
 			_, err := w.Exec(context.Background(), stmt)
@@ -175,6 +176,7 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 					return err
 				}
 			}
+			mark := q.AuditMark()
 			results[i] = safeRun(req.fn, q)
 			if !shared {
 				if results[i] != nil {
@@ -186,12 +188,13 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 				if err := exec(`ROLLBACK TO w`); err != nil {
 					return err
 				}
+				q.AuditRollback(mark)
 			}
 			if err := exec(`RELEASE w`); err != nil {
 				return err
 			}
 		}
-		return nil
+		return q.FlushAudit(context.Background())
 	}
 }
 

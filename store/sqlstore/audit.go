@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -33,26 +35,146 @@ func scanHead(r Rows) (roster.AuditHead, error) {
 	return h, r.Scan(&h.Sequence, &h.Hash)
 }
 
-// LockAuditHead implements roster.AuditTx: one upsert that creates the head or, rewriting it as
-// it is, takes its row lock, and returns it.
+// auditBuffer holds the audit appends of a transaction shared by several writes (SQLite's group
+// commit) until its end, where FlushAudit inserts them in a few statements and moves each
+// chain's head once: the writes' own savepoints then copy no audit page, and the one writer
+// spends one statement on a batch's records instead of two per record. Appends are still in
+// the transaction of their write, and a write rolled back to its savepoint takes its appends
+// back with it (AuditRollback). SQLite's transaction holds the database's write lock from its
+// start, so the heads it read stay the heads until it commits.
+type auditBuffer struct {
+	heads   map[string]roster.AuditHead // each chain's head as the transaction left it
+	pending []roster.AuditRecord
+	undo    []headUndo
+}
+
+type headUndo struct {
+	account string
+	head    roster.AuditHead
+}
+
+// AuditMark is a point in a transaction's buffered appends to roll back to.
+type AuditMark struct{ pending, undo int }
+
+// BufferAudit defers the transaction's audit appends to FlushAudit.
+func (t *Tx) BufferAudit() { t.audit = &auditBuffer{heads: map[string]roster.AuditHead{}} }
+
+// AuditMark marks where the buffered appends stand, before a write that may roll back.
+func (t *Tx) AuditMark() AuditMark {
+	if t.audit == nil {
+		return AuditMark{}
+	}
+	return AuditMark{pending: len(t.audit.pending), undo: len(t.audit.undo)}
+}
+
+// AuditRollback drops the appends buffered since m and puts the heads back as they were.
+func (t *Tx) AuditRollback(m AuditMark) {
+	b := t.audit
+	if b == nil {
+		return
+	}
+	for i := len(b.undo) - 1; i >= m.undo; i-- {
+		b.heads[b.undo[i].account] = b.undo[i].head
+	}
+	b.pending, b.undo = b.pending[:m.pending], b.undo[:m.undo]
+}
+
+// auditFlushRows is how many records one INSERT of FlushAudit carries at most.
+const auditFlushRows = 32
+
+// FlushAudit writes the buffered appends: the records, then each chain's head.
+func (t *Tx) FlushAudit(ctx context.Context) error {
+	b := t.audit
+	if b == nil || len(b.pending) == 0 {
+		return nil
+	}
+	for rows := b.pending; len(rows) > 0; {
+		n := min(len(rows), auditFlushRows)
+		if err := t.insertAudit(ctx, rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	moved := map[string]bool{}
+	for _, r := range b.pending {
+		if moved[r.AccountID] {
+			continue
+		}
+		moved[r.AccountID] = true
+		h := b.heads[r.AccountID]
+		if _, err := t.exec(ctx, `INSERT INTO audit_heads (account_id, sequence, hash) VALUES (?, ?, ?)
+			ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`, r.AccountID, h.Sequence, h.Hash); err != nil {
+			return err
+		}
+	}
+	b.pending, b.undo = nil, nil
+	return nil
+}
+
+const auditInsertCols = `(id, account_id, sequence, occurred_at, actor_type, actor_key_id, actor_role, source_ip, source_user_agent,
+	request_id, idempotency_key, action, target_type, target_id, outcome, status, count, changes, prev_hash, hash)`
+
+// insertAudit inserts records in one statement.
+func (t *Tx) insertAudit(ctx context.Context, recs []roster.AuditRecord) error {
+	var sql strings.Builder
+	sql.WriteString(`INSERT INTO audit_records ` + auditInsertCols + ` VALUES `)
+	args := make([]any, 0, 20*len(recs))
+	for i := range recs {
+		a := &recs[i]
+		if i > 0 {
+			sql.WriteString(", ")
+		}
+		sql.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		var changes any
+		if len(a.Changes) > 0 {
+			changes = string(a.Changes)
+		}
+		args = append(args, a.ID, a.AccountID, a.Sequence, micros(a.OccurredAt), a.ActorType, a.ActorKeyID, string(a.ActorRole), a.Source.IP,
+			a.Source.UserAgent, a.RequestID, a.IdempotencyKey, a.Action, a.TargetType, a.TargetID, a.Outcome, a.Status, a.Count,
+			changes, a.PrevHash, a.Hash)
+	}
+	_, err := t.exec(ctx, sql.String(), args...)
+	return err
+}
+
+// LockAuditHead implements roster.AuditTx: the head read with the dialect's update lock (FOR
+// UPDATE on PostgreSQL; SQLite's one writer needs none), made first when the chain has none.
+// Two transactions making one chain's head at once: the second's insert waits for the first's
+// and does nothing, and its read then holds the first's head.
 func (t *Tx) LockAuditHead(ctx context.Context, accountID string) (roster.AuditHead, error) {
-	return queryOne(ctx, t, scanHead, `INSERT INTO audit_heads (account_id, sequence, hash) VALUES (?, 0, ?)
-		ON CONFLICT (account_id) DO UPDATE SET sequence = audit_heads.sequence
-		RETURNING sequence, hash`, accountID, roster.GenesisHash)
+	if b := t.audit; b != nil {
+		if h, ok := b.heads[accountID]; ok {
+			return h, nil
+		}
+		h, err := queryOne(ctx, t, scanHead, `SELECT sequence, hash FROM audit_heads WHERE account_id = ?`, accountID)
+		if errors.Is(err, roster.ErrNotFound) {
+			h, err = roster.AuditHead{Hash: roster.GenesisHash}, nil
+		}
+		if err == nil {
+			b.heads[accountID] = h
+		}
+		return h, err
+	}
+	head, err := queryOne(ctx, t, scanHead, `SELECT sequence, hash FROM audit_heads WHERE account_id = ?`+t.d.UpdateLock, accountID)
+	if !errors.Is(err, roster.ErrNotFound) {
+		return head, err
+	}
+	if _, err := t.exec(ctx, `INSERT INTO audit_heads (account_id, sequence, hash) VALUES (?, 0, ?) ON CONFLICT (account_id) DO NOTHING`,
+		accountID, roster.GenesisHash); err != nil {
+		return head, err
+	}
+	return queryOne(ctx, t, scanHead, `SELECT sequence, hash FROM audit_heads WHERE account_id = ?`+t.d.UpdateLock, accountID)
 }
 
 // AppendAudit implements roster.AuditTx.
 func (t *Tx) AppendAudit(ctx context.Context, a *roster.AuditRecord) error {
-	var changes any
-	if len(a.Changes) > 0 {
-		changes = string(a.Changes)
+	if b := t.audit; b != nil {
+		b.undo = append(b.undo, headUndo{a.AccountID, b.heads[a.AccountID]})
+		b.heads[a.AccountID] = roster.AuditHead{Sequence: a.Sequence, Hash: a.Hash}
+		b.pending = append(b.pending, *a)
+		return nil
 	}
-	if _, err := t.exec(ctx, `INSERT INTO audit_records (id, account_id, sequence, occurred_at, actor_type, actor_key_id, actor_role,
-		source_ip, source_user_agent, request_id, idempotency_key, action, target_type, target_id, outcome, status, count, changes,
-		prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.AccountID, a.Sequence, micros(a.OccurredAt), a.ActorType, a.ActorKeyID, string(a.ActorRole), a.Source.IP,
-		a.Source.UserAgent, a.RequestID, a.IdempotencyKey, a.Action, a.TargetType, a.TargetID, a.Outcome, a.Status, a.Count,
-		changes, a.PrevHash, a.Hash); err != nil {
+	if err := t.insertAudit(ctx, []roster.AuditRecord{*a}); err != nil {
 		return err
 	}
 	return notFoundIfNone(t.exec(ctx, `UPDATE audit_heads SET sequence = ?, hash = ? WHERE account_id = ?`, a.Sequence, a.Hash, a.AccountID))

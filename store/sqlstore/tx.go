@@ -13,8 +13,9 @@ import (
 
 // Tx implements roster.Tx over one engine transaction.
 type Tx struct {
-	q Querier
-	d *Dialect
+	q     Querier
+	d     *Dialect
+	audit *auditBuffer // appends deferred to FlushAudit (audit.go); nil: written at once
 }
 
 // NewTx wraps an engine transaction.

@@ -166,3 +166,51 @@ func testAuditConcurrentHead(t *testing.T, s roster.Store) {
 		return nil
 	})
 }
+
+// Concurrent appends of which half roll back (after appending): the chain holds the others
+// only, without a gap — also when they shared a transaction (SQLite's group commit, where a
+// write rolled back to its savepoint takes its buffered append with it).
+func testAuditConcurrentRollback(t *testing.T, s roster.Store) {
+	acct := roster.NewID(base)
+	const n = 24
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.Update(t.Context(), func(tx roster.Tx) error {
+				if _, err := auditAppend(t.Context(), tx, acct, "entity.create", at(time.Duration(i))); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return boom
+				}
+				return nil
+			})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if want := i%2 == 1; errors.Is(err, boom) != want || !want && err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	view(t, s, func(ctx context.Context, tx roster.Tx) error {
+		recs, err := tx.AuditChain(ctx, acct, 0, 100)
+		h, herr := tx.AuditHead(ctx, acct)
+		if err != nil || herr != nil || len(recs) != n/2 || h.Sequence != n/2 || h.Hash != recs[len(recs)-1].Hash {
+			t.Fatalf("%d records (%v), head %+v (%v)", len(recs), err, h, herr)
+		}
+		prev := roster.GenesisHash
+		for i, r := range recs {
+			if r.Sequence != int64(i+1) || r.PrevHash != prev {
+				t.Fatalf("record %d: sequence %d, prev_hash %s, want %s", i, r.Sequence, r.PrevHash, prev)
+			}
+			prev = r.Hash
+		}
+		return nil
+	})
+}

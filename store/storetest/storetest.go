@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"Audit", testAudit},
 		{"AuditRollback", testAuditRollback},
 		{"AuditConcurrentHead", testAuditConcurrentHead},
+		{"AuditConcurrentRollback", testAuditConcurrentRollback},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -252,9 +252,20 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 				adjacent = fl.rate()
 			}
 		}
-		res := run(srv, sc, i)
+		target := srv
+		if sc.server == ServerNoAudit {
+			if target, err = startNoAudit(ctx, cfg, database); err != nil {
+				return nil, err
+			}
+		}
+		res := run(target, sc, i)
 		res.FloorRPS = adjacent
-		res.PeakRSS, _ = srv.memory()
+		res.PeakRSS, _ = target.memory()
+		if target != srv {
+			if err := target.stop(); err != nil {
+				return nil, err
+			}
+		}
 		rep.Results = append(rep.Results, res)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -342,6 +342,9 @@ func (w *world) scenarios() []scenario {
 	out = append(out,
 		scenario{name: "put-entity", title: "PUT entity", group: groupWrite, server: "roster", gen: w.putEntity},
 		scenario{name: "patch-account", title: "PATCH account (name)", group: groupWrite, server: "roster", gen: w.patchAccount},
+		// The cost of the audit trail: the same creations on a roster serve --audit=false, just
+		// before the audited ones (which then face the larger table).
+		scenario{name: "create-entity-no-audit", title: "create entity, audit trail off (serve --audit=false)", group: groupWrite, server: ServerNoAudit, gen: w.createEntity},
 		scenario{name: "create-entity", title: "create entity", group: groupWrite, server: "roster", gen: w.createEntity},
 		scenario{name: "batch-relationships", title: "batch relationships (20 ids, fresh Idempotency-Key)", group: groupWrite, server: "roster", gen: w.batchRelationships},
 		scenario{name: "mix", title: "mix: 90% reads, 10% writes", group: groupMix, server: "roster", gen: w.mix()},
