@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/gowebpki/jcs"
 )
@@ -160,9 +161,10 @@ type member struct {
 	value []byte
 }
 
-// objectMembers splits a JSON object into its members, in their order.
+// objectMembers splits a JSON object into its members, in their order. The keys share raw's
+// memory: raw must not change while they are in use.
 func objectMembers(raw []byte) ([]member, error) {
-	var out []member
+	out := make([]member, 0, 32)
 	i := skipSpace(raw, 1)
 	if i < len(raw) && raw[i] == '}' {
 		return out, nil
@@ -177,7 +179,7 @@ func objectMembers(raw []byte) ([]member, error) {
 		}
 		var key string
 		if plainString(raw[i:end]) {
-			key = string(raw[i+1 : end-1])
+			key = unsafe.String(unsafe.SliceData(raw[i+1:end-1]), end-1-i-1)
 		} else if err := json.Unmarshal(raw[i:end], &key); err != nil {
 			return nil, err
 		}

@@ -82,7 +82,8 @@ func (t *Tx) AuditRollback(m AuditMark) {
 // auditFlushRows is how many records one INSERT of FlushAudit carries at most.
 const auditFlushRows = 32
 
-// FlushAudit writes the buffered appends: the records, then each chain's head.
+// FlushAudit writes the buffered appends: the records, then the heads of their chains, each in
+// as few statements as it can.
 func (t *Tx) FlushAudit(ctx context.Context) error {
 	b := t.audit
 	if b == nil || len(b.pending) == 0 {
@@ -95,17 +96,32 @@ func (t *Tx) FlushAudit(ctx context.Context) error {
 		}
 		rows = rows[n:]
 	}
-	moved := map[string]bool{}
+	var chains []string
+	seen := map[string]bool{}
 	for _, r := range b.pending {
-		if moved[r.AccountID] {
-			continue
+		if !seen[r.AccountID] {
+			seen[r.AccountID] = true
+			chains = append(chains, r.AccountID)
 		}
-		moved[r.AccountID] = true
-		h := b.heads[r.AccountID]
-		if _, err := t.exec(ctx, `INSERT INTO audit_heads (account_id, sequence, hash) VALUES (?, ?, ?)
-			ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`, r.AccountID, h.Sequence, h.Hash); err != nil {
+	}
+	for len(chains) > 0 {
+		n := min(len(chains), auditFlushRows)
+		var sql strings.Builder
+		sql.WriteString(`INSERT INTO audit_heads (account_id, sequence, hash) VALUES `)
+		args := make([]any, 0, 3*n)
+		for i, a := range chains[:n] {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			sql.WriteString("(?, ?, ?)")
+			h := b.heads[a]
+			args = append(args, a, h.Sequence, h.Hash)
+		}
+		sql.WriteString(` ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`)
+		if _, err := t.exec(ctx, sql.String(), args...); err != nil {
 			return err
 		}
+		chains = chains[n:]
 	}
 	b.pending, b.undo = nil, nil
 	return nil
