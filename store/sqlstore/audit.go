@@ -182,7 +182,9 @@ func (t *Tx) LockAuditHead(ctx context.Context, accountID string) (roster.AuditH
 	return queryOne(ctx, t, scanHead, `SELECT sequence, hash FROM audit_heads WHERE account_id = ?`+t.d.UpdateLock, accountID)
 }
 
-// AppendAudit implements roster.AuditTx.
+// AppendAudit implements roster.AuditTx. Buffered (SQLite's group commit, where every write
+// goes), the append waits for FlushAudit; otherwise (PostgreSQL) the record's insert and the
+// head's move are one statement, a data-modifying WITH, in one round trip.
 func (t *Tx) AppendAudit(ctx context.Context, a *roster.AuditRecord) error {
 	if b := t.audit; b != nil {
 		b.undo = append(b.undo, headUndo{a.AccountID, b.heads[a.AccountID]})
@@ -190,10 +192,16 @@ func (t *Tx) AppendAudit(ctx context.Context, a *roster.AuditRecord) error {
 		b.pending = append(b.pending, *a)
 		return nil
 	}
-	if err := t.insertAudit(ctx, []roster.AuditRecord{*a}); err != nil {
-		return err
+	var changes any
+	if len(a.Changes) > 0 {
+		changes = string(a.Changes)
 	}
-	return notFoundIfNone(t.exec(ctx, `UPDATE audit_heads SET sequence = ?, hash = ? WHERE account_id = ?`, a.Sequence, a.Hash, a.AccountID))
+	return notFoundIfNone(t.exec(ctx, `WITH moved AS (UPDATE audit_heads SET sequence = ?, hash = ? WHERE account_id = ? RETURNING 1)
+		INSERT INTO audit_records `+auditInsertCols+` SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM moved`,
+		a.Sequence, a.Hash, a.AccountID,
+		a.ID, a.AccountID, a.Sequence, micros(a.OccurredAt), a.ActorType, a.ActorKeyID, string(a.ActorRole), a.Source.IP,
+		a.Source.UserAgent, a.RequestID, a.IdempotencyKey, a.Action, a.TargetType, a.TargetID, a.Outcome, a.Status, a.Count,
+		changes, a.PrevHash, a.Hash))
 }
 
 // AuditHead implements roster.AuditTx.
