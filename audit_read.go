@@ -168,9 +168,9 @@ type AuditVerification struct {
 func (s *Service) VerifyAudit(ctx context.Context, r *Request, rawAccount, rawHead string) (AuditVerification, error) {
 	p := r.Principal
 	var ps Problems
-	account, _, err := listScope(p, map[string]string{"account_id": rawAccount}, &ps)
+	account, found, err := listScope(p, map[string]string{"account_id": rawAccount}, &ps)
 	if rawAccount == "" {
-		account, err = p.AccountID, nil
+		account, found, err = p.AccountID, true, nil
 	}
 	if err != nil {
 		return AuditVerification{}, err
@@ -186,11 +186,22 @@ func (s *Service) VerifyAudit(ctx context.Context, r *Request, rawAccount, rawHe
 	if err := ps.Err(); err != nil {
 		return AuditVerification{}, err
 	}
+	if !found { // a well-formed id that names nothing: a chain without a record
+		return AuditVerification{OK: want == nil, Head: AuditHead{Hash: GenesisHash}, FirstBad: noRecord(want)}, nil
+	}
 	v, err := s.CheckAuditChain(ctx, account, want)
 	if err != nil {
 		return v, err
 	}
 	return v, s.auditRead(ctx, r, account, "", "")
+}
+
+// noRecord is the first bad record of an empty chain checked against a head: the head's.
+func noRecord(want *AuditHead) *AuditBreak {
+	if want == nil {
+		return nil
+	}
+	return &AuditBreak{Sequence: want.Sequence, Reason: "the chain has no record"}
 }
 
 func parseHead(raw string) (AuditHead, bool) {

@@ -349,6 +349,10 @@ func TestAuditReads(t *testing.T) {
 				t.Errorf("recomputed hash %s, record says %v (%v)", got, h, err)
 			}
 		}
+		// An account id that names nothing has a chain without a record.
+		if v := auObj(t, e.must(e.as(e.super, "GET", "/v1/audit_events/verify?account_id=account_abc", nil), 200)); v["ok"] != true || v["records"] != float64(0) {
+			t.Errorf("the chain of an account that cannot exist: %v", v)
+		}
 		// Bad filters are 422, each at its place.
 		wantProblems(t, e.as(admin, "GET", "/v1/audit_events?since=yesterday&actor_key_id=nope&target_id=x", nil),
 			`["query","since"] datetime_parsing`, `["query","actor_key_id"] string_pattern_mismatch`, `["query","target_id"] string_pattern_mismatch`)
