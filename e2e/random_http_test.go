@@ -1227,6 +1227,8 @@ func (f *rzFuzz) rzPatternGen(p string) func() string {
 			f.serial++
 			return fmt.Sprintf("rz-%d-%s", f.serial, f.rzHex(4))
 		}
+	case "^[1-9][0-9]*:[0-9a-f]{64}$": // an audit chain's head (SPEC §15)
+		return func() string { return fmt.Sprintf("%d:%s", 1+f.rng.IntN(50), strings.ToLower(f.rzHex(64))) }
 	case "^[0-9a-zA-Z]+$":
 		return func() string {
 			const alnum = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
