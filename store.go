@@ -29,6 +29,8 @@ type Store interface {
 // Tx is what one transaction can do. Methods return ErrNotFound for a missing row and
 // ErrConflict for a uniqueness violation; deleted rows are invisible unless a method says so.
 type Tx interface {
+	EventTx
+
 	InsertAccount(ctx context.Context, a *Account) error
 	Account(ctx context.Context, id string) (Account, error)
 	// LockAccount is Account for a write that adds rows under the account: the account row is

@@ -120,6 +120,10 @@ func (s *Store) runBatch(batch []*writeReq) {
 	if err == nil {
 		err = s.inBatchTx(s.batchBody(batch, results))
 	}
+	if err == nil && s.appended {
+		s.events.Wake()
+	}
+	s.appended = false
 	s.wstmts.prepareMissed()
 	s.commits.Add(1)
 	s.writesDone.Add(int64(len(batch)))
@@ -191,6 +195,7 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 				return err
 			}
 		}
+		s.appended = q.Appended()
 		return nil
 	}
 }

@@ -46,6 +46,8 @@ type Store struct {
 	quit     chan struct{}
 	loopDone chan struct{}
 	closing  sync.Once
+	events   *sqlstore.Notifier
+	appended bool // the batch being written recorded events; the write loop's alone
 	counters
 }
 
@@ -85,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	readers.SetMaxOpenConns(n)
 	readers.SetMaxIdleConns(n)
-	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer), ckpt: ckpt,
+	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr, TxID: "0"}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer), ckpt: ckpt,
 		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		writer.Close()
@@ -93,6 +95,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		ckpt.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	s.events = sqlstore.NewNotifier(eventPoll, s.eventHead)
 	go s.writeLoop()
 	go s.checkpointLoop(s.ckpt)
 	return s, nil
@@ -172,6 +175,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closing.Do(func() {
 		close(s.quit)
+		s.events.Close()
 		<-s.loopDone
 		<-s.ckptDone
 		s.stmts.close()

@@ -15,8 +15,9 @@ import (
 
 // Tx implements roster.Tx over one engine transaction.
 type Tx struct {
-	q Querier
-	d *Dialect
+	q        Querier
+	d        *Dialect
+	appended bool // the transaction recorded events (see Appended)
 }
 
 // NewTx wraps an engine transaction.

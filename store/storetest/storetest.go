@@ -58,6 +58,11 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"IdempotencyConcurrentTakeover", testIdempotencyConcurrentTakeover},
 		{"Nonces", testNonces},
 		{"NonceConcurrentSpend", testNonceConcurrentSpend},
+		{"Events", testEvents},
+		{"EventsRollback", testEventsRollback},
+		{"EventsConcurrentSequence", testEventsConcurrentSequence},
+		{"EventsLateCommit", testEventsLateCommit},
+		{"EventsPrune", testEventsPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
