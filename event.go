@@ -2,6 +2,13 @@ package roster
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -142,4 +149,362 @@ type EventWatcher interface {
 	// giving the channel that the next change closes. A waiter takes the channel before it
 	// reads, then waits on it only if the read found nothing.
 	WatchEvents(ctx context.Context) func() <-chan struct{}
+}
+
+// CodeCursorExpired is the error of a feed cursor from before the retention horizon: events
+// after it were pruned, and the consumer must re-read state (SPEC §13; HTTP 410).
+const CodeCursorExpired Code = "cursor_expired"
+
+// DefaultEventRetention is how long events are kept unless --event-retention says otherwise.
+const DefaultEventRetention = 90 * 24 * time.Hour
+
+// MaxEventWait is the longest a feed request may wait for an event (?wait=, in seconds).
+const MaxEventWait = 60 * time.Second
+
+// EventFeed is how the feed pages: oldest first, no sort (SPEC §13).
+var EventFeed = Listing{DefaultLimit: 20, MaxLimit: 100}
+
+// eventResources are the prefixes a type filter may name with ".*".
+var eventResources = []string{"account", "entity", "relationship", "api_key", "webhook_endpoint"}
+
+// EventRequest is a request of the feed as the client sent it.
+type EventRequest struct {
+	Limit  int
+	Cursor string // "" reads from the oldest event kept
+	// Filters as sent: type (exact, or a prefix ending in ".*"), object_id, account_id.
+	Filters map[string]string
+	// Wait is how long a request whose page would be empty waits for an event (at most
+	// MaxEventWait); 0 answers at once.
+	Wait time.Duration
+	// Problems are the query's validation problems found before ListEvents (the limit's, the
+	// wait's); it reports them together with the filters' own.
+	Problems Problems
+}
+
+// EventPage is one page of the feed. Next is never "": it points after the page's last event,
+// or, for an empty page, where the request started; HasNext says whether more events exist now.
+type EventPage struct {
+	Items   []Event
+	HasNext bool
+	Next    string
+	pl      eventPlan
+}
+
+// CursorAfter is the cursor that resumes the feed after the page's i-th event (an event
+// stream's id).
+func (p EventPage) CursorAfter(i int) string {
+	return p.pl.cursorAt(p.Items[i].Sequence, p.Items[i].Position)
+}
+
+// eventCursor is the decoded content of a feed cursor: the caller and filters it was issued for,
+// and the feed's position (an account feed: its sequence; the feed of every account: Tx, N).
+type eventCursor struct {
+	Caller  string            `json:"a"`
+	Filters map[string]string `json:"f,omitempty"`
+	Seq     int64             `json:"s,omitempty"`
+	Tx      int64             `json:"t,omitempty"`
+	N       int64             `json:"n,omitempty"`
+}
+
+// eventPlan is a feed request resolved against its cursor.
+type eventPlan struct {
+	q       EventQuery
+	limit   int
+	filters map[string]string // normalised, as the cursors carry them
+	caller  string
+	resumed bool // the request came with a cursor: pruning past it is a 410
+	empty   bool // a superadmin named an account that cannot exist: no event, ever
+}
+
+func (c eventCursor) encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeEventCursor(tok string) (eventCursor, error) {
+	var c eventCursor
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
+	if err != nil || len(raw) > 4096 {
+		return c, Errorf(CodeInvalidCursor, "the cursor is not valid")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil || dec.More() || c.Caller == "" || c.Seq < 0 || c.Tx < 0 || c.N < 0 {
+		return c, Errorf(CodeInvalidCursor, "the cursor is not valid")
+	}
+	return c, nil
+}
+
+// eventFilters validates the raw filters and returns them normalised (object ids as bare hex,
+// account ids as bare hex) with what they set on q.
+func eventFilters(p Principal, raw map[string]string, q *EventQuery) (map[string]string, bool, error) {
+	var ps Problems
+	out := map[string]string{}
+	if v, has := raw["type"]; has && v != "*" {
+		if prefix, ok := strings.CutSuffix(v, ".*"); ok && slices.Contains(eventResources, prefix) {
+			q.TypePrefix = prefix + "."
+		} else if slices.Contains(EventTypes, v) {
+			q.Type = v
+		} else {
+			ps.Add("value_error", "Value error, type must be an event type (such as entity.updated) or a resource followed by .* (such as entity.*)", "query", "type")
+		}
+		out["type"] = v
+	}
+	if v, has := raw["object_id"]; has {
+		id, ok := parseAnyID(v)
+		if !ok {
+			ps.Add("string_pattern_mismatch", "String should be a roster id (such as entity_… or 24 hex digits)", "query", "object_id")
+		}
+		q.ObjectID, out["object_id"] = id, id
+	}
+	scope, ok, err := listScope(p, raw, &ps)
+	if err != nil {
+		return nil, false, err
+	}
+	if p.IsSuperadmin() && scope != "" {
+		out["account_id"] = scope
+	}
+	if !p.IsSuperadmin() || scope != "" {
+		q.AccountID = scope
+	} else {
+		q.All = true
+	}
+	return out, ok, ps.Err()
+}
+
+// parseAnyID reads an id of any kind roster issues, prefixed or bare, as bare lower-case hex.
+func parseAnyID(s string) (string, bool) {
+	for _, k := range []Kind{KindAccount, KindEntity, KindKey, KindEvent} {
+		if strings.HasPrefix(s, string(k)) || isHex24(s) {
+			if id, ok := ParseID(k, s); ok && id != "" {
+				return id, true
+			}
+		}
+	}
+	return "", false
+}
+
+// planEvents resolves a feed request: its caller's scope (SPEC §3: an admin or reader reads its
+// own account's feed; a superadmin every account's, or one with ?account_id=), its filters, and
+// its cursor, which must have been issued to this caller for these filters (§6).
+func planEvents(p Principal, req EventRequest) (eventPlan, error) {
+	pl := eventPlan{limit: req.Limit, caller: callerTag(p)}
+	if err := forCaller(p, &PageRequest{Filters: req.Filters}); err != nil {
+		return pl, err
+	}
+	raw := req.Filters
+	var c eventCursor
+	if req.Cursor != "" {
+		var err error
+		if c, err = decodeEventCursor(req.Cursor); err != nil {
+			if len(req.Problems) > 0 {
+				return pl, req.Problems.Err()
+			}
+			return pl, err
+		}
+		if len(raw) == 0 {
+			raw = c.Filters
+		}
+		pl.resumed = true
+	}
+	filters, ok, err := eventFilters(p, raw, &pl.q)
+	if len(req.Problems) > 0 {
+		ps := append(Problems(nil), req.Problems...)
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeInvalid {
+			ps = append(ps, e.Problems...)
+		} else if err != nil {
+			return pl, err
+		}
+		return pl, ps.Err()
+	}
+	if err != nil {
+		return pl, err
+	}
+	pl.filters, pl.empty = filters, !ok
+	if pl.resumed {
+		if c.Caller != pl.caller {
+			return pl, Errorf(CodeCursorMismatch, "the cursor was issued to another caller")
+		}
+		if !maps.Equal(filters, c.Filters) {
+			return pl, Errorf(CodeCursorMismatch, "the cursor was issued for other filters")
+		}
+		if pl.q.All {
+			pl.q.After = FeedPosition{Tx: c.Tx, N: c.N}
+		} else if c.Tx != 0 || c.N != 0 {
+			return pl, Errorf(CodeInvalidCursor, "the cursor is not valid")
+		}
+		pl.q.AfterSequence = c.Seq
+	}
+	pl.q.Limit = req.Limit + 1
+	pl.q.Window = max(4*(req.Limit+1), 40)
+	return pl, nil
+}
+
+// cursorAt is the cursor of pl's feed at an event's place.
+func (pl eventPlan) cursorAt(seq int64, pos FeedPosition) string {
+	c := eventCursor{Caller: pl.caller, Filters: pl.filters}
+	if pl.q.All {
+		c.Tx, c.N = pos.Tx, pos.N
+	} else {
+		c.Seq = seq
+	}
+	if len(c.Filters) == 0 {
+		c.Filters = nil
+	}
+	return c.encode()
+}
+
+// ListEvents reads a page of the feed for p (SPEC §13). With a wait, a request whose page would
+// be empty waits until an event after its cursor commits, or the wait runs out.
+func (s *Service) ListEvents(ctx context.Context, p Principal, req EventRequest) (EventPage, error) {
+	pl, err := planEvents(p, req)
+	if err != nil {
+		return EventPage{}, err
+	}
+	start := pl.cursorAt(pl.q.AfterSequence, pl.q.After)
+	if pl.empty {
+		return EventPage{Next: start, pl: pl}, nil
+	}
+	wait := min(req.Wait, MaxEventWait)
+	var changed func() <-chan struct{}
+	poll := 100 * time.Millisecond // a store that cannot say when events commit is polled
+	if w, ok := s.store.(EventWatcher); ok && wait > 0 {
+		watchCtx, stop := context.WithCancel(ctx)
+		defer stop()
+		changed = w.WatchEvents(watchCtx)
+		// Belt and braces: a notification lost to a race costs at most this much.
+		poll = time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		var ch <-chan struct{}
+		if changed != nil {
+			ch = changed()
+		}
+		page, err := s.readEvents(ctx, pl, start)
+		if err != nil || len(page.Items) > 0 || page.HasNext {
+			return page, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return page, nil
+		}
+		t := time.NewTimer(min(left, poll))
+		select {
+		case <-ch:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return EventPage{}, ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+// readEvents reads one page. The horizon is read after the events, so that a pruning that
+// committed before the read is seen: a page never silently starts past pruned events.
+func (s *Service) readEvents(ctx context.Context, pl eventPlan, start string) (EventPage, error) {
+	var scan EventScan
+	var h EventHorizon
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if scan, err = tx.Events(ctx, pl.q); err != nil || !pl.resumed {
+			return err
+		}
+		h, err = tx.EventHorizon(ctx, pl.q.AccountID)
+		return err
+	})
+	if err != nil {
+		return EventPage{}, err
+	}
+	if pl.resumed && (pl.q.All && pl.q.After.Less(h.Position) || !pl.q.All && pl.q.AfterSequence < h.Sequence) {
+		return EventPage{}, Errorf(CodeCursorExpired, "the cursor is older than the retention horizon: events after it were pruned; re-read the current state and start the feed again")
+	}
+	page := EventPage{Items: scan.Events, Next: start, pl: pl}
+	switch {
+	case len(scan.Events) > pl.limit:
+		page.Items = scan.Events[:pl.limit]
+		last := page.Items[pl.limit-1]
+		page.HasNext, page.Next = true, pl.cursorAt(last.Sequence, last.Position)
+	case scan.Examined > 0:
+		page.Next = pl.cursorAt(scan.Last.Sequence, scan.Last.Position)
+		// A filtered read that went through its whole window stopped short of the end.
+		page.HasNext = scan.Examined >= pl.q.Window && (pl.q.Type != "" || pl.q.TypePrefix != "" || pl.q.ObjectID != "")
+	}
+	return page, nil
+}
+
+// Event reads one event p may see: another tenant's, or an event of no account for anyone but
+// a superadmin, is 404.
+func (s *Service) Event(ctx context.Context, p Principal, id string) (Event, error) {
+	notFound := Errorf(CodeNotFound, "event not found")
+	if id == "" {
+		return Event{}, notFound
+	}
+	var e Event
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		e, err = tx.EventByID(ctx, id)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && e.AccountID != p.AccountID {
+		return Event{}, notFound
+	}
+	return e, err
+}
+
+// pruneBatch is how many events one pruning transaction deletes at most.
+const pruneBatch = 1000
+
+// PruneEvents deletes the events created more than retention ago, a batch per transaction, and
+// returns how many it deleted.
+func (s *Service) PruneEvents(ctx context.Context, retention time.Duration) (int, error) {
+	before := s.Now().Add(-retention)
+	total := 0
+	for {
+		var n int
+		err := s.store.Update(ctx, func(tx Tx) error {
+			var err error
+			n, err = tx.PruneEvents(ctx, before, pruneBatch)
+			return err
+		})
+		total += n
+		if err != nil || n < pruneBatch {
+			return total, err
+		}
+	}
+}
+
+// RunEventPruner prunes events older than retention every interval until ctx ends.
+func (s *Service) RunEventPruner(ctx context.Context, retention, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.PruneEvents(ctx, retention); err != nil && ctx.Err() == nil {
+			s.log.Error("pruning events failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ParseEventWait reads ?wait= (whole seconds, 0 to 60).
+func ParseEventWait(raw string) (time.Duration, error) {
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil:
+		return 0, Invalid("int_parsing", "Input should be a valid integer, unable to parse string as an integer", "query", "wait")
+	case n < 0:
+		return 0, Invalid("greater_than_equal", "Input should be greater than or equal to 0", "query", "wait")
+	case time.Duration(n)*time.Second > MaxEventWait:
+		return 0, Invalid("less_than_equal", "Input should be less than or equal to 60", "query", "wait")
+	}
+	return time.Duration(n) * time.Second, nil
 }

@@ -43,6 +43,7 @@ type Server struct {
 	running  *inFlight // requests running per account (per key for a superadmin)
 	metrics  *metrics
 	notFound http.Handler
+	streams  streamStop // ends event streams at shutdown
 }
 
 // Options tune the handler.
@@ -131,6 +132,10 @@ func (s *Server) Routes() []route {
 		{"PUT", "/entities/{id}", keyed, s.putEntity},
 		{"PATCH", "/entities/{id}", keyed, s.patchEntity},
 		{"DELETE", "/entities/{id}", keyed, s.deleteEntity},
+
+		{"GET", "/v1/events", keyed, s.listEvents},
+		{"GET", "/v1/events/stream", keyed, s.eventStream},
+		{"GET", "/v1/events/{id}", keyed, s.getEvent},
 	}
 }
 

@@ -34,6 +34,10 @@ type Config struct {
 	AccountRateLimit api.RateLimit
 	// MaxInFlight is how many requests one account may have running at once; zero is no limit.
 	MaxInFlight int
+	// EventRetention is how long events are kept (SPEC §13); zero is roster.DefaultEventRetention.
+	EventRetention time.Duration
+	// EventPruneInterval is how often events past EventRetention are pruned; zero is a minute.
+	EventPruneInterval time.Duration
 	// Server timeouts; zero takes the defaults of DefaultConfig.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
@@ -56,6 +60,8 @@ func (cfg *Config) defaults() {
 	set(&cfg.ReadTimeout, 30*time.Second)
 	set(&cfg.WriteTimeout, 30*time.Second)
 	set(&cfg.IdleTimeout, 120*time.Second)
+	set(&cfg.EventRetention, roster.DefaultEventRetention)
+	set(&cfg.EventPruneInterval, time.Minute)
 }
 
 // App is a configured roster: its store and service, ready to serve.
@@ -95,8 +101,9 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
+	handler := api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight, Collectors: storeCollectors(a.store)})
 	srv := &http.Server{
-		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight, Collectors: storeCollectors(a.store)}),
+		Handler:           handler,
 		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
 		ReadTimeout:       a.cfg.ReadTimeout,
 		WriteTimeout:      a.cfg.WriteTimeout,
@@ -107,6 +114,8 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	purgeCtx, stopPurge := context.WithCancel(context.Background())
 	defer stopPurge()
 	go a.Service.RunPurger(purgeCtx, time.Minute)
+	go a.Service.RunEventPruner(purgeCtx, a.cfg.EventRetention, a.cfg.EventPruneInterval)
+	srv.RegisterOnShutdown(handler.CloseStreams)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -123,10 +123,11 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 	write := fs.Duration("write-timeout", 30*time.Second, "time to write a response (env ROSTER_WRITE_TIMEOUT)")
 	idle := fs.Duration("idle-timeout", 120*time.Second, "keep-alive idle time (env ROSTER_IDLE_TIMEOUT)")
 	drain := fs.Duration("shutdown-timeout", 15*time.Second, "time in-flight requests get to finish on SIGTERM (env ROSTER_SHUTDOWN_TIMEOUT)")
+	retention := fs.Duration("event-retention", roster.DefaultEventRetention, "how long events are kept; older ones are pruned in the background (env ROSTER_EVENT_RETENTION)")
 	if err := envFlags(fs, getenv, map[string]string{"rate-limit": "ROSTER_RATE_LIMIT", "rate-burst": "ROSTER_RATE_BURST",
 		"rate-limit-account": "ROSTER_RATE_LIMIT_ACCOUNT", "rate-burst-account": "ROSTER_RATE_BURST_ACCOUNT", "max-in-flight": "ROSTER_MAX_IN_FLIGHT",
 		"read-header-timeout": "ROSTER_READ_HEADER_TIMEOUT", "read-timeout": "ROSTER_READ_TIMEOUT", "write-timeout": "ROSTER_WRITE_TIMEOUT",
-		"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT"}); err != nil {
+		"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT", "event-retention": "ROSTER_EVENT_RETENTION"}); err != nil {
 		return app.Config{}, err
 	}
 	if err := fs.Parse(args); err != nil {
@@ -137,6 +138,9 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 	}
 	if *maxInFlight < 0 {
 		return app.Config{}, fmt.Errorf("--max-in-flight must be >= 0")
+	}
+	if *retention <= 0 {
+		return app.Config{}, fmt.Errorf("--event-retention must be positive")
 	}
 	// The zero value of each field is 4 × the per-key one (api.Options); 0 on the command line
 	// turns the per-account limit off, a negative Rate for api.
@@ -159,7 +163,7 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 		account.Burst = v
 	}
 	return app.Config{Addr: *addr, RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, AccountRateLimit: account, MaxInFlight: *maxInFlight,
-		ReadHeaderTimeout: *readHeader, ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain}, nil
+		ReadHeaderTimeout: *readHeader, ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain, EventRetention: *retention}, nil
 }
 
 // envFlags sets flags from their environment variables, before the command line overrides them.
