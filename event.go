@@ -362,9 +362,8 @@ func (s *Service) ListEvents(ctx context.Context, p Principal, req EventRequest)
 	if err != nil {
 		return EventPage{}, err
 	}
-	start := pl.cursorAt(pl.q.AfterSequence, pl.q.After)
 	if pl.empty {
-		return EventPage{Next: start, pl: pl}, nil
+		return EventPage{Next: pl.cursorAt(0, FeedPosition{}), pl: pl}, nil
 	}
 	wait := min(req.Wait, MaxEventWait)
 	var changed func() <-chan struct{}
@@ -382,7 +381,7 @@ func (s *Service) ListEvents(ctx context.Context, p Principal, req EventRequest)
 		if changed != nil {
 			ch = changed()
 		}
-		page, err := s.readEvents(ctx, pl, start)
+		page, err := s.readEvents(ctx, pl)
 		if err != nil || len(page.Items) > 0 || page.HasNext {
 			return page, err
 		}
@@ -404,12 +403,15 @@ func (s *Service) ListEvents(ctx context.Context, p Principal, req EventRequest)
 
 // readEvents reads one page. The horizon is read after the events, so that a pruning that
 // committed before the read is seen: a page never silently starts past pruned events.
-func (s *Service) readEvents(ctx context.Context, pl eventPlan, start string) (EventPage, error) {
+//
+// A request without a cursor starts at the horizon: its empty page's cursor is past what was
+// pruned, so a consumer that starts on a pruned feed is not told it lost what it never had.
+func (s *Service) readEvents(ctx context.Context, pl eventPlan) (EventPage, error) {
 	var scan EventScan
 	var h EventHorizon
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		if scan, err = tx.Events(ctx, pl.q); err != nil || !pl.resumed {
+		if scan, err = tx.Events(ctx, pl.q); err != nil {
 			return err
 		}
 		h, err = tx.EventHorizon(ctx, pl.q.AccountID)
@@ -418,10 +420,12 @@ func (s *Service) readEvents(ctx context.Context, pl eventPlan, start string) (E
 	if err != nil {
 		return EventPage{}, err
 	}
-	if pl.resumed && (pl.q.All && pl.q.After.Less(h.Position) || !pl.q.All && pl.q.AfterSequence < h.Sequence) {
+	if !pl.resumed {
+		pl.q.After, pl.q.AfterSequence = h.Position, h.Sequence
+	} else if pl.q.All && pl.q.After.Less(h.Position) || !pl.q.All && pl.q.AfterSequence < h.Sequence {
 		return EventPage{}, Errorf(CodeCursorExpired, "the cursor is older than the retention horizon: events after it were pruned; re-read the current state and start the feed again")
 	}
-	page := EventPage{Items: scan.Events, Next: start, pl: pl}
+	page := EventPage{Items: scan.Events, Next: pl.cursorAt(pl.q.AfterSequence, pl.q.After), pl: pl}
 	switch {
 	case len(scan.Events) > pl.limit:
 		page.Items = scan.Events[:pl.limit]

@@ -144,6 +144,9 @@ func (s *Server) eventStream(c *call) error {
 		h.Set("X-Accel-Buffering", "no")
 		c.status = http.StatusOK
 		c.w.WriteHeader(http.StatusOK)
+		if c.r.Method == http.MethodHead {
+			return nil // the head of the stream, without the stream
+		}
 		stop, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go func() {

@@ -38,11 +38,12 @@ func engines(t *testing.T, fn func(t *testing.T, e *env)) {
 
 // env is one running server with its superadmin key.
 type env struct {
-	t      *testing.T
-	base   string
-	super  string
-	app    *app.App
-	client *http.Client
+	t        *testing.T
+	base     string
+	super    string
+	app      *app.App
+	client   *http.Client
+	database string // the URL the server opened
 }
 
 // databaseURL makes a fresh database for one test.
@@ -133,7 +134,7 @@ func startConfig(t *testing.T, cfg app.Config) *env {
 			t.Errorf("serve ended with %v", err)
 		}
 	})
-	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
+	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}, database: cfg.Database}
 }
 
 // pageMeta is the "pagination" object of a native list page.

@@ -2,16 +2,19 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
@@ -418,6 +421,11 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 		nonce := oaString(t, do(oaCall{kA, "GET", "/v1/client/nonce", nil, nil, 200}), "nonce_value")
 		do(oaCall{kA, "PATCH", "/v1/entities/" + e3, map[string]any{"time_zone": "Europe/Paris"}, []string{"leadr-client-nonce", nonce}, 200})
 
+		// Events (appended beside the server until writes record them): two past a short
+		// retention and pruned, so that a cursor from before them is 410, and one kept.
+		evs := oaEvents(t, e, aID)
+		expired := url.QueryEscape(evs.expired)
+
 		// The representative successful request of every operation, keyed "METHOD template".
 		// Order matters where one changes what another sees.
 		rels := "/v1/accounts/" + aID + "/entity_relationships"
@@ -462,11 +470,18 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			{"PUT /entities/{id}", oaCall{kA, "PUT", "/entities/" + c1, oaFullEntityBody("OA Conduit Replaced"), nil, 200}},
 			{"PATCH /entities/{id}", oaCall{kA, "PATCH", "/entities/" + c1, map[string]any{"description": nil, "flow_ids": []string{}}, nil, 200}},
 			{"DELETE /entities/{id}", oaCall{kA, "DELETE", "/entities/" + c2, nil, nil, 200}},
+			{"GET /v1/events", oaCall{kA, "GET", "/v1/events?limit=2", nil, nil, 200}},
+			{"GET /v1/events/{id}", oaCall{rA, "GET", "/v1/events/" + evs.kept, nil, nil, 200}},
+			{"GET /v1/events/stream", oaCall{kA, "GET", "/v1/events/stream", nil, nil, 200}},
 		}
 		byOp := map[string]oaCall{}
 		for _, s := range specs {
 			byOp[s.op] = s.c
 			d.oaCheckRequest(t, s.op, s.c.body)
+			if s.op == "GET /v1/events/stream" {
+				d.oaEventStream(t, e, s.c)
+				continue
+			}
 			r := do(s.c)
 			switch s.op {
 			case "GET /entities":
@@ -589,6 +604,18 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			{kA, "DELETE", "/entities/" + c2, nil, nil, 404},
 			{kA, "DELETE", "/entities/nope", nil, nil, 422},
 
+			{kA, "GET", "/v1/events?cursor=garbage", nil, nil, 400},
+			{kA, "GET", "/v1/events?account_id=" + bID, nil, nil, 403},
+			{kA, "GET", "/v1/events?cursor=" + expired, nil, nil, 410},
+			{kA, "GET", "/v1/events?wait=61", nil, nil, 422},
+			{kA, "GET", "/v1/events/stream?cursor=garbage", nil, nil, 400},
+			{kA, "GET", "/v1/events/stream?account_id=" + bID, nil, nil, 403},
+			{kA, "GET", "/v1/events/stream?cursor=" + expired, nil, nil, 410},
+			{kA, "GET", "/v1/events/stream?type=nope", nil, nil, 422},
+			{kA, "GET", "/v1/events/" + evs.kept + "?account_id=" + bID, nil, nil, 403},
+			{kB, "GET", "/v1/events/" + evs.kept, nil, nil, 404},
+			{kA, "GET", "/v1/events/event_x-y", nil, nil, 422},
+
 			// Paths no route serves: 404 in the shape of the path's surface.
 			{super, "GET", "/v1/nope", nil, nil, 404},
 			{super, "GET", "/v0/nope", nil, nil, 404},
@@ -671,4 +698,50 @@ var oaPathParam = regexp.MustCompile(`\{[^}]+\}`)
 func oaStartLimited(t *testing.T) *env {
 	t.Helper()
 	return startConfig(t, app.Config{Database: databaseURL(t, "sqlite"), RateLimit: api.RateLimit{Rate: 0.001, Burst: 1}})
+}
+
+// oaFeed is what the document test needs of the event feed: a cursor that pruning left behind,
+// and the id of an event that is kept.
+type oaFeed struct{ expired, kept string }
+
+// oaEvents appends two events of account past a retention of an hour and prunes them, with a
+// cursor taken between them, then one event that stays.
+func oaEvents(t *testing.T, e *env, account string) oaFeed {
+	t.Helper()
+	st := feedStore(t, e.database)
+	old := time.Now().Add(-2 * time.Hour)
+	obj := roster.KindEntity.Prefixed(roster.NewID(old))
+	pruned := feedAppend(t, st, feedRecord(account, roster.EventEntityCreated, obj, old), feedRecord(account, roster.EventEntityUpdated, obj, old))
+	var f oaFeed
+	p, r := e.feed(e.key(account, roster.RoleAdmin), "?limit=1")
+	if r.Status != 200 || len(p.Data) != 1 {
+		t.Fatalf("the first event: %s", r)
+	}
+	f.expired = *p.Pagination.NextCursor
+	deadline := time.Now().Add(20 * time.Second)
+	for e.as(e.super, "GET", "/v1/events/"+roster.KindEvent.Prefixed(pruned[1].ID), nil).Status != 404 {
+		if _, err := e.app.Service.PruneEvents(context.Background(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the old events were not pruned in 20 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	kept := feedAppend(t, st, feedRecord(account, roster.EventEntityDeleted, obj, time.Now()))
+	f.kept = roster.KindEvent.Prefixed(kept[0].ID)
+	return f
+}
+
+// oaEventStream checks the start of an event stream against the document: its status, headers
+// and media type, reading its first event and then hanging up (a stream has no end to wait for).
+func (d *oaDoc) oaEventStream(t *testing.T, e *env, c oaCall) {
+	t.Helper()
+	ch, res, cancel := openStream(t, e, c.key, strings.TrimPrefix(c.path, "/v1/events/stream"), "")
+	defer cancel()
+	if res.StatusCode != c.want {
+		t.Fatalf("%s %s: %d", c.method, c.path, res.StatusCode)
+	}
+	first := nextSSE(t, ch)
+	d.oaCheck(t, c.method, c.path, resp{Status: res.StatusCode, Header: res.Header, Body: []byte(first.data)})
 }

@@ -10,7 +10,7 @@ import (
 
 // eventPoll is how often a waiting feed read looks for events another process committed (the
 // command line writing to the file a server uses); this process's own commits wake it at once.
-const eventPoll = 250 * time.Millisecond
+const eventPoll = 50 * time.Millisecond
 
 var _ roster.EventWatcher = (*Store)(nil)
 
