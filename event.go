@@ -2,8 +2,6 @@ package roster
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -196,15 +194,13 @@ func (p EventPage) CursorAfter(i int) string {
 	return p.pl.cursorAt(p.Items[i].Sequence, p.Items[i].Position)
 }
 
-// eventCursor is the decoded content of a feed cursor: the caller and filters it was issued for,
-// and the feed's position (an account feed: its sequence; the feed of every account: Tx, N).
-type eventCursor struct {
-	Caller  string            `json:"a"`
-	Filters map[string]string `json:"f,omitempty"`
-	Seq     int64             `json:"s,omitempty"`
-	Tx      int64             `json:"t,omitempty"`
-	N       int64             `json:"n,omitempty"`
-}
+// A feed cursor is a list cursor (page.go) whose sort names the feed's order, "sequence" (the
+// feed of one account) or "position" (the feed of every account), and whose values are the
+// position: the sequence, or the transaction and insertion numbers.
+const (
+	feedBySequence = "sequence"
+	feedByPosition = "position"
+)
 
 // eventPlan is a feed request resolved against its cursor.
 type eventPlan struct {
@@ -216,23 +212,26 @@ type eventPlan struct {
 	empty   bool // a superadmin named an account that cannot exist: no event, ever
 }
 
-func (c eventCursor) encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeEventCursor(tok string) (eventCursor, error) {
-	var c eventCursor
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
-	if err != nil || len(raw) > 4096 {
-		return c, Errorf(CodeInvalidCursor, "the cursor is not valid")
+// feedPosition reads the position a feed cursor holds, in the order it names.
+func feedPosition(c cursor, order string) (seq int64, pos FeedPosition, err error) {
+	bad := Errorf(CodeInvalidCursor, "the cursor is not valid")
+	var n []int64
+	for _, v := range c.Values {
+		x, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || x < 0 {
+			return 0, pos, bad
+		}
+		n = append(n, x)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || dec.More() || c.Caller == "" || c.Seq < 0 || c.Tx < 0 || c.N < 0 {
-		return c, Errorf(CodeInvalidCursor, "the cursor is not valid")
+	switch {
+	case c.Sort != order || c.Back || c.Part || c.Incl:
+		return 0, pos, bad
+	case order == feedBySequence && len(n) == 1:
+		return n[0], pos, nil
+	case order == feedByPosition && len(n) == 2:
+		return 0, FeedPosition{Tx: n[0], N: n[1]}, nil
 	}
-	return c, nil
+	return 0, pos, bad
 }
 
 // eventFilters validates the raw filters and returns them normalised (object ids as bare hex,
@@ -293,10 +292,10 @@ func planEvents(p Principal, req EventRequest) (eventPlan, error) {
 		return pl, err
 	}
 	raw := req.Filters
-	var c eventCursor
+	var c cursor
 	if req.Cursor != "" {
 		var err error
-		if c, err = decodeEventCursor(req.Cursor); err != nil {
+		if c, err = decodeCursor(req.Cursor); err != nil {
 			if len(req.Problems) > 0 {
 				return pl, req.Problems.Err()
 			}
@@ -323,36 +322,39 @@ func planEvents(p Principal, req EventRequest) (eventPlan, error) {
 	}
 	pl.filters, pl.empty = filters, !ok
 	if pl.resumed {
-		if c.Caller != pl.caller {
+		if c.Account != pl.caller {
 			return pl, Errorf(CodeCursorMismatch, "the cursor was issued to another caller")
 		}
 		if !maps.Equal(filters, c.Filters) {
 			return pl, Errorf(CodeCursorMismatch, "the cursor was issued for other filters")
 		}
-		if pl.q.All {
-			pl.q.After = FeedPosition{Tx: c.Tx, N: c.N}
-		} else if c.Tx != 0 || c.N != 0 {
-			return pl, Errorf(CodeInvalidCursor, "the cursor is not valid")
+		if pl.q.AfterSequence, pl.q.After, err = feedPosition(c, pl.order()); err != nil {
+			return pl, err
 		}
-		pl.q.AfterSequence = c.Seq
 	}
 	pl.q.Limit = req.Limit + 1
 	pl.q.Window = max(4*(req.Limit+1), 40)
 	return pl, nil
 }
 
+// order is the order of pl's feed, as its cursors name it.
+func (pl eventPlan) order() string {
+	if pl.q.All {
+		return feedByPosition
+	}
+	return feedBySequence
+}
+
 // cursorAt is the cursor of pl's feed at an event's place.
 func (pl eventPlan) cursorAt(seq int64, pos FeedPosition) string {
-	c := eventCursor{Caller: pl.caller, Filters: pl.filters}
+	c := cursor{Sort: pl.order(), Account: pl.caller, Filters: pl.filters, Values: []string{strconv.FormatInt(seq, 10)}}
 	if pl.q.All {
-		c.Tx, c.N = pos.Tx, pos.N
-	} else {
-		c.Seq = seq
+		c.Values = []string{strconv.FormatInt(pos.Tx, 10), strconv.FormatInt(pos.N, 10)}
 	}
 	if len(c.Filters) == 0 {
 		c.Filters = nil
 	}
-	return c.encode()
+	return encodeCursor(c)
 }
 
 // ListEvents reads a page of the feed for p (SPEC §13). With a wait, a request whose page would

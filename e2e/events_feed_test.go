@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -401,8 +400,7 @@ func TestEventsStream(t *testing.T) {
 // cleanly, rather than holding its shutdown until the drain times out.
 func TestEventsStreamShutdown(t *testing.T) {
 	t.Parallel()
-	db := databaseURL(t, "sqlite")
-	e, stop := startStoppable(t, db)
+	e, stop := startStoppable(t, app.Config{Database: databaseURL(t, "sqlite")})
 	ch, _, _ := openStream(t, e, e.super, "", "")
 	time.Sleep(100 * time.Millisecond)
 	begun := time.Now()
@@ -461,38 +459,6 @@ func TestEventsRetention(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startStoppable starts roster on database and returns it with the function that shuts it down
-// (as SIGTERM does), which the test calls itself.
-func startStoppable(t *testing.T, database string) (*env, func()) {
-	t.Helper()
-	var notice bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", Database: database, Notice: &notice})
-	if err != nil {
-		cancel()
-		t.Fatalf("start roster: %v", err)
-	}
-	addrc, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- a.Serve(ctx, func(addr string) { addrc <- addr }) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("serve ended with %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	super := ""
-	for _, line := range strings.Split(notice.String(), "\n") {
-		if strings.HasPrefix(line, "rk_") {
-			super = line
-		}
-	}
-	return &env{t: t, base: "http://" + <-addrc, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}, stop
 }
 
 // TestEventsTailingConsumers runs 16 writers on two connection pools (two stores, as two roster

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +102,14 @@ func startWith(t *testing.T, database string) *env {
 // ends. env.super is the bootstrap key, "" when the database already had keys.
 func startConfig(t *testing.T, cfg app.Config) *env {
 	t.Helper()
+	e, _ := startStoppable(t, cfg)
+	return e
+}
+
+// startStoppable is startConfig that also returns the function that shuts the server down (as
+// SIGTERM does), for a test that stops it before it ends.
+func startStoppable(t *testing.T, cfg app.Config) (*env, func()) {
+	t.Helper()
 	var notice bytes.Buffer
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -128,13 +137,17 @@ func startConfig(t *testing.T, cfg app.Config) *env {
 		cancel()
 		t.Fatalf("serve: %v", err)
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve ended with %v", err)
-		}
-	})
-	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}, database: cfg.Database}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve ended with %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}, database: cfg.Database}, stop
 }
 
 // pageMeta is the "pagination" object of a native list page.
