@@ -322,7 +322,7 @@ func planEvents(p Principal, req EventRequest) (eventPlan, error) {
 	}
 	pl.filters, pl.empty = filters, !ok
 	if pl.resumed {
-		if c.Account != pl.caller {
+		if c.Caller != pl.caller {
 			return pl, Errorf(CodeCursorMismatch, "the cursor was issued to another caller")
 		}
 		if !maps.Equal(filters, c.Filters) {
@@ -347,7 +347,7 @@ func (pl eventPlan) order() string {
 
 // cursorAt is the cursor of pl's feed at an event's place.
 func (pl eventPlan) cursorAt(seq int64, pos FeedPosition) string {
-	c := cursor{Sort: pl.order(), Account: pl.caller, Filters: pl.filters, Values: []string{strconv.FormatInt(seq, 10)}}
+	c := cursor{Sort: pl.order(), Caller: pl.caller, Filters: pl.filters, Values: []string{strconv.FormatInt(seq, 10)}}
 	if pl.q.All {
 		c.Values = []string{strconv.FormatInt(pos.Tx, 10), strconv.FormatInt(pos.N, 10)}
 	}

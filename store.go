@@ -74,24 +74,28 @@ type Tx interface {
 	// deleted or changed under a write that relies on it.
 	LockEntity(ctx context.Context, id string) (Entity, error)
 	UpdateEntity(ctx context.Context, e *Entity) error
-	// DeleteEntity removes the entity and its relationships.
-	DeleteEntity(ctx context.Context, id string) error
+	// DeleteEntity removes the entity and its relationships, returning those in (entity, type)
+	// order.
+	DeleteEntity(ctx context.Context, id string) (removed []Relationship, err error)
 	ListEntities(ctx context.Context, q ListQuery) ([]Entity, error)
 	// ExistingEntities returns which of ids name live entities of the account, and holds those
 	// rows (shared) until the transaction ends: a concurrent delete of one of them either comes
 	// first (and it is not found) or waits and then removes what this transaction added.
 	ExistingEntities(ctx context.Context, accountID string, ids []string) (map[string]bool, error)
 
-	// InsertRelationships adds the relationships, keeping any that already exist.
-	InsertRelationships(ctx context.Context, rs []Relationship) error
-	// DeleteRelationship removes one relationship; ErrNotFound if there is none.
-	DeleteRelationship(ctx context.Context, r Relationship) error
+	// InsertRelationships adds the relationships, keeping any that already exist as they are,
+	// and returns those it added, in (entity, type) order.
+	InsertRelationships(ctx context.Context, rs []Relationship) (created []Relationship, err error)
+	// DeleteRelationship removes one relationship and returns it as it was; ErrNotFound if
+	// there is none.
+	DeleteRelationship(ctx context.Context, r Relationship) (Relationship, error)
 	ListRelationships(ctx context.Context, q ListQuery) ([]Relationship, error)
 
 	// ClaimIdempotency records rec as in flight unless the key is taken. It returns claimed
-	// true when rec now holds the key (fresh, or taking over a lease that ran out without a
-	// saved response); otherwise it returns the record that holds it.
-	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord) (existing IdempotencyRecord, claimed bool, err error)
+	// true when rec now holds the key (fresh, taking over a lease that ran out without a saved
+	// response, or replacing a record created before staleBefore, whose time to live is over
+	// even if the purge has not removed it yet); otherwise it returns the record that holds it.
+	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord, staleBefore time.Time) (existing IdempotencyRecord, claimed bool, err error)
 	// CompleteIdempotency saves the response on the record held with token; ErrNotFound when
 	// the lease was lost.
 	CompleteIdempotency(ctx context.Context, scope, key, token string, status int, body []byte) error
@@ -105,24 +109,4 @@ type Tx interface {
 	// It reports whether it did; check and spend are one statement.
 	SpendNonce(ctx context.Context, value, keyID string, now time.Time) (bool, error)
 	PurgeNonces(ctx context.Context, before time.Time) (int64, error)
-}
-
-// IdempotencyRecord is a saved or in-flight idempotent request.
-type IdempotencyRecord struct {
-	Scope       string
-	Key         string
-	Fingerprint string
-	Token       string // identifies the holder of the lease
-	LeaseUntil  time.Time
-	Status      int    // 0 while in flight
-	Body        []byte // the saved response body
-	CreatedAt   time.Time
-}
-
-// Nonce is a single-use client nonce bound to a key.
-type Nonce struct {
-	Value     string
-	KeyID     string
-	ExpiresAt time.Time
-	CreatedAt time.Time
 }

@@ -49,10 +49,10 @@ func (s *surface) event(e roster.Event) any {
 // object_id and account_id.
 func (c *call) eventRequest() roster.EventRequest {
 	limit, err := roster.EventFeed.CheckLimit(c.param("limit"))
-	problems := problemsOf(err)
-	wait, err := roster.ParseEventWait(c.param("wait"))
-	problems = append(problems, problemsOf(err)...)
-	req := roster.EventRequest{Limit: limit, Cursor: c.param("cursor"), Filters: map[string]string{}, Wait: wait, Problems: problems}
+	req := roster.EventRequest{Limit: limit, Cursor: c.param("cursor"), Filters: map[string]string{}}
+	_ = req.Problems.Absorb(err)
+	req.Wait, err = roster.ParseEventWait(c.param("wait"))
+	_ = req.Problems.Absorb(err)
 	for _, f := range []string{"type", "object_id", "account_id"} {
 		if v := c.param(f); v != "" && req.Problems.Text(v, "query", f) {
 			req.Filters[f] = v

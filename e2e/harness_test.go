@@ -39,12 +39,13 @@ func engines(t *testing.T, fn func(t *testing.T, e *env)) {
 
 // env is one running server with its superadmin key.
 type env struct {
-	t        *testing.T
-	base     string
-	super    string
-	app      *app.App
-	client   *http.Client
-	database string // the URL the server opened
+	t      *testing.T
+	base   string
+	super  string
+	app    *app.App
+	client *http.Client
+	// database is the URL of the server's database, for what a test does beside the server.
+	database string
 }
 
 // databaseURL makes a fresh database for one test.
@@ -255,10 +256,25 @@ func (e *env) account(name string) map[string]any {
 }
 
 // key makes a key of role for account (a prefixed or bare id) and returns its secret.
+// expiredKey makes a key of the account (bare hex) that expired an hour ago. The API refuses a
+// past expires_at, so a service whose clock is two hours behind makes it beside the server, as
+// the operator, on the same database.
+func (e *env) expiredKey(account string, role roster.Role, name string) roster.CreatedKey {
+	e.t.Helper()
+	past := time.Now().Add(-time.Hour).UTC()
+	behind := relSideService(e.t, e.database, -2*time.Hour)
+	ck, err := behind.CreateKey(context.Background(), roster.Operator(), roster.KeyCreate{AccountID: account, Role: role, Name: name, ExpiresAt: &past}.Body())
+	if err != nil {
+		e.t.Fatalf("create an expired key: %v", err)
+	}
+	return ck
+}
+
 func (e *env) key(account string, role roster.Role) string {
 	e.t.Helper()
 	id, _ := roster.ParseID(roster.KindAccount, account)
-	_, secret, err := e.app.Service.CreateKey(context.Background(), roster.System, roster.KeyCreate{AccountID: id, Role: role, Name: string(role)}, nil)
+	ck, err := e.app.Service.CreateKey(context.Background(), roster.Operator(), roster.KeyCreate{AccountID: id, Role: role, Name: string(role)}.Body())
+	secret := ck.Secret
 	if err != nil {
 		e.t.Fatalf("create key: %v", err)
 	}

@@ -33,6 +33,6 @@ type eventHead struct {
 }
 
 func (s *Store) eventHead(ctx context.Context) (any, error) {
-	visible, last, err := sqlstore.NewTx(poolQuerier{s.pool}, s.dialect).EventHead(ctx)
+	visible, last, err := sqlstore.NewTx(querier{s.pool}, s.dialect).EventHead(ctx)
 	return eventHead{visible, last}, mapErr(err)
 }

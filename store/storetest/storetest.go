@@ -480,10 +480,10 @@ func testAccountSoftDelete(t *testing.T, s roster.Store) {
 	eKept := newEntity(kept.ID, "kept entity", at(3*time.Second))
 	insertEntities(t, s, &eGone, &eKept)
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
-		return tx.InsertRelationships(ctx, []roster.Relationship{
+		return errOnly(tx.InsertRelationships(ctx, []roster.Relationship{
 			{AccountID: gone.ID, EntityID: eGone.ID, Type: "account_holder", CreatedAt: at(4 * time.Second)},
 			{AccountID: kept.ID, EntityID: eKept.ID, Type: "account_holder", CreatedAt: at(4 * time.Second)},
-		})
+		}))
 	})
 	if n := countKeys(t, s); n != 3 {
 		t.Fatalf("CountKeys before delete = %d, want 3", n)
@@ -895,9 +895,15 @@ func testDeleteEntity(t *testing.T, s roster.Store) {
 		{AccountID: a.ID, EntityID: e1.ID, Type: "authorized_user", CreatedAt: at(3 * time.Second)},
 		{AccountID: a.ID, EntityID: e2.ID, Type: "account_holder", CreatedAt: at(4 * time.Second)},
 	}
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.InsertRelationships(ctx, rels) })
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.InsertRelationships(ctx, rels)) })
 
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, e1.ID) })
+	var removed []roster.Relationship
+	update(t, s, func(ctx context.Context, tx roster.Tx) error {
+		var err error
+		removed, err = tx.DeleteEntity(ctx, e1.ID)
+		return err
+	})
+	same(t, "the relationships DeleteEntity removed", removed, rels[:2])
 	_, err := getEntity(t, s, e1.ID)
 	wantErr(t, "Entity after DeleteEntity", err, roster.ErrNotFound)
 	if _, err := getEntity(t, s, e2.ID); err != nil {
@@ -907,9 +913,11 @@ func testDeleteEntity(t *testing.T, s roster.Store) {
 	same(t, "relationships after DeleteEntity", listRelationships(t, s, relQuery(roster.Filter{Field: "account_id", Value: a.ID})), rels[2:])
 	same(t, "relationships of the deleted entity", len(listRelationships(t, s, relQuery(roster.Filter{Field: "entity_id", Value: e1.ID}))), 0)
 
-	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, e1.ID) })
+	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, e1.ID)) })
 	wantErr(t, "DeleteEntity repeated", err, roster.ErrNotFound)
-	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, roster.NewID(base)) })
+	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
+		return errOnly(tx.DeleteEntity(ctx, roster.NewID(base)))
+	})
 	wantErr(t, "DeleteEntity of a missing id", err, roster.ErrNotFound)
 	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.UpdateEntity(ctx, &e1) })
 	wantErr(t, "UpdateEntity of a deleted entity", err, roster.ErrNotFound)
@@ -931,7 +939,7 @@ func testExistingEntities(t *testing.T, s roster.Store) {
 	a3 := newEntity(a.ID, "a3", at(time.Second))
 	b1 := newEntity(b.ID, "b1", at(time.Second))
 	insertEntities(t, s, &a1, &a2, &a3, &b1)
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, a3.ID) })
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, a3.ID)) })
 
 	existing := func(account string, ids ...string) map[string]bool {
 		var m map[string]bool
@@ -954,7 +962,7 @@ func testExistingEntities(t *testing.T, s roster.Store) {
 // --- relationships ---
 
 func relQuery(filters ...roster.Filter) roster.ListQuery {
-	order, err := roster.Relationships.ParseSort("")
+	order, err := roster.RelationshipListing.ParseSort("")
 	if err != nil {
 		panic(err)
 	}
@@ -976,22 +984,29 @@ func testRelationships(t *testing.T, s roster.Store) {
 	}
 	t1, t2, t3 := at(time.Minute), at(2*time.Minute), at(3*time.Minute)
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
-		return tx.InsertRelationships(ctx, []roster.Relationship{
+		return errOnly(tx.InsertRelationships(ctx, []roster.Relationship{
 			r(a.ID, e1.ID, "account_holder", t1),
 			r(a.ID, e2.ID, "authorized_signer", t1),
 			r(a.ID, e1.ID, "account_holder", t3), // a duplicate in the same batch
 			r(a.ID, e1.ID, "authorized_user", t2),
-		})
+		}))
 	})
+	var created []roster.Relationship
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
-		return tx.InsertRelationships(ctx, []roster.Relationship{
+		var err error
+		created, err = tx.InsertRelationships(ctx, []roster.Relationship{
 			r(a.ID, e1.ID, "account_holder", t3), // exists: kept as it was
 			r(a.ID, e3.ID, "authorized_signer", t2),
 			r(a.ID, e2.ID, "account_holder", t1),
 			r(b.ID, f1.ID, "account_holder", t1),
 		})
+		return err
 	})
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.InsertRelationships(ctx, nil) })
+	// What was added, in (entity, type) order; the pair that existed is not among them.
+	wantAdded := []roster.Relationship{r(a.ID, e2.ID, "account_holder", t1), r(a.ID, e3.ID, "authorized_signer", t2), r(b.ID, f1.ID, "account_holder", t1)}
+	slices.SortFunc(wantAdded, func(x, y roster.Relationship) int { return strings.Compare(x.EntityID+x.Type, y.EntityID+y.Type) })
+	same(t, "InsertRelationships' added rows", created, wantAdded)
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.InsertRelationships(ctx, nil)) })
 
 	want := []roster.Relationship{
 		r(a.ID, e1.ID, "account_holder", t1),
@@ -1018,7 +1033,7 @@ func testRelationships(t *testing.T, s roster.Store) {
 
 	// Delete one; then it, and relationships that never were, are not found.
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
-		return tx.DeleteRelationship(ctx, roster.Relationship{AccountID: a.ID, EntityID: e1.ID, Type: "account_holder"})
+		return errOnly(tx.DeleteRelationship(ctx, roster.Relationship{AccountID: a.ID, EntityID: e1.ID, Type: "account_holder"}))
 	})
 	for name, rel := range map[string]roster.Relationship{
 		"deleted":       {AccountID: a.ID, EntityID: e1.ID, Type: "account_holder"},
@@ -1026,7 +1041,7 @@ func testRelationships(t *testing.T, s roster.Store) {
 		"other account": {AccountID: b.ID, EntityID: e2.ID, Type: "account_holder"},
 		"no entity":     {AccountID: a.ID, EntityID: roster.NewID(base), Type: "account_holder"},
 	} {
-		err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteRelationship(ctx, rel) })
+		err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteRelationship(ctx, rel)) })
 		wantErr(t, "DeleteRelationship "+name, err, roster.ErrNotFound)
 	}
 	same(t, "ListRelationships after delete", listRelationships(t, s, relQuery(roster.Filter{Field: "account_id", Value: a.ID})),
@@ -1267,7 +1282,7 @@ var tieNames = []string{
 }
 
 var accountLister = lister[roster.Account]{
-	listing: roster.Accounts,
+	listing: roster.AccountListing,
 	list: func(ctx context.Context, tx roster.Tx, q roster.ListQuery) ([]roster.Account, error) {
 		return tx.ListAccounts(ctx, q)
 	},
@@ -1301,7 +1316,7 @@ func testPaginateAccounts(t *testing.T, s roster.Store) {
 		}
 		live = append(live, *a)
 	}
-	for _, sp := range sortParams(roster.Accounts, "name:desc,created_at:asc", "updated_at:desc,name:asc", "created_at:asc,updated_at:desc,name:desc") {
+	for _, sp := range sortParams(roster.AccountListing, "name:desc,created_at:asc", "updated_at:desc,name:asc", "created_at:asc,updated_at:desc,name:desc") {
 		walk(t, s, accountLister, sp, nil, 7, expectOrder(t, accountLister, sp, live))
 	}
 	suspended := slices.DeleteFunc(slices.Clone(live), func(a roster.Account) bool { return a.Status != roster.AccountSuspended })
@@ -1331,7 +1346,7 @@ func testPaginateInsertDuringWalk(t *testing.T, s roster.Store) {
 			if page > 3*len(orig) {
 				t.Fatalf("sort %q: the walk does not end (%d pages)", sp, page)
 			}
-			pl, err := roster.Accounts.Plan(req, plainFilters)
+			pl, err := roster.AccountListing.Plan(req, plainFilters)
 			if err != nil {
 				t.Fatalf("Plan: %v", err)
 			}
@@ -1378,7 +1393,7 @@ func testPaginateInsertDuringWalk(t *testing.T, s roster.Store) {
 }
 
 var entityLister = lister[roster.Entity]{
-	listing: roster.Entities,
+	listing: roster.EntityListing,
 	list: func(ctx context.Context, tx roster.Tx, q roster.ListQuery) ([]roster.Entity, error) {
 		return tx.ListEntities(ctx, q)
 	},
@@ -1410,7 +1425,7 @@ func testPaginateEntities(t *testing.T, s roster.Store) {
 	insertEntities(t, s, all...)
 	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteAccount(ctx, gone.ID, at(time.Hour)) })
 	// A hard-deleted entity never shows either.
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, all[0].ID) })
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, all[0].ID)) })
 
 	var live, ofA, formOfA, deprecated []roster.Entity
 	for _, e := range all[1:] {
@@ -1432,7 +1447,7 @@ func testPaginateEntities(t *testing.T, s roster.Store) {
 	// orders are read in steps (store/sqlstore, split), with tie groups longer than a page.
 	extra := []string{"name:desc,created_at:asc", "updated_at:asc,name:desc", "name:asc,id:desc", "name:desc,id:desc",
 		"created_at:asc,id:desc", "created_at:desc,id:desc", "updated_at:desc,id:desc", "updated_at:asc,id:desc"}
-	for _, sp := range sortParams(roster.Entities, extra...) {
+	for _, sp := range sortParams(roster.EntityListing, extra...) {
 		walk(t, s, entityLister, sp, nil, 6, expectOrder(t, entityLister, sp, live))
 		walk(t, s, entityLister, sp, map[string]string{"account_id": a.ID}, 5, expectOrder(t, entityLister, sp, ofA))
 	}
@@ -1447,7 +1462,7 @@ func testPaginateEntities(t *testing.T, s roster.Store) {
 	}
 	// LeadConduit's listing: ascending creation.
 	conduit := entityLister
-	conduit.listing = roster.ConduitEntities
+	conduit.listing = roster.ConduitEntityListing
 	walk(t, s, conduit, "", nil, 9, expectOrder(t, conduit, "", live))
 }
 
@@ -1483,7 +1498,7 @@ func testPaginateKeys(t *testing.T, s roster.Store) {
 	}
 	insertKeys(t, s, all...)
 	l := lister[roster.APIKey]{
-		listing: roster.Keys,
+		listing: roster.KeyListing,
 		list: func(ctx context.Context, tx roster.Tx, q roster.ListQuery) ([]roster.APIKey, error) {
 			q.Now = now
 			return tx.ListKeys(ctx, q)
@@ -1502,7 +1517,7 @@ func testPaginateKeys(t *testing.T, s roster.Store) {
 		return out
 	}
 	everyKey := pick(func(roster.APIKey) bool { return true })
-	for _, sp := range sortParams(roster.Keys) {
+	for _, sp := range sortParams(roster.KeyListing) {
 		walk(t, s, l, sp, nil, 8, expectOrder(t, l, sp, everyKey))
 	}
 	for _, st := range []roster.KeyStatus{roster.KeyActive, roster.KeyRevoked, roster.KeyExpired} {
@@ -1514,7 +1529,7 @@ func testPaginateKeys(t *testing.T, s roster.Store) {
 }
 
 var relationshipLister = lister[roster.Relationship]{
-	listing: roster.Relationships,
+	listing: roster.RelationshipListing,
 	list: func(ctx context.Context, tx roster.Tx, q roster.ListQuery) ([]roster.Relationship, error) {
 		return tx.ListRelationships(ctx, q)
 	},
@@ -1542,10 +1557,10 @@ func testPaginateRelationships(t *testing.T, s roster.Store) {
 			rels = append(rels, roster.Relationship{AccountID: acct, EntityID: e.ID, Type: typ, CreatedAt: at(time.Duration((i+j)%3) * time.Second)})
 		}
 	}
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.InsertRelationships(ctx, rels) })
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.InsertRelationships(ctx, rels)) })
 	ofA := filterRels(rels, func(r roster.Relationship) bool { return r.AccountID == a.ID })
 	signersOfA := filterRels(ofA, func(r roster.Relationship) bool { return r.Type == "authorized_signer" })
-	for _, sp := range sortParams(roster.Relationships) {
+	for _, sp := range sortParams(roster.RelationshipListing) {
 		walk(t, s, relationshipLister, sp, nil, 4, expectOrder(t, relationshipLister, sp, rels))
 		walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID}, 3, expectOrder(t, relationshipLister, sp, ofA))
 		walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID, "relationship_type": "authorized_signer"}, 2, expectOrder(t, relationshipLister, sp, signersOfA))
@@ -1558,6 +1573,9 @@ func testPaginateRelationships(t *testing.T, s roster.Store) {
 	}
 }
 
+// errOnly drops a write's result where a test needs only its error.
+func errOnly[T any](_ T, err error) error { return err }
+
 // --- idempotency ---
 
 func claim(t *testing.T, s roster.Store, rec roster.IdempotencyRecord) (roster.IdempotencyRecord, bool) {
@@ -1566,7 +1584,7 @@ func claim(t *testing.T, s roster.Store, rec roster.IdempotencyRecord) (roster.I
 	var claimed bool
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
 		var err error
-		existing, claimed, err = tx.ClaimIdempotency(ctx, rec)
+		existing, claimed, err = tx.ClaimIdempotency(ctx, rec, rec.CreatedAt.Add(-roster.IdempotencyTTL))
 		return err
 	})
 	return existing, claimed
@@ -1787,7 +1805,7 @@ func raceClaims(t *testing.T, s roster.Store, now time.Time) {
 			<-start
 			results[i].err = s.Update(ctx, func(tx roster.Tx) error {
 				var err error
-				results[i].existing, results[i].claimed, err = tx.ClaimIdempotency(ctx, rec)
+				results[i].existing, results[i].claimed, err = tx.ClaimIdempotency(ctx, rec, rec.CreatedAt.Add(-roster.IdempotencyTTL))
 				return err
 			})
 		}()

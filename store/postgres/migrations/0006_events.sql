@@ -1,7 +1,9 @@
--- Events (SPEC §13, docs/events.md). The feed of every account is ordered by (tx, n): tx is the
--- appending transaction's id (pg_current_xact_id), raised to the account's previous event's tx
--- when that is higher, so an account's events stay in sequence order; readers only pass rows
--- whose tx is below the oldest transaction still in flight (pg_snapshot_xmin), as PgQ does.
+-- Events (SPEC §13, docs/events.md): the tables, in PostgreSQL's column types; their indexes are
+-- store/sqlstore/migrations/0006_events.sql, which runs next in the same transaction.
+-- The feed of every account is ordered by (tx, n): tx is the appending transaction's id
+-- (pg_current_xact_id), raised to the account's previous event's tx when that is higher, so an
+-- account's events stay in sequence order; readers only pass rows whose tx is below the oldest
+-- transaction still in flight (pg_snapshot_xmin), as PgQ does.
 CREATE TABLE events (
     n                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tx               BIGINT NOT NULL,
@@ -16,8 +18,6 @@ CREATE TABLE events (
     key_id           TEXT NOT NULL,
     created_at       BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX events_account_sequence ON events (account_id, sequence);
-CREATE INDEX events_position ON events (tx, n);
 
 -- One row per account ('' for the platform): its last sequence and the highest tx its events
 -- took. Updating it in the write's transaction holds the row until commit, which orders the

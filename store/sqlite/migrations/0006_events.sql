@@ -1,7 +1,9 @@
--- Events (SPEC §13, docs/events.md). n orders the feed of every account: SQLite has one writer,
--- so insertion order is commit order, and AUTOINCREMENT never hands out a number again (a
--- rolled-back savepoint takes its number back with it; pruning never makes one reusable).
--- tx is always 0 here; it is PostgreSQL's transaction id there, and the SQL is shared.
+-- Events (SPEC §13, docs/events.md): the tables, in SQLite's column types; their indexes are
+-- store/sqlstore/migrations/0006_events.sql, which runs next in the same transaction.
+-- n orders the feed of every account: SQLite has one writer, so insertion order is commit order,
+-- and AUTOINCREMENT never hands out a number again (a rolled-back savepoint takes its number back
+-- with it; pruning never makes one reusable). tx is always 0 here; it is PostgreSQL's
+-- transaction id there, and the SQL is shared.
 CREATE TABLE events (
     n                INTEGER PRIMARY KEY AUTOINCREMENT,
     tx               INTEGER NOT NULL,
@@ -16,8 +18,6 @@ CREATE TABLE events (
     key_id           TEXT NOT NULL,
     created_at       INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX events_account_sequence ON events (account_id, sequence);
-CREATE INDEX events_position ON events (tx, n);
 
 -- One row per account ('' for the platform): its last sequence, and the highest tx position any
 -- of its events took. Updating it in the write's transaction holds the row until commit, which
