@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -643,4 +644,30 @@ func TestEventsTailingConsumers(t *testing.T) {
 			})
 		}
 	})
+}
+
+// streamHead sends a GET to an event stream and reads it for d: a stream never ends, so what it
+// sent by then (its first events, or a heartbeat) stands for its body. Any other answer is read
+// whole.
+func (e *env) streamHead(path string, d time.Duration, headers ...string) resp {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	r, err := http.NewRequestWithContext(ctx, "GET", e.base+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Add(headers[i], headers[i+1])
+	}
+	res, err := e.client.Do(r)
+	if err != nil {
+		e.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil && (ctx.Err() == nil || res.Header.Get("Content-Type") != "text/event-stream") {
+		e.t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp{Status: res.StatusCode, Header: res.Header, Body: data}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -695,6 +696,9 @@ func (f *rzFuzz) rzQueryValue(p rzParam) string {
 			return "rz-no-such-" + f.rzHex(4)
 		}
 		return f.rzNastyString()
+	case name == "wait":
+		// The feed's long poll: a second at most, or the run would mostly wait.
+		return rzPick(f, []string{"0", "1", "0", "-1", "61", "abc", ""})
 	}
 	sc := f.d.oaDeref(f.t, schema)
 	if !f.sane && f.rzPct(15) {
@@ -1338,6 +1342,14 @@ func (f *rzFuzz) rzDo(q *rzReq) resp {
 		f.replays++
 	}
 	q.replays++
+	// An event stream never ends: what it sends at once (its first events, or a heartbeat)
+	// stands for its body.
+	stream := q.method == "GET" && q.op.path == "/v1/events/stream"
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if stream {
+		req = req.WithContext(ctx)
+	}
 	res, err := f.client.Do(req)
 	if err != nil {
 		f.rzFail("transport", q, resp{}, err.Error())
@@ -1345,6 +1357,9 @@ func (f *rzFuzz) rzDo(q *rzReq) resp {
 	}
 	data, err := io.ReadAll(res.Body)
 	_ = res.Body.Close()
+	if stream && ctx.Err() != nil && res.Header.Get("Content-Type") == "text/event-stream" {
+		err = nil
+	}
 	if err != nil {
 		f.rzFail("transport", q, resp{Status: res.StatusCode}, "reading the body: "+err.Error())
 		return resp{}

@@ -67,6 +67,7 @@ const (
 	tmPEntity                       // an entity: 404 when another tenant's
 	tmPKey                          // an API key: 404 when another tenant's
 	tmPRelEntity                    // the entity of a relationship on the path's account: 404 when none
+	tmPEvent                        // an event: 404 when another tenant's
 )
 
 type tmParam struct {
@@ -93,6 +94,7 @@ type tmMethod struct {
 	query     string // a query every request carries
 	idem      bool   // Idempotency-Key is required
 	renames   bool   // an allowed write changes the path's account itself
+	history   bool   // the event feed: a deleted account's events stay in the superadmin's (docs/events.md)
 	list      *tmList
 	body      func(x *tmFill) any
 }
@@ -192,6 +194,15 @@ var tmSpecs = map[string]tmPattern{
 		"PATCH":  {ok: 200, write: true, refs: "see", body: tmEntityPatchBody},
 		"DELETE": {ok: 200, write: true},
 	}},
+	"/v1/events": {methods: map[string]tmMethod{
+		"GET": {ok: 200, history: true, list: tmNativeList},
+	}},
+	"/v1/events/stream": {methods: map[string]tmMethod{
+		"GET": {ok: 200, history: true},
+	}},
+	"/v1/events/{id}": {params: []tmParam{{"id", tmPEvent}}, methods: map[string]tmMethod{
+		"GET": {ok: 200, history: true},
+	}},
 }
 
 // tmSurface is the surface of a path (SPEC §1).
@@ -225,6 +236,8 @@ type tmRole struct {
 	acct string // its own account's letter; "" for the superadmin and refused keys
 	home string // whose objects fill the path when the foreign object sits in the query or body
 	key  string // the secret; "" sends none
+	// history is set on a copy of the role for the event routes (tmMethod.history).
+	history bool
 }
 
 // tmTenant is one seeded account: A (the tenant), B (the other tenant), S (suspended), D (deleted).
@@ -233,6 +246,7 @@ type tmTenant struct {
 	x1, x2       string // entities: x1 holds account_holder and authorized_signer, x2 authorized_user
 	victim       string // an admin key no role uses: the object of the key routes
 	victimSecret string
+	event        string // an event of the account
 }
 
 type tmWorld struct {
@@ -253,6 +267,8 @@ type tmWorld struct {
 	// Objects made for allowed writes (kind and bare id), deleted now and then so that the
 	// snapshots stay small.
 	trash []string
+	// events appends the tenants' events beside the server.
+	events roster.Store
 }
 
 func tmBare(id string) string {
@@ -274,10 +290,17 @@ func (w *tmWorld) role(name string) *tmRole {
 	panic("tenant matrix: no role " + name)
 }
 
-// do sends a request as key (none when ""), presenting it the way the surface's clients do.
+// do sends a request as key (none when ""), presenting it the way the surface's clients do. An
+// event stream, which never ends, is read for a moment: what it sends at once (the events the
+// caller may see, or a heartbeat) is its body.
 func (w *tmWorld) do(t *testing.T, key, method, path string, body any, headers ...string) resp {
 	t.Helper()
-	return w.e.forT(t).req(method, path, body, append(tmAuth(tmSurface(path), key), headers...)...)
+	e := w.e.forT(t)
+	headers = append(tmAuth(tmSurface(path), key), headers...)
+	if !strings.HasPrefix(path, "/v1/events/stream") || method != "GET" {
+		return e.req(method, path, body, headers...)
+	}
+	return e.streamHead(path, 300*time.Millisecond, headers...)
 }
 
 func tmAuth(surface, key string) []string {
@@ -311,6 +334,19 @@ func (w *tmWorld) entity(t *testing.T, letter, name string) string {
 		"account_id": w.ten[letter].id, "name": name, "module_ids": []any{"m1"}, "source": "seller", "recipient": nil,
 		"description": name + " private notes",
 	}), 201)["id"].(string)
+	w.own(letter, id)
+	return id
+}
+
+// event records an event of the tenant, beside the server (until writes record their own).
+func (w *tmWorld) event(t *testing.T, letter string) string {
+	t.Helper()
+	if w.events == nil {
+		w.events = feedStore(t, w.e.database)
+	}
+	rec := feedRecord(w.ten[letter].id, roster.EventEntityUpdated, w.ten[letter].x1, time.Now())
+	rec.Data = []byte(`{"object":{"name":"zz-secret-` + letter + ` event"}}`)
+	id := roster.KindEvent.Prefixed(feedAppend(t, w.events, rec)[0].ID)
 	w.own(letter, id)
 	return id
 }
@@ -408,6 +444,7 @@ func tmSeed(t *testing.T, e *env) *tmWorld {
 		w.relate(t, l, tn.x1, "authorized_signer")
 		w.relate(t, l, tn.x2, "authorized_user")
 		tn.victim, tn.victimSecret = w.key(t, l, roster.RoleAdmin, "zz-secret-"+l+" victim key")
+		tn.event = w.event(t, l)
 	}
 	_, adminA := w.key(t, "A", roster.RoleAdmin, "zz-secret-A admin key")
 	_, readerA := w.key(t, "A", roster.RoleReader, "zz-secret-A reader key")
@@ -550,7 +587,9 @@ var (
 func (r *tmRole) forbidden(letter string) bool {
 	switch r.kind {
 	case tmSuper:
-		return letter == "D" // a deleted account vanishes from everything, for everyone
+		// A deleted account vanishes from everything, for everyone, but the history of what
+		// was committed: its events, its deletion last, stay in the superadmin's feed.
+		return letter == "D" && !r.history
 	case tmUnauth:
 		return true
 	}
@@ -738,8 +777,10 @@ var (
 			func(c *tmCase) bool { return c.m.write && c.role.kind == tmSuspended }, tmWant{403, "account_suspended", nil}},
 		{"§3: a body account_id that chooses another account is 403",
 			func(c *tmCase) bool { return c.place.kind == "body.account_id" && c.foreign(c.Bd) }, tmForbidden},
-		{"§3: another tenant's entity or key, named by its id, is 404",
-			func(c *tmCase) bool { return (c.pat.has(tmPEntity) || c.pat.has(tmPKey)) && c.foreign(c.P) }, tmWant{404, "not_found", nil}},
+		{"§3: another tenant's entity, key or event, named by its id, is 404",
+			func(c *tmCase) bool {
+				return (c.pat.has(tmPEntity) || c.pat.has(tmPKey) || c.pat.has(tmPEvent)) && c.foreign(c.P)
+			}, tmWant{404, "not_found", nil}},
 		{"§9: no such relationship (the entity is another account's) is 404",
 			func(c *tmCase) bool { return c.pat.has(tmPRelEntity) && c.E2 != c.P }, tmWant{404, "not_found", nil}},
 		{"§2, §8: see naming an entity of another account is 422 not_found",
@@ -1063,6 +1104,8 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 				v, fresh = w.freshRel(t, c.P), true
 				touched[tmBare(v)] = true
 			}
+		case tmPEvent:
+			v = w.ten[c.P].event
 		}
 		path = strings.Replace(path, "{"+prm.name+"}", x.id(v), 1)
 	}
@@ -1112,7 +1155,12 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 	if c.route.method == "GET" && r.Status == 200 && c.m.list == nil && tmIsList(r) {
 		t.Errorf("%s answers a list, but tmSpecs gives it no tmList: the cursor binding test cannot cover it", c.route)
 	}
-	if l := w.leaks(c.role, tmStrings(path, body), r.Body); len(l) > 0 {
+	who := c.role
+	if c.m.history {
+		h := *c.role
+		h.history, who = true, &h
+	}
+	if l := w.leaks(who, tmStrings(path, body), r.Body); len(l) > 0 {
 		t.Errorf("defect: %s as %s: the response shows data it may not see: %v\n  request: %s\n  response: %s", c.route, c.role.name, l, request, r)
 	}
 	if c.role.kind != tmSuper && r.Status < 300 {
