@@ -514,3 +514,24 @@ func ParseEventWait(raw string) (time.Duration, error) {
 	}
 	return time.Duration(n) * time.Second, nil
 }
+
+// eventRecords turns what a write changed into the events it records (SPEC §13), each with the
+// request that made it. The write envelope appends them in the write's own transaction, after
+// the operation and before it saves an idempotent response:
+//
+//	recs, err := eventRecords(r, ch, s.Now())
+//	if err == nil { _, err = tx.AppendEvents(ctx, recs) }
+//
+// A write that changed nothing records nothing, and AppendEvents of none touches no counter.
+func eventRecords(r *Request, ch changes, at time.Time) ([]EventRecord, error) {
+	recs := make([]EventRecord, 0, len(ch))
+	for _, c := range ch {
+		data, err := changeData(c, at)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, EventRecord{AccountID: c.AccountID, Type: c.Type, ObjectID: c.ObjectID, Data: data,
+			RequestID: r.ID, IdempotencyKey: r.IdempotencyKey, KeyID: r.Principal.KeyID, CreatedAt: at})
+	}
+	return recs, nil
+}
