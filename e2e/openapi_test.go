@@ -718,13 +718,13 @@ func oaEvents(t *testing.T, e *env, account string) oaFeed {
 		t.Fatalf("the first event: %s", r)
 	}
 	f.expired = *p.Pagination.NextCursor
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(feedPatience)
 	for e.as(e.super, "GET", "/v1/events/"+roster.KindEvent.Prefixed(pruned[1].ID), nil).Status != 404 {
 		if _, err := e.app.Service.PruneEvents(context.Background(), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the old events were not pruned in 20 s")
+			t.Fatalf("the old events were not pruned in %v", feedPatience)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
