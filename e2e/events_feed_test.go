@@ -677,3 +677,26 @@ func (e *env) streamHead(path string, d time.Duration, headers ...string) resp {
 	}
 	return resp{Status: res.StatusCode, Header: res.Header, Body: data}
 }
+
+// TestEventsOutliveTimeouts: a long poll and a stream outlast the server's read and write
+// timeouts, which are for ordinary requests.
+func TestEventsOutliveTimeouts(t *testing.T) {
+	t.Parallel()
+	db := databaseURL(t, "sqlite")
+	e := startConfig(t, app.Config{Database: db, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	st := feedStore(t, db)
+	a := e.account("Timeouts")["id"].(string)
+	admin := e.key(a, roster.RoleAdmin)
+	ch, _, _ := openStream(t, e, admin, "", "")
+	polled := make(chan feedPage, 1)
+	go func() {
+		p, _ := e.feed(admin, "?wait=5")
+		polled <- p
+	}()
+	time.Sleep(2500 * time.Millisecond)
+	ev := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, roster.KindEntity.Prefixed(roster.NewID(time.Now())), time.Now()))
+	if got := nextSSE(t, ch); !strings.Contains(got.data, ev[0].ID) {
+		t.Fatalf("the stream after the timeouts: %+v", got)
+	}
+	sameList(t, "the long poll after the timeouts", feedIDs((<-polled).Data), storedIDs(ev))
+}
