@@ -251,10 +251,15 @@ func eventFilters(p Principal, raw map[string]string, q *EventQuery) (map[string
 	}
 	if v, has := raw["object_id"]; has {
 		id, ok := parseAnyID(v)
-		if !ok {
+		switch {
+		case !ok:
 			ps.Add("string_pattern_mismatch", "String should be a roster id (such as entity_… or 24 hex digits)", "query", "object_id")
+		case id == "":
+			// Well formed, but names nothing roster made (entity_x): no event is about it.
+			q.ObjectID, out["object_id"] = "-", v
+		default:
+			q.ObjectID, out["object_id"] = id, id
 		}
-		q.ObjectID, out["object_id"] = id, id
 	}
 	scope, ok, err := listScope(p, raw, &ps)
 	if err != nil {
@@ -271,13 +276,16 @@ func eventFilters(p Principal, raw map[string]string, q *EventQuery) (map[string
 	return out, ok, ps.Err()
 }
 
-// parseAnyID reads an id of any kind roster issues, prefixed or bare, as bare lower-case hex.
-func parseAnyID(s string) (string, bool) {
+// parseAnyID reads an id of any kind roster issues, prefixed or bare, as bare lower-case hex. ok
+// is false when s breaks the pattern of every kind; id is "" when s is well formed but cannot
+// name anything roster made (see ParseID).
+func parseAnyID(s string) (id string, ok bool) {
+	if isHex24(s) {
+		return strings.ToLower(s), true
+	}
 	for _, k := range []Kind{KindAccount, KindEntity, KindKey, KindEvent} {
-		if strings.HasPrefix(s, string(k)) || isHex24(s) {
-			if id, ok := ParseID(k, s); ok && id != "" {
-				return id, true
-			}
+		if strings.HasPrefix(s, string(k)) {
+			return ParseID(k, s)
 		}
 	}
 	return "", false

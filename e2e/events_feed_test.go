@@ -216,6 +216,7 @@ func TestEventsFeed(t *testing.T) {
 			{"?object_id=" + entity, ofA},
 			{"?object_id=" + strings.TrimPrefix(entity, "entity_") + "&type=relationship.*", []roster.Event{ev[4]}},
 			{"?type=account.deleted", nil},
+			{"?object_id=entity_nothing", nil},
 		} {
 			p, r := e.feed(admin, tc.query)
 			e.must(r, 200)
