@@ -315,12 +315,9 @@ func planEvents(p Principal, req EventRequest) (eventPlan, error) {
 		pl.resumed = true
 	}
 	filters, ok, err := eventFilters(p, raw, &pl.q)
-	if len(req.Problems) > 0 {
+	if len(req.Problems) > 0 { // the query's problems and the filters', all at once
 		ps := append(Problems(nil), req.Problems...)
-		var e *Error
-		if errors.As(err, &e) && e.Code == CodeInvalid {
-			ps = append(ps, e.Problems...)
-		} else if err != nil {
+		if err := ps.Absorb(err); err != nil {
 			return pl, err
 		}
 		return pl, ps.Err()

@@ -16,7 +16,6 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/app"
-	"github.com/rosterhq/roster/store"
 )
 
 // Until the writes of issue 17's envelope record events, these tests append them through a
@@ -28,17 +27,6 @@ import (
 // anywhere on the cluster holds both back (docs/events.md), and a shared test server may have a
 // long one open for a while.
 const feedPatience = time.Minute
-
-// feedStore opens another store on database, closed when the test ends.
-func feedStore(t *testing.T, database string) roster.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), database)
-	if err != nil {
-		t.Fatalf("open a second store: %v", err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
-}
 
 // feedRecord is an event of account (a prefixed id; "" for none) about object.
 func feedRecord(account, typ, object string, created time.Time) roster.EventRecord {
@@ -150,7 +138,7 @@ func sameList(t *testing.T, what string, got, want []string) {
 func TestEventsFeed(t *testing.T) {
 	t.Parallel()
 	relEngines(t, func(t *testing.T, e *env, database string) {
-		st := feedStore(t, database)
+		st := relSideStore(t, database)
 		a, b := e.account("Feed A")["id"].(string), e.account("Feed B")["id"].(string)
 		now := time.Now()
 		entity := roster.KindEntity.Prefixed(roster.NewID(now))
@@ -258,7 +246,7 @@ func TestEventsFeed(t *testing.T) {
 func TestEventsLongPoll(t *testing.T) {
 	t.Parallel()
 	relEngines(t, func(t *testing.T, e *env, database string) {
-		st := feedStore(t, database)
+		st := relSideStore(t, database)
 		a := e.account("Poll")["id"].(string)
 		admin := e.key(a, roster.RoleAdmin)
 		start := time.Now()
@@ -361,7 +349,7 @@ func nextSSE(t *testing.T, ch <-chan sseEvent) sseEvent {
 func TestEventsStream(t *testing.T) {
 	t.Parallel()
 	relEngines(t, func(t *testing.T, e *env, database string) {
-		st := feedStore(t, database)
+		st := relSideStore(t, database)
 		a := e.account("Stream")["id"].(string)
 		reader := e.key(a, roster.RoleReader)
 		entity := roster.KindEntity.Prefixed(roster.NewID(time.Now()))
@@ -437,7 +425,7 @@ func TestEventsRetention(t *testing.T) {
 			}
 			db := databaseURL(t, engine)
 			e := startConfig(t, app.Config{Database: db, EventRetention: 3 * time.Second, EventPruneInterval: 100 * time.Millisecond})
-			st := feedStore(t, db)
+			st := relSideStore(t, db)
 			a := e.account("Retention")["id"].(string)
 			admin := e.key(a, roster.RoleAdmin)
 			ev := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, roster.KindEntity.Prefixed(roster.NewID(time.Now())), time.Now()),
@@ -476,7 +464,7 @@ func TestEventsRetention(t *testing.T) {
 func TestEventsTailingConsumers(t *testing.T) {
 	t.Parallel()
 	relEngines(t, func(t *testing.T, e *env, database string) {
-		pools := []roster.Store{feedStore(t, database), feedStore(t, database)}
+		pools := []roster.Store{relSideStore(t, database), relSideStore(t, database)}
 		var accounts []string
 		for i := range 4 {
 			accounts = append(accounts, e.account(fmt.Sprintf("Tail %d", i))["id"].(string))
@@ -685,7 +673,7 @@ func TestEventsOutliveTimeouts(t *testing.T) {
 	t.Parallel()
 	db := databaseURL(t, "sqlite")
 	e := startConfig(t, app.Config{Database: db, ReadTimeout: time.Second, WriteTimeout: time.Second})
-	st := feedStore(t, db)
+	st := relSideStore(t, db)
 	a := e.account("Timeouts")["id"].(string)
 	admin := e.key(a, roster.RoleAdmin)
 	ch, _, _ := openStream(t, e, admin, "", "")

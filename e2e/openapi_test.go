@@ -708,7 +708,7 @@ type oaFeed struct{ expired, kept string }
 // cursor taken between them, then one event that stays.
 func oaEvents(t *testing.T, e *env, account string) oaFeed {
 	t.Helper()
-	st := feedStore(t, e.database)
+	st := relSideStore(t, e.database)
 	old := time.Now().Add(-2 * time.Hour)
 	obj := roster.KindEntity.Prefixed(roster.NewID(old))
 	pruned := feedAppend(t, st, feedRecord(account, roster.EventEntityCreated, obj, old), feedRecord(account, roster.EventEntityUpdated, obj, old))

@@ -342,7 +342,7 @@ func (w *tmWorld) entity(t *testing.T, letter, name string) string {
 func (w *tmWorld) event(t *testing.T, letter string) string {
 	t.Helper()
 	if w.events == nil {
-		w.events = feedStore(t, w.e.database)
+		w.events = relSideStore(t, w.e.database)
 	}
 	rec := feedRecord(w.ten[letter].id, roster.EventEntityUpdated, w.ten[letter].x1, time.Now())
 	rec.Data = []byte(`{"object":{"name":"zz-secret-` + letter + ` event"}}`)
