@@ -1,21 +1,18 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"mime"
 	"net/http"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/app"
+	"github.com/rosterhq/roster/internal/oapi"
 )
 
 // The responses roster gives validate against its own OpenAPI document (SPEC §10): a
@@ -23,170 +20,48 @@ import (
 // fresh server, each answer checked against the schema and headers documented for its path,
 // method and status.
 
-// oaDoc is the document a server serves, with a record of the (operation, status) pairs the
-// test has validated.
+// oaDoc is the document a server serves, with a record of what the test has validated
+// (oapi.Doc.Check's where: "GET /v1/accounts 200", "Native 404").
 type oaDoc struct {
-	oaSchemas
-	paths   map[string]any
+	*oapi.Doc
 	covered map[string]bool
 }
 
 func oaLoad(t *testing.T, e *env) *oaDoc {
 	t.Helper()
 	r := e.must(e.req("GET", "/openapi.json", nil), 200)
-	root, ok := r.JSON().(map[string]any)
-	if !ok {
-		t.Fatalf("/openapi.json is not a JSON object")
-	}
-	paths, _ := root["paths"].(map[string]any)
-	return &oaDoc{oaSchemas: oaSchemas{root: root}, paths: paths, covered: map[string]bool{}}
+	return oaParse(t, r.Body)
 }
 
-// oaSurface names the components/responses prefix of the error shape a path gets.
-func oaSurface(path string) string {
-	switch {
-	case path == "/v1" || strings.HasPrefix(path, "/v1/"):
-		return "Native"
-	case path == "/v0" || strings.HasPrefix(path, "/v0/"):
-		return "LeadBank"
-	default:
-		return "Conduit"
+func oaParse(t *testing.T, data []byte) *oaDoc {
+	t.Helper()
+	doc, err := oapi.Parse(data)
+	if err != nil {
+		t.Fatalf("the OpenAPI document: %v", err)
 	}
-}
-
-// oaTemplate returns the document's path template the server routes path to, "" for none.
-// Like the server's mux, a literal segment wins over a parameter at the first place they differ.
-func (d *oaDoc) oaTemplate(path string) string {
-	segs := strings.Split(path, "/")
-	best := ""
-	var bestSegs []string
-	for tpl := range d.paths {
-		ts := strings.Split(tpl, "/")
-		if len(ts) != len(segs) {
-			continue
-		}
-		ok := true
-		for i, s := range ts {
-			param := strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}")
-			if param && segs[i] == "" || !param && s != segs[i] {
-				ok = false
-				break
-			}
-		}
-		if !ok {
-			continue
-		}
-		if best == "" || oaMoreSpecific(ts, bestSegs) {
-			best, bestSegs = tpl, ts
-		}
-	}
-	return best
-}
-
-func oaMoreSpecific(a, b []string) bool {
-	for i := range a {
-		pa, pb := strings.HasPrefix(a[i], "{"), strings.HasPrefix(b[i], "{")
-		if pa != pb {
-			return !pa
-		}
-	}
-	return false
+	return &oaDoc{Doc: doc, covered: map[string]bool{}}
 }
 
 // oaDeref follows $ref to the object it names.
 func (d *oaDoc) oaDeref(t *testing.T, v any) map[string]any {
 	t.Helper()
-	for range 10 {
-		m, _ := v.(map[string]any)
-		ref, ok := m["$ref"].(string)
-		if !ok {
-			return m
-		}
-		var err error
-		if v, err = d.oaResolve(ref); err != nil {
-			t.Fatal(err)
-		}
+	m, err := d.Deref(v)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("$ref chain too long")
-	return nil
+	return m
 }
 
 // oaCheck validates one response against the document and records what it covered.
 func (d *oaDoc) oaCheck(t *testing.T, method, target string, r resp) {
 	t.Helper()
-	path, _, _ := strings.Cut(target, "?")
-	status := strconv.Itoa(r.Status)
-	surface := oaSurface(path)
-	var response any
-	var where string
-	tpl := d.oaTemplate(path)
-	item, _ := d.paths[tpl].(map[string]any)
-	op, _ := item[strings.ToLower(method)].(map[string]any)
-	switch {
-	case tpl == "":
-		if r.Status != 404 {
-			t.Errorf("%s %s: no documented path, yet the answer is %s", method, target, r)
-			return
-		}
-		where = surface + " 404"
-		response = map[string]any{"$ref": "#/components/responses/" + surface + "404"}
-	case op == nil:
-		if r.Status != 405 {
-			t.Errorf("%s %s: %s does not document %s, yet the answer is %s", method, target, tpl, method, r)
-			return
-		}
-		where = surface + " 405"
-		response = map[string]any{"$ref": "#/components/responses/" + surface + "405"}
-	default:
-		where = method + " " + tpl + " " + status
-		responses, _ := op["responses"].(map[string]any)
-		if response = responses[status]; response == nil {
-			t.Errorf("%s %s: the document lists no %s for %s %s: %s", method, target, status, method, tpl, r)
-			return
-		}
+	where, problems := d.Check(method, target, r.Status, r.Header, r.Body)
+	for _, p := range problems {
+		t.Errorf("%s %s (%s): %s: %s\n  answer: %s", method, target, where, p.Class, p.Msg, r)
 	}
-	res := d.oaDeref(t, response)
-
-	headers, _ := res["headers"].(map[string]any)
-	for name, h := range headers {
-		if hm := d.oaDeref(t, h); hm["required"] == true && r.Header.Get(name) == "" {
-			t.Errorf("%s %s (%s): no %s header, which the document requires", method, target, where, name)
-		}
-	}
-
-	content, _ := res["content"].(map[string]any)
-	if len(content) == 0 {
-		if len(r.Body) != 0 {
-			t.Errorf("%s %s (%s): the document describes no body, yet there is one: %s", method, target, where, r)
-		}
+	if len(problems) == 0 {
 		d.covered[where] = true
-		return
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		t.Errorf("%s %s (%s): Content-Type %q: %v", method, target, where, r.Header.Get("Content-Type"), err)
-		return
-	}
-	media, ok := content[mt].(map[string]any)
-	if !ok {
-		t.Errorf("%s %s (%s): Content-Type %s is not among the documented %v", method, target, where, mt, oaKeys(content))
-		return
-	}
-	if mt == "application/json" {
-		dec := json.NewDecoder(bytes.NewReader(r.Body))
-		dec.UseNumber()
-		var body any
-		if err := dec.Decode(&body); err != nil {
-			t.Errorf("%s %s (%s): the body is not JSON: %s", method, target, where, r)
-			return
-		}
-		if errs := d.oaValidate(media["schema"], body, "$"); len(errs) > 0 {
-			t.Errorf("%s %s (%s): the body breaks the documented schema:\n  %s\n  body: %s", method, target, where,
-				strings.Join(errs, "\n  "), r.Body)
-			return
-		}
-	}
-	d.covered[where] = true
 }
 
 // oaCheckRequest validates a request body the server accepts against the operation's
@@ -194,9 +69,10 @@ func (d *oaDoc) oaCheck(t *testing.T, method, target string, r resp) {
 func (d *oaDoc) oaCheckRequest(t *testing.T, op string, body any) {
 	t.Helper()
 	method, tpl, _ := strings.Cut(op, " ")
-	item, _ := d.paths[tpl].(map[string]any)
-	o, _ := item[strings.ToLower(method)].(map[string]any)
-	rb := d.oaDeref(t, o["requestBody"])
+	rb, err := d.RequestBody(d.Operation(method, tpl))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if body == nil {
 		if rb["required"] == true {
 			t.Errorf("%s: the document requires a body the request does not send", op)
@@ -209,43 +85,14 @@ func (d *oaDoc) oaCheckRequest(t *testing.T, op string, body any) {
 		t.Errorf("%s: the request sends a JSON body the document does not describe", op)
 		return
 	}
-	data, _ := json.Marshal(body)
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	_ = dec.Decode(&v)
-	if errs := d.oaValidate(media["schema"], v, "$"); len(errs) > 0 {
+	v, err := oapi.RoundTrip(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := d.Validate(media["schema"], v); len(errs) > 0 {
+		data, _ := json.Marshal(body)
 		t.Errorf("%s: a body the server accepts breaks the documented request schema:\n  %s\n  body: %s", op, strings.Join(errs, "\n  "), data)
 	}
-}
-
-// oaOperation is one operation of the document.
-type oaOperation struct {
-	method, path string
-	op           map[string]any
-}
-
-// oaOperations lists the document's operations in a stable order.
-func (d *oaDoc) oaOperations() []oaOperation {
-	var out []oaOperation
-	for _, tpl := range oaKeys(d.paths) {
-		item, _ := d.paths[tpl].(map[string]any)
-		for _, m := range []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"} {
-			if op, ok := item[m].(map[string]any); ok {
-				out = append(out, oaOperation{strings.ToUpper(m), tpl, op})
-			}
-		}
-	}
-	return out
-}
-
-func oaKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // oaCall is one request: key "" sends none. Keys are presented the way each surface's
@@ -283,7 +130,7 @@ func oaAuth(key, path string) []string {
 	if key == "" {
 		return nil
 	}
-	switch oaSurface(path) {
+	switch oapi.Surface(path) {
 	case "Native":
 		return []string{"leadr-api-key", key}
 	case "LeadBank":
@@ -479,9 +326,9 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 				}
 			}
 		}
-		for _, op := range d.oaOperations() {
-			if _, ok := byOp[op.method+" "+op.path]; !ok {
-				t.Errorf("no representative request for %s %s", op.method, op.path)
+		for _, op := range d.Operations() {
+			if _, ok := byOp[op.Method+" "+op.Path]; !ok {
+				t.Errorf("no representative request for %s %s", op.Method, op.Path)
 			}
 		}
 
@@ -613,7 +460,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 				do(s.c.with(412, "Idempotency-Key", "oa-nonce-"+s.op, "leadr-client-nonce", oaBogusNonce))
 			}
 		}
-		for tpl, item := range d.paths {
+		for tpl, item := range d.Paths {
 			for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 				if item.(map[string]any)[strings.ToLower(m)] == nil {
 					do(oaCall{super, m, oaPathParam.ReplaceAllString(tpl, oaUnknownHex), nil, nil, 405})
@@ -632,14 +479,14 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 		// Coverage: every status each operation documents was seen and validated, but 500 and
 		// 503 (no request can cause them on purpose); 405, 413, 415 and 429 on each surface.
-		for _, op := range d.oaOperations() {
-			responses, _ := op.op["responses"].(map[string]any)
+		for _, op := range d.Operations() {
+			responses, _ := op.Op["responses"].(map[string]any)
 			for status := range responses {
 				switch status {
 				case "500", "503", "413", "415", "429":
 					continue
 				}
-				if where := op.method + " " + op.path + " " + status; !d.covered[where] {
+				if where := op.Method + " " + op.Path + " " + status; !d.covered[where] {
 					t.Errorf("not exercised: %s", where)
 				}
 			}
@@ -652,7 +499,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 				seen := false
 				for where := range d.covered {
 					fields := strings.Fields(where)
-					if len(fields) == 3 && strings.HasSuffix(where, status) && oaSurface(fields[1]) == surface {
+					if len(fields) == 3 && strings.HasSuffix(where, status) && oapi.Surface(fields[1]) == surface {
 						seen = true
 					}
 				}
