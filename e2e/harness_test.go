@@ -10,10 +10,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +139,83 @@ func startConfig(t *testing.T, cfg app.Config) *env {
 	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
 }
 
+// with copies a body and sets fields on the copy: with(body, "name", "x", "slug", nil).
+func with(body map[string]any, kv ...any) map[string]any {
+	out := maps.Clone(body)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+// bareID strips the kind prefix of an id ("entity_0123…" → "0123…"); a bare id stays as it is.
+func bareID(id string) string {
+	if _, rest, ok := strings.Cut(id, "_"); ok {
+		return rest
+	}
+	return id
+}
+
+// nativePage is one native list page, its envelope checked.
+type nativePage struct {
+	ids              []string // the rows' ids
+	rows             []map[string]any
+	hasNext, hasPrev bool
+	next, prev       string
+}
+
+// getPage reads one native list page of path (which holds its query) and checks the envelope:
+// exactly data and pagination, count the page's size, a cursor a string exactly when its flag
+// is true.
+func getPage(t *testing.T, e *env, key, path string) nativePage {
+	t.Helper()
+	r := mustStatus(t, e.as(key, "GET", path, nil), 200)
+	body := r.Obj()
+	data, ok := body["data"].([]any)
+	if !ok || len(body) != 2 {
+		t.Fatalf("not a list envelope: %s", r)
+	}
+	pg, _ := body["pagination"].(map[string]any)
+	var p nativePage
+	p.hasNext, _ = pg["has_next"].(bool)
+	p.hasPrev, _ = pg["has_prev"].(bool)
+	cursor := func(has bool) any {
+		if has {
+			return anyText
+		}
+		return nil
+	}
+	if err := match(pg, obj{"count": len(data), "has_next": p.hasNext, "has_prev": p.hasPrev,
+		"next_cursor": cursor(p.hasNext), "prev_cursor": cursor(p.hasPrev)}, "pagination"); err != nil {
+		t.Fatalf("%v: %s", err, r)
+	}
+	p.next, p.prev = str(pg, "next_cursor"), str(pg, "prev_cursor")
+	for _, d := range data {
+		m := d.(map[string]any)
+		p.rows = append(p.rows, m)
+		p.ids = append(p.ids, str(m, "id"))
+	}
+	return p
+}
+
+// rlHeader is the RateLimit header of an answer.
+var rlHeader = regexp.MustCompile(`^"(per-key|per-account)";r=(\d+);t=(\d+)$`)
+
+// rlState reads the RateLimit header: the policy it names, the tokens left and the reset.
+func rlState(t *testing.T, r resp) (policy string, remaining, reset int) {
+	t.Helper()
+	m := rlHeader.FindStringSubmatch(r.Header.Get("RateLimit"))
+	if m == nil {
+		t.Fatalf("RateLimit %q is not well formed (%s)", r.Header.Get("RateLimit"), r)
+	}
+	remaining, _ = strconv.Atoi(m[2])
+	reset, _ = strconv.Atoi(m[3])
+	return m[1], remaining, reset
+}
+
 // pageMeta is the "pagination" object of a native list page.
 type pageMeta struct {
 	Count      int     `json:"count"`
@@ -230,6 +310,16 @@ func (e *env) must(r resp, status int) resp {
 	e.t.Helper()
 	if r.Status != status {
 		e.t.Fatalf("want status %d, got %s", status, r)
+	}
+	return r
+}
+
+// mustStatus fails t unless r has the status (e.must reports on the engine's t, not a
+// subtest's).
+func mustStatus(t *testing.T, r resp, status int) resp {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("want status %d, got %s", status, r)
 	}
 	return r
 }

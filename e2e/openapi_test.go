@@ -314,14 +314,13 @@ func oaFixtures(t *testing.T, e *env, do func(oaCall) resp) *oaFixture {
 	nonce := oaString(t, do(oaCall{kA, "GET", "/v1/client/nonce", nil, nil, 200}), "nonce_value")
 	do(oaCall{kA, "PATCH", "/v1/entities/" + e3, map[string]any{"time_zone": "Europe/Paris"}, []string{"leadr-client-nonce", nonce}, 200})
 
-	hex := func(id string) string { _, h, _ := strings.Cut(id, "_"); return h }
 	rels := "/v1/accounts/" + aID + "/entity_relationships"
 	v0 := "/v0/accounts/" + aID + "/entity_relationships"
 	return &oaFixture{
 		super: e.super, aID: aID, bID: bID, bSlug: bSlug, kA: kA, rA: rA, kB: kB,
 		e1: e1, e2: e2, e3: e3, c1: c1, c2: c2, keyID: keyID,
 		rels: rels, v0: v0, bad: "/v1/accounts/account_" + oaUnknownHex,
-		batch:   map[string]any{"entity_ids": []string{e1, hex(e2)}, "relationship_type": "account_holder"},
+		batch:   map[string]any{"entity_ids": []string{e1, bareID(e2)}, "relationship_type": "account_holder"},
 		v0batch: map[string]any{"entity_ids": []string{e1, e2}, "relationship_type": "authorized_user"},
 	}
 }

@@ -281,13 +281,6 @@ type tmWorld struct {
 	trash []string
 }
 
-func tmBare(id string) string {
-	if _, rest, ok := strings.Cut(id, "_"); ok {
-		return rest
-	}
-	return id
-}
-
 func (w *tmWorld) next() int { w.n++; return w.n }
 
 // role finds a role of the cast by name.
@@ -328,7 +321,7 @@ func (w *tmWorld) must(t *testing.T, r resp, status int) map[string]any {
 }
 
 func (w *tmWorld) own(letter, hexID string) {
-	w.hexOf[strings.ToLower(tmBare(hexID))] = letter
+	w.hexOf[strings.ToLower(bareID(hexID))] = letter
 }
 
 func (w *tmWorld) entity(t *testing.T, letter, name string) string {
@@ -351,7 +344,7 @@ func (w *tmWorld) relate(t *testing.T, letter, entity, typ string) {
 func (w *tmWorld) key(t *testing.T, letter string, role roster.Role, name string) (string, string) {
 	t.Helper()
 	k, secret, err := w.svc.CreateKey(context.Background(), roster.System,
-		roster.KeyCreate{AccountID: tmBare(w.ten[letter].id), Role: role, Name: name}, nil)
+		roster.KeyCreate{AccountID: bareID(w.ten[letter].id), Role: role, Name: name}, nil)
 	if err != nil {
 		t.Fatalf("create key: %v", err)
 	}
@@ -365,14 +358,14 @@ func (w *tmWorld) key(t *testing.T, letter string, role roster.Role, name string
 func (w *tmWorld) freshEntity(t *testing.T, letter string) string {
 	t.Helper()
 	id := w.entity(t, letter, fmt.Sprintf("zz-secret-%s fresh %d", letter, w.next()))
-	w.trash = append(w.trash, "entity "+tmBare(id))
+	w.trash = append(w.trash, "entity "+bareID(id))
 	return id
 }
 
 func (w *tmWorld) freshKey(t *testing.T, letter string) (string, string) {
 	t.Helper()
 	id, secret := w.key(t, letter, roster.RoleAdmin, fmt.Sprintf("zz-secret-%s fresh key %d", letter, w.next()))
-	w.trash = append(w.trash, "key "+tmBare(id))
+	w.trash = append(w.trash, "key "+bareID(id))
 	return id, secret
 }
 
@@ -621,7 +614,7 @@ func tmStrings(path string, body any) []string {
 	var out []string
 	add := func(s string) {
 		out = append(out, s)
-		if b := tmBare(s); b != s {
+		if b := bareID(s); b != s {
 			out = append(out, b)
 		}
 	}
@@ -834,7 +827,7 @@ type tmFill struct {
 
 func (x *tmFill) id(prefixed string) string {
 	if x.bare {
-		return tmBare(prefixed)
+		return bareID(prefixed)
 	}
 	return prefixed
 }
@@ -988,7 +981,7 @@ func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 // canary makes sure the leak detector is not blind: B's entity, judged as A's admin, is a leak
 // (of a name and of ids), and judged as B's admin it is not.
 func (w *tmWorld) canary(t *testing.T) {
-	r := w.do(t, w.e.super, "GET", "/entities/"+tmBare(w.ten["B"].x1), nil)
+	r := w.do(t, w.e.super, "GET", "/entities/"+bareID(w.ten["B"].x1), nil)
 	if r.Status != 200 {
 		t.Fatalf("GET B's entity as the superadmin: %s", r)
 	}
@@ -1068,25 +1061,25 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		case tmPAccount:
 			v = w.ten[c.P].id
 			if c.m.renames && c.allowedWrites {
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
 		case tmPEntity:
 			v = w.ten[c.P].x1
 			if c.allowedWrites {
 				v, fresh = w.freshEntity(t, c.P), true
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
 		case tmPKey:
 			v = w.ten[c.P].victim
 			if c.allowedWrites {
 				v, _ = w.freshKey(t, c.P)
-				fresh, touched[tmBare(v)] = true, true
+				fresh, touched[bareID(v)] = true, true
 			}
 		case tmPRelEntity:
 			v = w.ten[c.E2].x1
 			if c.allowedWrites {
 				v, fresh = w.freshRel(t, c.P), true
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
 		}
 		path = strings.Replace(path, "{"+prm.name+"}", x.id(v), 1)
@@ -1095,7 +1088,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		x.bodyEnt = w.ten[c.Bd].x1
 		if c.allowedWrites {
 			x.bodyEnt, fresh = w.freshEntity(t, c.Bd), true
-			touched[tmBare(x.bodyEnt)] = true
+			touched[bareID(x.bodyEnt)] = true
 		}
 	}
 	var query []string
@@ -1144,7 +1137,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		var accts []string
 		tmAccountIDs(r.JSON(), &accts)
 		for _, a := range accts {
-			if strings.ToLower(tmBare(a)) != tmBare(w.ten[c.role.acct].id) {
+			if strings.ToLower(bareID(a)) != bareID(w.ten[c.role.acct].id) {
 				t.Errorf("defect: %s as %s: the response carries account_id %s\n  request: %s", c.route, c.role.name, a, request)
 			}
 		}
@@ -1159,7 +1152,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 	}
 	// An allowed write changes its own objects, and nothing else.
 	if id, ok := r.Obj()["id"].(string); ok {
-		touched[strings.ToLower(tmBare(id))] = true
+		touched[strings.ToLower(bareID(id))] = true
 		owner, kind := x.owner(), "entity"
 		switch {
 		case c.route.pattern == "/v1/accounts":
@@ -1169,7 +1162,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		}
 		w.own(owner, id)
 		if c.route.method == "POST" {
-			w.trash = append(w.trash, kind+" "+strings.ToLower(tmBare(id)))
+			w.trash = append(w.trash, kind+" "+strings.ToLower(bareID(id)))
 		}
 	}
 	if len(diff) == 0 {
@@ -1269,7 +1262,7 @@ const tmOld = "2001-02-03T04:05:06Z"
 func tmEntityReadOnly(w *tmWorld, bare bool) map[string]any {
 	id := func(s string) string {
 		if bare {
-			return tmBare(s)
+			return bareID(s)
 		}
 		return s
 	}
@@ -1278,17 +1271,6 @@ func tmEntityReadOnly(w *tmWorld, bare bool) map[string]any {
 		"pending": true, "expired": true, "connected": true, "connected_account_id": "ffffffffffffffffffffffff",
 		"invitation_expires_at": tmOld,
 	}
-}
-
-func tmWith(m map[string]any, kv ...any) map[string]any {
-	out := map[string]any{}
-	for k, v := range m {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i].(string)] = kv[i+1]
-	}
-	return out
 }
 
 // tmFields checks that obj has these values (a nil want: JSON null).
@@ -1340,7 +1322,7 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		a, b := w.ten["A"], w.ten["B"]
 		id := func(s string) string {
 			if conduit {
-				return tmBare(s)
+				return bareID(s)
 			}
 			return s
 		}
@@ -1353,22 +1335,22 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		defaults := map[string]any{"standard": false, "account": false, "pending": false, "expired": false,
 			"connected": nil, "connected_account_id": nil, "invitation_expires_at": nil}
 		if method == "POST" {
-			body := tmWith(ro, "name", nameOf(), "module_ids", []any{}, "source", nil, "recipient", nil, "account_id", id(a.id))
+			body := with(ro, "name", nameOf(), "module_ids", []any{}, "source", nil, "recipient", nil, "account_id", id(a.id))
 			return []tmMass{
 				{name: "read-only fields ignored", key: w.role("admin of A").key, method: "POST", path: list, body: body, want: tmWant{status: 201},
 					check: func(r resp) error {
 						o := r.Obj()
-						return tmFirst(tmFields(o, tmWith(defaults, "account_id", id(a.id))), tmNot(o, "id", id(b.x1)), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld))
+						return tmFirst(tmFields(o, with(defaults, "account_id", id(a.id))), tmNot(o, "id", id(b.x1)), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld))
 					}},
-				{name: "unknown field", key: w.role("admin of A").key, method: "POST", path: list, body: tmWith(body, "zz_unknown", 1),
+				{name: "unknown field", key: w.role("admin of A").key, method: "POST", path: list, body: with(body, "zz_unknown", 1),
 					want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 			}
 		}
 		f := w.freshEntity(t, "A")
 		stored := w.must(t, w.do(t, w.e.super, "GET", "/v1/entities/"+f, nil), 200)
 		path := list + "/" + id(f)
-		ro = tmWith(ro, "account_id", id(b.id))
-		body := tmWith(ro, "name", nameOf(), "module_ids", []any{"m3"}, "source", "form", "recipient", "esp")
+		ro = with(ro, "account_id", id(b.id))
+		body := with(ro, "name", nameOf(), "module_ids", []any{"m3"}, "source", "form", "recipient", "esp")
 		touched := []string{f}
 		if method == "PATCH" {
 			body, touched = ro, nil // only read-only fields: nothing changes
@@ -1376,9 +1358,9 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		return []tmMass{
 			{name: "read-only fields ignored", key: w.role("admin of A").key, method: method, path: path, body: body, want: tmWant{status: 200}, touched: touched,
 				check: func(r resp) error {
-					return tmFields(r.Obj(), tmWith(defaults, "id", id(f), "account_id", id(a.id), "created_at", stored["created_at"]))
+					return tmFields(r.Obj(), with(defaults, "id", id(f), "account_id", id(a.id), "created_at", stored["created_at"]))
 				}},
-			{name: "unknown field", key: w.role("admin of A").key, method: method, path: path, body: tmWith(body, "zz_unknown", 1),
+			{name: "unknown field", key: w.role("admin of A").key, method: method, path: path, body: with(body, "zz_unknown", 1),
 				want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 		}
 	}
@@ -1425,7 +1407,7 @@ var tmMassBuilders = map[string]func(w *tmWorld, t *testing.T) []tmMass{
 					o := r.Obj()
 					return tmFirst(tmNot(o, "id", w.ten["B"].id), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld), tmFields(o, map[string]any{"status": "active"}))
 				}},
-			{name: "unknown field", key: w.e.super, method: "POST", path: "/v1/accounts", body: tmWith(body, "zz_unknown", 1),
+			{name: "unknown field", key: w.e.super, method: "POST", path: "/v1/accounts", body: with(body, "zz_unknown", 1),
 				want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 		}
 	},
@@ -1537,7 +1519,7 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 			cases := build(w, t)
 			b := w.ten["B"]
 			sentinels := []string{tmOld[:10], "rk_zzzzzzzzz", "ffffffffffffffffffffffff", `"Role":"superadmin"`,
-				tmBare(b.id), tmBare(b.x1), tmBare(b.victim)}
+				bareID(b.id), bareID(b.x1), bareID(b.victim)}
 			w.base = w.snapshot(t)
 			for _, mc := range cases {
 				n++
@@ -1563,10 +1545,10 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 					}
 					touched := map[string]bool{}
 					for _, id := range mc.touched {
-						touched[strings.ToLower(tmBare(id))] = true
+						touched[strings.ToLower(bareID(id))] = true
 					}
 					if id, ok := r.Obj()["id"].(string); ok && mc.method == "POST" && r.Status < 300 {
-						touched[strings.ToLower(tmBare(id))] = true
+						touched[strings.ToLower(bareID(id))] = true
 						owner := "A"
 						if mc.path == "/v1/accounts" {
 							owner = "N"
@@ -1640,7 +1622,7 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 				v = w.ten[letter].x1
 			}
 			if tmSurface(pattern) == "leadconduit" {
-				v = tmBare(v)
+				v = bareID(v)
 			}
 			path = strings.Replace(path, "{"+p.name+"}", v, 1)
 		}
