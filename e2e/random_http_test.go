@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -36,8 +35,9 @@ import (
 // null, deep nesting, a long string, no JSON at all, another media type). Any 5xx, any status
 // the document does not list for the operation (a path-level 404 or 405 in components/responses
 // counts for every path), and any JSON body that breaks the schema the document gives for its
-// status fails the test; the validator is schema_test.go's. So does a 2xx for a JSON body that
-// breaks the documented request schema (the document would be stricter than the server).
+// status fails the test (internal/oapi's Doc.Check). So does a 2xx for a JSON body that breaks
+// the documented request schema (the document would be stricter than the server). Bodies come
+// from internal/oapi's Gen, with this file's strings, ids and ways of breaking them.
 //
 // The run is deterministic for a seed: rzDefaultSeed, or ROSTER_FUZZ_SEED (a number, or
 // "random"). ROSTER_FUZZ_REQUESTS sets the number of requests; ROSTER_LONG_TESTS=1 sends
@@ -108,6 +108,7 @@ type rzFuzz struct {
 	d      *oaDoc
 	seed   uint64
 	rng    *rand.Rand
+	gen    *oapi.Gen // bodies from the request schemas, drawing on rng
 	client *http.Client
 	ops    []oapi.Operation
 
@@ -183,7 +184,24 @@ func rzNew(t *testing.T, e *env, seed uint64) *rzFuzz {
 	if len(f.ops) == 0 {
 		t.Fatal("the document has no operations")
 	}
+	f.gen = &oapi.Gen{Doc: d.Doc, Rand: f.rng, String: f.rzString, AnyString: f.rzNastyString,
+		Property: func(name string, readOnly bool) (bool, bool) {
+			return f.sane && name == "account_id" && !readOnly, true // a sane body names its account
+		},
+		Choice: func(prop string) (any, bool) {
+			return nil, f.sane && prop == "see" // only with deprecated: true, else a 422
+		},
+	}
 	return f
+}
+
+// rzValue makes a value schema admits.
+func (f *rzFuzz) rzValue(schema any) any {
+	v, err := f.gen.Value(schema)
+	if err != nil {
+		f.t.Fatalf("the generator: %v", err)
+	}
+	return v
 }
 
 // rzFixtures seeds two protected accounts with keys, entities and relationships, and two victim
@@ -689,8 +707,8 @@ func (f *rzFuzz) rzQueryValue(p oapi.Param) string {
 	}
 	switch sc["type"] {
 	case "integer":
-		lo, _ := oaInt(sc["minimum"])
-		hi, ok := oaInt(sc["maximum"])
+		lo, _ := oapi.Int(sc["minimum"])
+		hi, ok := oapi.Int(sc["maximum"])
 		if !ok {
 			hi = lo + 100
 		}
@@ -807,7 +825,7 @@ func (f *rzFuzz) rzBody(q *rzReq, op oapi.Operation) {
 		}
 		return
 	}
-	v := f.rzGen(schema, "", 0)
+	v := f.rzValue(schema)
 	f.rzSanitize(q, v)
 	if errs := f.d.Validate(schema, rzRoundTrip(f.t, v)); len(errs) > 0 {
 		f.t.Fatalf("the generator made a body its schema refuses (a bug of this test): %s\n  %s", oaJSON(v), strings.Join(errs, "\n  "))
@@ -943,16 +961,6 @@ func rzRoundTrip(t *testing.T, v any) any {
 	return out
 }
 
-// oaInt reads an integer keyword of a schema (minimum, maxLength…).
-func oaInt(v any) (int64, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	i, err := n.Int64()
-	return i, err == nil
-}
-
 // rzPatterns caches the compiled patterns of the document.
 var rzPatterns sync.Map // pattern → *regexp.Regexp or error
 
@@ -985,167 +993,14 @@ func oaJSON(v any) string {
 	return string(b)
 }
 
-// rzGen makes a value valid by schema. prop is the name of the property it fills.
-func (f *rzFuzz) rzGen(schema any, prop string, depth int) any {
-	if b, ok := schema.(bool); ok {
-		if !b {
-			f.t.Fatalf("cannot generate a value for the schema false (%s)", prop)
-		}
-		return f.rzAnyJSON(depth)
-	}
-	sc := f.d.oaDeref(f.t, schema)
-	if all, ok := sc["allOf"].([]any); ok && len(all) > 0 {
-		merged := map[string]any{}
-		for k, v := range f.d.oaDeref(f.t, all[0]) {
-			merged[k] = v
-		}
-		for k, v := range sc {
-			if k != "allOf" {
-				merged[k] = v
-			}
-		}
-		return f.rzGen(merged, prop, depth)
-	}
-	for _, k := range []string{"anyOf", "oneOf"} {
-		if alts, ok := sc[k].([]any); ok && len(alts) > 0 {
-			alt := alts[f.rng.IntN(len(alts))]
-			if rzIsNullSchema(f.d.oaDeref(f.t, alt)) && f.rzPct(80) {
-				alt = alts[0]
-			}
-			if f.sane && prop == "see" {
-				return nil // only with deprecated: true, else a 422
-			}
-			return f.rzGen(alt, prop, depth)
-		}
-	}
-	if c, ok := sc["const"]; ok {
-		return c
-	}
-	if enum, ok := sc["enum"].([]any); ok && len(enum) > 0 {
-		v := rzPick(f, enum)
-		if v == nil && f.rzPct(70) {
-			v = enum[0]
-		}
-		return v
-	}
-	typ := ""
-	switch tt := sc["type"].(type) {
-	case string:
-		typ = tt
-	case []any:
-		typ = fmt.Sprint(rzPick(f, tt))
-		if typ == "null" && f.rzPct(75) {
-			typ = fmt.Sprint(tt[0])
-		}
-	}
-	switch typ {
-	case "null":
-		return nil
-	case "boolean":
-		return f.rzPct(50)
-	case "integer", "number":
-		lo, _ := oaInt(sc["minimum"])
-		hi, ok := oaInt(sc["maximum"])
-		if !ok {
-			hi = lo + 1000
-		}
-		return json.Number(strconv.FormatInt(lo+f.rng.Int64N(hi-lo+1), 10))
-	case "string":
-		return f.rzString(sc, prop)
-	case "array":
-		lo, _ := oaInt(sc["minItems"])
-		hi, ok := oaInt(sc["maxItems"])
-		if !ok {
-			hi = lo + 6
-		}
-		n := lo
-		if f.rzPct(8) {
-			n = hi
-		} else if span := min(hi, lo+5) - lo; span > 0 {
-			n += f.rng.Int64N(span + 1)
-		}
-		out := []any{}
-		for tries := 0; int64(len(out)) < n && tries < 10*int(n)+10; tries++ {
-			item := f.rzGen(sc["items"], prop, depth+1)
-			if sc["uniqueItems"] == true && rzContains(out, item) {
-				continue
-			}
-			out = append(out, item)
-		}
-		return out
-	case "object", "":
-		props, _ := sc["properties"].(map[string]any)
-		if typ == "" && props == nil {
-			return f.rzAnyJSON(depth) // a read-only field: anything is accepted
-		}
-		required := map[string]bool{}
-		req, _ := sc["required"].([]any)
-		for _, r := range req {
-			required[r.(string)] = true
-		}
-		out := map[string]any{}
-		for _, name := range slices.Sorted(maps.Keys(props)) {
-			ps := f.d.oaDeref(f.t, props[name])
-			readOnly := ps["type"] == nil && ps["$ref"] == nil && ps["anyOf"] == nil && ps["allOf"] == nil && ps["enum"] == nil
-			switch {
-			case required[name]:
-			case f.sane && name == "account_id" && !readOnly:
-			case readOnly && f.rzPct(8):
-			case !readOnly && f.rzPct(50):
-			default:
-				continue
-			}
-			out[name] = f.rzGen(props[name], name, depth+1)
-		}
-		return out
-	}
-	f.t.Fatalf("cannot generate a value of type %q (%s)", typ, prop)
-	return nil
-}
-
-func rzIsNullSchema(sc map[string]any) bool { return sc["type"] == "null" }
-
-func rzContains(xs []any, v any) bool {
-	for _, x := range xs {
-		if reflect.DeepEqual(x, v) { // generated numbers are canonical integers
-			return true
-		}
-	}
-	return false
-}
-
-// rzAnyJSON is an arbitrary JSON value.
-func (f *rzFuzz) rzAnyJSON(depth int) any {
-	n := 7
-	if depth > 2 {
-		n = 5
-	}
-	switch f.rng.IntN(n) {
-	case 0:
-		return nil
-	case 1:
-		return f.rzPct(50)
-	case 2:
-		return json.Number(rzPick(f, []string{"0", "-1", "1.5", "1e308", "123456789012345678901234567890"}))
-	case 3:
-		return rzPick(f, []string{"x", "", "account_" + f.rzHex(24), "2020-01-01T00:00:00Z", "ünï"})
-	case 4:
-		return f.rzNastyString()
-	case 5:
-		return []any{f.rzAnyJSON(depth + 1), f.rzAnyJSON(depth + 1)}
-	default:
-		return map[string]any{"k": f.rzAnyJSON(depth + 1)}
-	}
-}
-
 // rzWords make names and descriptions.
 var rzWords = []string{"Acme", "Zeta Corp", "O'Brien & Sons", "Café Noir", "名前", "Ωmega", "😀 Smile", "<b>bold</b>",
 	"Robert'); DROP TABLE accounts;--", "  padded  ", "tab\there", "new\nline", "a", "ZZ", "Ünïcödé Ltd"}
 
 // rzString makes a string valid by sc (lengths, pattern, format), filling prop.
 func (f *rzFuzz) rzString(sc map[string]any, prop string) string {
-	lo, _ := oaInt(sc["minLength"])
-	hi, ok := oaInt(sc["maxLength"])
+	lo, _ := oapi.Int(sc["minLength"])
+	hi, ok := oapi.Int(sc["maxLength"])
 	if !ok {
 		hi = 60
 	}
@@ -1283,7 +1138,7 @@ func (f *rzFuzz) rzMutate(schema, v any) (any, string) {
 		return m, name + " = null"
 	case 3:
 		extra := rzPick(f, []string{"rz_extra", "ID", "Name", "__proto__", "account", "", "name "})
-		m[extra] = f.rzAnyJSON(0)
+		m[extra] = f.gen.AnyJSON(0)
 		return m, "extra field " + strconv.Quote(extra)
 	case 4:
 		depth := rzPick(f, []int{64, 500, 5000})
