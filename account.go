@@ -1,6 +1,8 @@
 package roster
 
 import (
+	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"time"
@@ -29,8 +31,8 @@ type Account struct {
 	Deleted   bool
 }
 
-// Accounts is how accounts are listed (SPEC §7).
-var Accounts = Listing{
+// AccountListing is how accounts are listed (SPEC §7).
+var AccountListing = Listing{
 	Fields:       map[string]FieldKind{"id": FieldString, "name": FieldString, "slug": FieldString, "created_at": FieldTime, "updated_at": FieldTime},
 	DefaultSort:  "created_at:desc,id:asc",
 	TieBreak:     []string{"id"},
@@ -183,4 +185,155 @@ func DeriveSlug(name string) string {
 		return cut[:i]
 	}
 	return cut
+}
+
+func slugTaken(err error) error {
+	if errors.Is(err, ErrConflict) {
+		return Errorf(CodeSlugTaken, "the slug is taken by another account")
+	}
+	return err
+}
+
+// CreateAccount makes an account from a create body (SPEC §7).
+func (s *Service) CreateAccount(ctx context.Context, r *Request, body []byte) (Account, error) {
+	return write(ctx, s, r, mutation[Account]{mode: Shared, prepare: func(ps *Problems) (func(Tx) (Account, error), error) {
+		v, err := decodeBody(body)
+		if err != nil {
+			return nil, err
+		}
+		in, err := DecodeAccountCreate(v)
+		if err := ps.Absorb(err); err != nil {
+			return nil, err
+		}
+		return func(tx Tx) (Account, error) {
+			now := s.Now()
+			a := Account{ID: NewID(now), Name: in.Name, Slug: in.Slug, Status: AccountActive, CreatedAt: now, UpdatedAt: now}
+			return a, slugTaken(tx.InsertAccount(ctx, &a))
+		}, nil
+	}})
+}
+
+// Account reads one account; id is the path's account, resolved by the route's access.
+func (s *Service) Account(ctx context.Context, id string) (Account, error) {
+	return read(ctx, s, func(tx Tx) (Account, error) { return findAccount(ctx, tx, id) })
+}
+
+func findAccount(ctx context.Context, tx Tx, id string) (Account, error) {
+	return findAccountWith(ctx, tx.Account, id)
+}
+
+// lockAccount is findAccount for a write that adds rows under the account (see Tx.LockAccount).
+func lockAccount(ctx context.Context, tx Tx, id string) (Account, error) {
+	return findAccountWith(ctx, tx.LockAccount, id)
+}
+
+// findAccountWith reads a live account with read (Account, LockAccount or AccountForUpdate);
+// a missing one is 404.
+func findAccountWith(ctx context.Context, read func(context.Context, string) (Account, error), id string) (Account, error) {
+	if id == "" {
+		return Account{}, Errorf(CodeNotFound, "account not found")
+	}
+	a, err := read(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return a, Errorf(CodeNotFound, "account not found")
+	}
+	return a, err
+}
+
+// ListAccounts lists the accounts p may see. Filters: slug, status, account_id.
+func (s *Service) ListAccounts(ctx context.Context, p Principal, req PageRequest) (Page[Account], error) {
+	if err := forCaller(p, &req); err != nil {
+		return Page[Account]{}, err
+	}
+	ok := true
+	pl, err := AccountListing.Plan(req, func(raw map[string]string) ([]Filter, error) {
+		var fs []Filter
+		var ps Problems
+		if v, has := raw["status"]; has {
+			if v != string(AccountActive) && v != string(AccountSuspended) {
+				ps.Enum([]string{"active", "suspended"}, "query", "status")
+			}
+			fs = append(fs, Filter{Field: "status", Value: v})
+		}
+		if v, has := raw["slug"]; has {
+			fs = append(fs, Filter{Field: "slug", Value: v})
+		}
+		scope, found, err := listScope(p, raw, &ps)
+		if err != nil {
+			return nil, err
+		}
+		ok = found
+		if scope != "" {
+			fs = append(fs, Filter{Field: "id", Value: scope})
+		}
+		return fs, ps.Err()
+	})
+	if err != nil {
+		return Page[Account]{}, err
+	}
+	if !ok {
+		return BuildPage[Account](nil, pl, AccountValue), nil
+	}
+	rows, err := read(ctx, s, func(tx Tx) ([]Account, error) { return tx.ListAccounts(ctx, pl.Query) })
+	if err != nil {
+		return Page[Account]{}, err
+	}
+	if _, bySlug := pl.Filters["slug"]; bySlug && len(rows) == 0 && pl.Query.After == nil {
+		return Page[Account]{}, Errorf(CodeNotFound, "no account has that slug")
+	}
+	return BuildPage(rows, pl, AccountValue), nil
+}
+
+// PatchAccount changes an account (id: the path's account, resolved by the route's access).
+// name and slug: its admin or a superadmin; status and deleted: a superadmin (403 for others
+// only when the value would change).
+func (s *Service) PatchAccount(ctx context.Context, r *Request, id string, body []byte) (Account, error) {
+	p := r.Principal
+	return write(ctx, s, r, mutation[Account]{mode: Exclusive, prepare: func(ps *Problems) (func(Tx) (Account, error), error) {
+		v, err := decodeBody(body)
+		if err != nil {
+			return nil, err
+		}
+		in, err := DecodeAccountPatch(v)
+		if err := ps.Absorb(err); err != nil {
+			return nil, err
+		}
+		return func(tx Tx) (Account, error) { return s.patchAccount(ctx, tx, p, id, in) }, nil
+	}})
+}
+
+func (s *Service) patchAccount(ctx context.Context, tx Tx, p Principal, id string, in AccountPatch) (Account, error) {
+	a, err := findAccountWith(ctx, tx.AccountForUpdate, id)
+	if err != nil {
+		return a, err
+	}
+	now := s.Now()
+	if in.Deleted.Has() && in.Deleted.V {
+		if err := p.requireSuperadmin(); err != nil {
+			return a, err
+		}
+		a.Deleted = true
+		a.UpdatedAt = now
+		return a, tx.DeleteAccount(ctx, id, now)
+	}
+	if in.Status.Has() && in.Status.V != a.Status {
+		if err := p.requireSuperadmin(); err != nil {
+			return a, err
+		}
+	}
+	changed := false
+	if in.Name.Has() && in.Name.V != a.Name {
+		a.Name, changed = in.Name.V, true
+	}
+	if in.Slug.Has() && in.Slug.V != a.Slug {
+		a.Slug, changed = in.Slug.V, true
+	}
+	if in.Status.Has() && in.Status.V != a.Status {
+		a.Status, changed = in.Status.V, true
+	}
+	if !changed {
+		return a, nil
+	}
+	a.UpdatedAt = now
+	return a, slugTaken(tx.UpdateAccount(ctx, &a))
 }

@@ -29,7 +29,7 @@ var benchPrincipal = roster.Principal{AccountID: roster.NewID(time.Now()), Role:
 
 func benchPlan() (roster.Plan, []roster.Entity) {
 	p := benchPrincipal
-	pl, _ := roster.Entities.Plan(roster.PageRequest{Limit: 20, Principal: p, Filters: map[string]string{"source": "form"}},
+	pl, _ := roster.EntityListing.Plan(roster.PageRequest{Limit: 20, Principal: p, Filters: map[string]string{"source": "form"}},
 		func(map[string]string) ([]roster.Filter, error) { return nil, nil })
 	rows := make([]roster.Entity, 21)
 	for i := range rows {
@@ -55,7 +55,7 @@ func BenchmarkCursorDecode(b *testing.B) {
 	req := roster.PageRequest{Limit: 20, Cursor: page.Next, Principal: benchPrincipal}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := roster.Entities.Plan(req, func(map[string]string) ([]roster.Filter, error) { return nil, nil }); err != nil {
+		if _, err := roster.EntityListing.Plan(req, func(map[string]string) ([]roster.Filter, error) { return nil, nil }); err != nil {
 			b.Fatal(err)
 		}
 	}

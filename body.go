@@ -2,6 +2,7 @@ package roster
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -15,7 +16,7 @@ const (
 // HasNUL reports whether s holds a NUL character, which no stored text may.
 func HasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }
 
-// NULProblem records a NUL character found at loc.
+// NUL records a NUL character found at loc.
 func (ps *Problems) NUL(loc ...any) { ps.Add(nulType, nulMsg, loc...) }
 
 // Text checks a string taken from a query or a header before it can reach storage: it must be
@@ -44,7 +45,7 @@ type Opt[T any] struct {
 func (o Opt[T]) Has() bool { return o.Set && !o.Null }
 
 // Body reads the fields of one decoded JSON object, recording every problem as FastAPI would.
-// Decode bodies with json.Decoder.UseNumber so numbers keep their text.
+// Bodies come from DecodeJSON, which keeps numbers as their text.
 type Body struct {
 	m        map[string]any
 	read     map[string]bool
@@ -197,7 +198,7 @@ func (b *Body) Finish() error {
 			extra = append(extra, k)
 		}
 	}
-	sortStrings(extra)
+	slices.Sort(extra)
 	for _, k := range extra {
 		b.Problems.Add("extra_forbidden", "Extra inputs are not permitted", "body", k)
 	}

@@ -3,7 +3,6 @@ package roster
 import (
 	"errors"
 	"fmt"
-	"strconv"
 )
 
 // Code is the machine-readable kind of an error. Every surface maps a code to one HTTP status.
@@ -46,7 +45,15 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
 	}
-	return string(e.Code) + ": " + e.Message
+	msg := string(e.Code) + ": " + e.Message
+	for i, p := range e.Problems {
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		msg += sep + fmt.Sprint(p.Loc) + " " + p.Msg
+	}
+	return msg
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -86,28 +93,6 @@ type Problem struct {
 // for a json_invalid).
 type ProblemContext struct {
 	Error string `json:"error"`
-}
-
-// Param renders the location as Lead Bank's parameter name: "entity_ids[3]".
-func (p Problem) Param() string {
-	s := ""
-	for i, part := range p.Loc {
-		if i == 0 && len(p.Loc) > 1 {
-			if str, ok := part.(string); ok && (str == "body" || str == "query" || str == "path" || str == "header") {
-				continue
-			}
-		}
-		switch v := part.(type) {
-		case int:
-			s += "[" + strconv.Itoa(v) + "]"
-		case string:
-			if s != "" {
-				s += "."
-			}
-			s += v
-		}
-	}
-	return s
 }
 
 // Problems collects validation problems so that all of them are reported at once, up to
@@ -175,6 +160,16 @@ func (ps *Problems) Join(more Problems) {
 	for _, p := range more {
 		ps.add(p)
 	}
+}
+
+// Absorb takes the problems of a validation error into ps and returns nil, so that they are
+// reported with the rest; any other error, nil included, it returns as it is.
+func (ps *Problems) Absorb(err error) error {
+	if e, ok := err.(*Error); ok && e.Code == CodeInvalid && e.Problems != nil {
+		ps.Join(e.Problems)
+		return nil
+	}
+	return err
 }
 
 // Err returns nil when nothing was recorded, else a CodeInvalid error carrying every problem.

@@ -284,7 +284,7 @@ func FuzzDecodeRelationshipBatch(f *testing.F) {
 }
 
 // fzListings are the listings a cursor or sort can be aimed at.
-var fzListings = []roster.Listing{roster.Accounts, roster.Entities, roster.ConduitEntities, roster.Relationships}
+var fzListings = []roster.Listing{roster.AccountListing, roster.EntityListing, roster.ConduitEntityListing, roster.RelationshipListing}
 
 // fzBuild validates raw filters the way the services do: known names only.
 func fzBuild(raw map[string]string) ([]roster.Filter, error) {
@@ -308,7 +308,7 @@ func fzBuild(raw map[string]string) ([]roster.Filter, error) {
 
 func FuzzCursor(f *testing.F) {
 	// A real cursor, issued by BuildPage, and some near misses.
-	pl, _ := roster.Entities.Plan(roster.PageRequest{Limit: 1, Principal: roster.Principal{Role: roster.RoleSuperadmin}}, fzBuild)
+	pl, _ := roster.EntityListing.Plan(roster.PageRequest{Limit: 1, Principal: roster.Principal{Role: roster.RoleSuperadmin}}, fzBuild)
 	rows := []roster.Entity{{ID: "5f0c6b2e1a2b3c4d5e6f7a8b", Name: "a", CreatedAt: time.UnixMicro(1700000000000000)}, {ID: "5f0c6b2e1a2b3c4d5e6f7a8c"}}
 	issued := roster.BuildPage(rows, pl, roster.EntityValue).Next
 	for _, c := range []string{issued, issued + "=", issued[:len(issued)-2], "", "e30", "bnVsbA", "W10", "eyJzIjoiaWQ6YXNjIn0",
@@ -339,12 +339,12 @@ func FuzzCursor(f *testing.F) {
 		ts := time.UnixMicro(micros).UTC()
 		row := roster.Entity{ID: "5f0c6b2e1a2b3c4d5e6f7a8b", Name: name, CreatedAt: ts, UpdatedAt: ts}
 		for _, p := range principals {
-			first, err := roster.Entities.Plan(roster.PageRequest{Limit: 1, Sort: sort, Principal: p}, fzBuild)
+			first, err := roster.EntityListing.Plan(roster.PageRequest{Limit: 1, Sort: sort, Principal: p}, fzBuild)
 			if fzTyped(t, "Plan", err) != nil {
 				return
 			}
 			page := roster.BuildPage([]roster.Entity{row, row}, first, roster.EntityValue)
-			next, err := roster.Entities.Plan(roster.PageRequest{Limit: 1, Cursor: page.Next, Principal: p}, fzBuild)
+			next, err := roster.EntityListing.Plan(roster.PageRequest{Limit: 1, Cursor: page.Next, Principal: p}, fzBuild)
 			if err != nil {
 				t.Fatalf("Plan refused its own cursor %q (sort %q): %v", page.Next, sort, err)
 			}
@@ -364,7 +364,7 @@ func FuzzCursor(f *testing.F) {
 			}
 			// Another caller cannot use it.
 			other := roster.Principal{Role: roster.RoleAdmin, AccountID: "5f0c6b2e1a2b3c4d5e6f7a8d", KeyID: "k3"}
-			if _, err := roster.Entities.Plan(roster.PageRequest{Limit: 1, Cursor: page.Next, Principal: other}, fzBuild); roster.ErrorCode(err) != roster.CodeCursorMismatch {
+			if _, err := roster.EntityListing.Plan(roster.PageRequest{Limit: 1, Cursor: page.Next, Principal: other}, fzBuild); roster.ErrorCode(err) != roster.CodeCursorMismatch {
 				t.Fatalf("a cursor of %+v used by another account: %v", p, err)
 			}
 		}

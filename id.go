@@ -56,6 +56,16 @@ func ParseID(k Kind, s string) (id string, ok bool) {
 	return "", true
 }
 
+// parsePathID reads the id of kind k in the path parameter name: 422 when it breaks the pattern,
+// "" when it is well formed but names nothing roster made (the operation's 404).
+func parsePathID(k Kind, raw, name string) (string, error) {
+	id, ok := ParseID(k, raw)
+	if !ok {
+		return "", Invalid("string_pattern_mismatch", "String should match pattern '"+k.Pattern()+"'", "path", name)
+	}
+	return id, nil
+}
+
 // IsHex24 reports whether s is exactly 24 hexadecimal digits in any case.
 func IsHex24(s string) bool { return isHex24(s) }
 
@@ -101,7 +111,7 @@ func matchesPattern(k Kind, rest string) bool {
 	return true
 }
 
-// IDPattern is the documented pattern of a kind, for messages and the OpenAPI document.
+// Pattern is the documented pattern of a kind, for messages and the OpenAPI document.
 func (k Kind) Pattern() string {
 	switch k {
 	case KindEntity:

@@ -113,7 +113,7 @@ type Page[T any] struct {
 type cursor struct {
 	Sort    string            `json:"s"`
 	Filters map[string]string `json:"f,omitempty"`
-	Account string            `json:"a"`
+	Caller  string            `json:"a"` // callerTag of the caller it was issued to
 	Values  []string          `json:"v"`
 	Back    bool              `json:"b,omitempty"`
 	Part    bool              `json:"p,omitempty"` // Values is a prefix of the sort's (ListStop)
@@ -184,12 +184,12 @@ func (l Listing) sortable() []string {
 	return out
 }
 
-// listScope reads the account a list is limited to (see Principal.ScopeFilter) from its
+// listScope reads the account a list is limited to (see Principal.scopeFilter) from its
 // effective filters, which a request with only a cursor takes from the cursor: so every page of
 // a superadmin's ?account_id= list, reached by cursor, holds that account's rows only (SPEC §6).
 // A malformed value joins ps; ok is false when the list can hold no row.
 func listScope(p Principal, raw map[string]string, ps *Problems) (scope string, ok bool, err error) {
-	scope, ok, err = p.ScopeFilter(raw["account_id"])
+	scope, ok, err = p.scopeFilter(raw["account_id"])
 	var e *Error
 	if errors.As(err, &e) && e.Code == CodeInvalid {
 		*ps = append(*ps, e.Problems...)
@@ -203,7 +203,7 @@ func listScope(p Principal, raw map[string]string, ps *Problems) (scope string, 
 // scoped to that account (listScope), never by the parameter.
 func forCaller(p Principal, req *PageRequest) error {
 	if !p.IsSuperadmin() {
-		if _, _, err := p.ScopeFilter(req.Filters["account_id"]); err != nil {
+		if _, _, err := p.scopeFilter(req.Filters["account_id"]); err != nil {
 			return err
 		}
 		delete(req.Filters, "account_id")
@@ -279,7 +279,7 @@ func (l Listing) Plan(req PageRequest, build func(map[string]string) ([]Filter, 
 			return pl, Errorf(CodeCursorMismatch, "the cursor was issued for another sort")
 		}
 	}
-	if c.Account != pl.caller {
+	if c.Caller != pl.caller {
 		return pl, Errorf(CodeCursorMismatch, "the cursor was issued to another caller")
 	}
 	if !maps.Equal(pl.Filters, c.Filters) {
@@ -368,7 +368,7 @@ func BuildPage[T any](rows []T, pl Plan, values func(T, string) any) Page[T] {
 		p.HasNext, p.HasPrev = ahead, started
 	}
 	mk := func(vals []any, back, incl bool) string {
-		c := cursor{Sort: q.Order.String(), Filters: pl.Filters, Account: pl.caller, Back: back, Incl: incl}
+		c := cursor{Sort: q.Order.String(), Filters: pl.Filters, Caller: pl.caller, Back: back, Incl: incl}
 		for _, v := range vals {
 			c.Values = append(c.Values, formatValue(v))
 		}
@@ -419,7 +419,8 @@ func BuildPage[T any](rows []T, pl Plan, values func(T, string) any) Page[T] {
 	return p
 }
 
-// CheckLimit validates a limit parameter already parsed as an integer.
+// CheckLimit reads a limit parameter as the client sent it (text, "" when absent) and checks it
+// against the listing's bounds.
 func (l Listing) CheckLimit(raw string) (int, error) {
 	if raw == "" {
 		return l.DefaultLimit, nil

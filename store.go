@@ -87,9 +87,10 @@ type Tx interface {
 	ListRelationships(ctx context.Context, q ListQuery) ([]Relationship, error)
 
 	// ClaimIdempotency records rec as in flight unless the key is taken. It returns claimed
-	// true when rec now holds the key (fresh, or taking over a lease that ran out without a
-	// saved response); otherwise it returns the record that holds it.
-	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord) (existing IdempotencyRecord, claimed bool, err error)
+	// true when rec now holds the key (fresh, taking over a lease that ran out without a saved
+	// response, or replacing a record created before staleBefore, whose time to live is over
+	// even if the purge has not removed it yet); otherwise it returns the record that holds it.
+	ClaimIdempotency(ctx context.Context, rec IdempotencyRecord, staleBefore time.Time) (existing IdempotencyRecord, claimed bool, err error)
 	// CompleteIdempotency saves the response on the record held with token; ErrNotFound when
 	// the lease was lost.
 	CompleteIdempotency(ctx context.Context, scope, key, token string, status int, body []byte) error
@@ -103,24 +104,4 @@ type Tx interface {
 	// It reports whether it did; check and spend are one statement.
 	SpendNonce(ctx context.Context, value, keyID string, now time.Time) (bool, error)
 	PurgeNonces(ctx context.Context, before time.Time) (int64, error)
-}
-
-// IdempotencyRecord is a saved or in-flight idempotent request.
-type IdempotencyRecord struct {
-	Scope       string
-	Key         string
-	Fingerprint string
-	Token       string // identifies the holder of the lease
-	LeaseUntil  time.Time
-	Status      int    // 0 while in flight
-	Body        []byte // the saved response body
-	CreatedAt   time.Time
-}
-
-// Nonce is a single-use client nonce bound to a key.
-type Nonce struct {
-	Value     string
-	KeyID     string
-	ExpiresAt time.Time
-	CreatedAt time.Time
 }

@@ -2,9 +2,7 @@ package api
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/rosterhq/roster"
@@ -54,53 +52,13 @@ func (s *surface) entityView(e roster.Entity) entityView {
 	}
 }
 
-// pathEntity reads the {id} of an entity route: 422 when it breaks the pattern.
-func (c *call) pathEntity() (string, error) {
-	raw := c.r.PathValue("id")
-	id, ok := roster.ParseID(roster.KindEntity, raw)
-	if !ok {
-		return "", roster.Invalid("string_pattern_mismatch", "String should match pattern '^[0-9a-fA-F]{24}$'", "path", "id")
-	}
-	return id, nil
-}
-
-// canWriteOwn refuses readers and suspended accounts before the body is read (SPEC §5 order).
-func (c *call) canWriteOwn() error {
-	if c.p.IsSuperadmin() {
-		return nil
-	}
-	return c.p.CanWrite(c.p.AccountID)
-}
-
 func (s *Server) createEntity(c *call) error {
-	if err := c.canWriteOwn(); err != nil {
-		return err
-	}
-	v, err := c.decodeBody()
-	if err != nil {
-		return err
-	}
-	in, err := roster.DecodeEntity(v, roster.EntityCreate)
-	problems := problemsOf(err)
-	if err != nil && problems == nil {
-		return err
-	}
-	account, more, err := roster.EntityAccount(c.p, in)
-	if err != nil {
-		return err
-	}
-	problems = append(problems, more...)
-	return mutate(c, http.StatusCreated, false, problems, c.sf.entity, func(w *roster.Write) (roster.Entity, error) {
-		return s.svc.CreateEntity(c.r.Context(), c.p, account, in, w)
-	})
+	w := newWrite(c, http.StatusCreated, c.sf.entity)
+	return w.answer(s.svc.CreateEntity(c.ctx(), w.req, c.body))
 }
 
 func (s *Server) getEntity(c *call) error {
-	id, err := c.pathEntity()
-	if err != nil {
-		return err
-	}
-	e, err := s.svc.Entity(c.r.Context(), c.p, id)
+	e, err := s.svc.Entity(c.ctx(), c.p, c.r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -111,35 +69,13 @@ func (s *Server) putEntity(c *call) error   { return s.updateEntity(c, roster.En
 func (s *Server) patchEntity(c *call) error { return s.updateEntity(c, roster.EntityPatch) }
 
 func (s *Server) updateEntity(c *call, mode roster.EntityMode) error {
-	if err := c.canWriteOwn(); err != nil {
-		return err
-	}
-	id, idErr := c.pathEntity()
-	v, err := c.decodeBody()
-	if err != nil {
-		return err
-	}
-	in, err := roster.DecodeEntity(v, mode)
-	problems := append(problemsOf(idErr), problemsOf(err)...)
-	if err != nil && problemsOf(err) == nil {
-		return err
-	}
-	return mutate(c, http.StatusOK, false, problems, c.sf.entity, func(w *roster.Write) (roster.Entity, error) {
-		return s.svc.UpdateEntity(c.r.Context(), c.p, id, in, mode, w)
-	})
+	w := newWrite(c, http.StatusOK, c.sf.entity)
+	return w.answer(s.svc.UpdateEntity(c.ctx(), w.req, c.r.PathValue("id"), c.body, mode))
 }
 
 func (s *Server) deleteEntity(c *call) error {
-	if err := c.canWriteOwn(); err != nil {
-		return err
-	}
-	id, err := c.pathEntity()
-	if err != nil {
-		return err
-	}
-	return mutate(c, http.StatusOK, false, nil, c.sf.entity, func(w *roster.Write) (roster.Entity, error) {
-		return s.svc.DeleteEntity(c.r.Context(), c.p, id, w)
-	})
+	w := newWrite(c, http.StatusOK, c.sf.entity)
+	return w.answer(s.svc.DeleteEntity(c.ctx(), w.req, c.r.PathValue("id")))
 }
 
 var entityFilters = []string{"source", "recipient", "deprecated", "account_id"}
@@ -152,9 +88,9 @@ const MaxResponse = 8 << 20
 const listRoom = MaxResponse - 64<<10
 
 func (s *Server) listEntities(c *call) error {
-	req := c.pageRequest(roster.Entities, entityFilters...)
+	req := c.pageRequest(roster.EntityListing, entityFilters...)
 	// The bytes of listView.appendJSON: the items are written after its opening.
-	page, err := s.entityPage(c, roster.Entities, req, listRoom, `{"data":`)
+	page, err := s.entityPage(c, roster.EntityListing, req, listRoom, `{"data":`)
 	if err != nil {
 		return err
 	}
@@ -163,24 +99,6 @@ func (s *Server) listEntities(c *call) error {
 		NextCursor: optString(page.Next), PrevCursor: optString(page.Prev)}
 	b, _ := pv.appendJSON(append(page.items, `,"pagination":`...))
 	c.send(http.StatusOK, append(b, '}'))
-	return nil
-}
-
-// listConduitEntities is LeadConduit's list: a bare array in creation order, the next page's
-// URL in an RFC 8288 Link header.
-func (s *Server) listConduitEntities(c *call) error {
-	req := c.pageRequest(roster.ConduitEntities, entityFilters...)
-	req.Sort = ""
-	page, err := s.entityPage(c, roster.ConduitEntities, req, MaxResponse, "")
-	if err != nil {
-		return err
-	}
-	defer putPageBuffer(page.items)
-	if page.HasNext {
-		q := url.Values{"cursor": {page.Next}, "limit": {strconv.Itoa(req.Limit)}}
-		c.w.Header().Set("Link", "<"+c.r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
-	}
-	c.send(http.StatusOK, page.items)
 	return nil
 }
 
@@ -231,7 +149,7 @@ func (s *Server) entityPage(c *call, l roster.Listing, req roster.PageRequest, r
 		for {
 			page = roster.Page[roster.Entity]{} // a chunk read again: let the first go first
 			var err error
-			if page, err = s.svc.ListEntities(c.r.Context(), c.p, l, part); err != nil {
+			if page, err = s.svc.ListEntities(c.ctx(), c.p, l, part); err != nil {
 				return out, err
 			}
 			var n int

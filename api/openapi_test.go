@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rosterhq/roster"
 )
 
 // The OpenAPI document is hand-written; these tests hold it to the route table and to itself.
@@ -299,9 +301,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	s := New(nil, nil, Options{})
 
 	type key struct{ method, path string }
-	served := map[key]route{}
+	served := map[key]Route{}
 	for _, rt := range s.Routes() {
-		served[key{rt.method, normalisePath(rt.pattern)}] = rt
+		served[key{rt.Method, normalisePath(rt.Pattern)}] = rt
 	}
 	documented := map[key]operation{}
 	for _, o := range operations(t, doc) {
@@ -309,7 +311,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	for k, rt := range served {
 		if _, ok := documented[k]; !ok {
-			t.Errorf("route %s %s is served but not in api/openapi.json", rt.method, rt.pattern)
+			t.Errorf("route %s %s is served but not in api/openapi.json", rt.Method, rt.Pattern)
 		}
 	}
 	for k, o := range documented {
@@ -341,21 +343,21 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if !ok {
 			continue
 		}
-		where := rt.method + " " + rt.pattern
+		where := rt.Method + " " + rt.Pattern
 		security := globalSecurity
 		if v, has := o.op["security"]; has {
 			security, _ = v.([]any)
 		}
 		responses, _ := o.op["responses"].(map[string]any)
-		switch rt.access {
-		case public:
+		switch rt.Access {
+		case roster.Public:
 			if len(security) != 0 {
 				t.Errorf("%s is public but the document requires a key", where)
 			}
 			if responses["401"] != nil {
 				t.Errorf("%s is public but documents a 401", where)
 			}
-		case keyed:
+		default:
 			if len(security) == 0 {
 				t.Errorf("%s needs a key but the document has no security for it", where)
 			}
@@ -367,7 +369,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 
 		// Error responses are in the shape of the path's surface, as the server renders them.
-		prefix := surfacePrefix(rt.pattern)
+		prefix := surfacePrefix(rt.Pattern)
 		for status, r := range responses {
 			if status < "400" {
 				continue
@@ -378,7 +380,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			name, _ := strings.CutPrefix(ref, "#/components/responses/")
 			if want := "#/components/responses/" + prefix + status; ref != want &&
 				(!strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, status)) {
-				t.Errorf("%s %s: response is %q, want %q (the %s surface's error)", where, status, ref, want, surfaceFor(rt.pattern).name)
+				t.Errorf("%s %s: response is %q, want %q (the %s surface's error)", where, status, ref, want, surfaceFor(rt.Pattern).name)
 			}
 		}
 
@@ -390,25 +392,25 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				headers[strings.ToLower(p["name"].(string))] = p
 			}
 		}
-		if rt.access == keyed {
+		if rt.Access != roster.Public {
 			for _, h := range []string{"leadr-api-key", "authorization"} {
 				if headers[h] == nil {
 					t.Errorf("%s: no %s header parameter", where, h)
 				}
 			}
 		}
-		write := rt.method != "GET"
+		write := rt.Method != "GET"
 		if write != (headers["idempotency-key"] != nil) || write != (headers["leadr-client-nonce"] != nil) {
 			t.Errorf("%s: Idempotency-Key %v and leadr-client-nonce %v, want both only on writes", where,
 				headers["idempotency-key"] != nil, headers["leadr-client-nonce"] != nil)
 		}
 		if ik := headers["idempotency-key"]; ik != nil {
-			batch := strings.HasSuffix(rt.pattern, "/entity_relationships/batch")
+			batch := strings.HasSuffix(rt.Pattern, "/entity_relationships/batch")
 			if (ik["required"] == true) != batch {
 				t.Errorf("%s: Idempotency-Key required = %v, want %v", where, ik["required"], batch)
 			}
 		}
-		if body := o.op["requestBody"]; body != nil && rt.access == keyed {
+		if body := o.op["requestBody"]; body != nil && rt.Access != roster.Public {
 			for _, st := range []string{"413", "415", "422"} {
 				if responses[st] == nil {
 					t.Errorf("%s takes a body but documents no %s", where, st)

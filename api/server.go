@@ -1,19 +1,20 @@
-// Package api serves roster over HTTP: one route table, three surfaces (native /v1, Lead Bank
-// /v0, LeadConduit at the root) that differ only in how they render, and thin handlers that
-// decode, validate, call the core and encode.
+// Package api serves roster over HTTP. A request enters at Server.ServeHTTP and the route table
+// (routes, in this file), which states who may call each route; serveRoute runs the checks every
+// route shares and enforces that access. A handler then reads the request (request.go), makes
+// one call to the core (package roster) and renders the answer in the look of the route's
+// surface: native.go (/v1), leadbank.go (/v0), conduit.go (the root), over what surface.go
+// shares. Writes go through write.go, which hands the core the headers idempotency and nonces
+// need and sends back a saved or replayed response as it is.
 package api
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"math"
-	"mime"
 	"net/http"
 	"net/url"
 	"path"
@@ -21,9 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -70,68 +69,99 @@ func New(svc *roster.Service, log *slog.Logger, opts Options) *Server {
 	return s
 }
 
-// access says who may call a route.
-type access int
-
-const (
-	public access = iota // no key (operational routes)
-	keyed                // any valid key; the handler checks role and tenancy
-)
-
-// route is one line of the route table.
-type route struct {
-	method  string
-	pattern string
-	access  access
-	handle  func(*call) error
+// Route is one line of the route table, as data: what it serves, on which surface, and who may
+// call it (roster.Access, enforced once for every route by serveRoute).
+type Route struct {
+	Method  string
+	Pattern string
+	// Surface is the name of the route's surface ("native", "leadbank", "leadconduit"); "" for
+	// the operational routes, which take no key.
+	Surface string
+	Access  roster.Access
 }
 
-// Routes returns the route table, for the server and for the tests that hold the OpenAPI
-// document to it.
-func (s *Server) Routes() []route {
-	return []route{
-		{"GET", "/healthz", public, s.healthz},
-		{"GET", "/readyz", public, s.readyz},
-		{"GET", "/metrics", public, s.serveMetrics},
-		{"GET", "/openapi.json", public, s.openAPI},
-		{"GET", "/docs", public, s.docs},
-		{"GET", "/docs/{file}", public, s.docsAsset},
+// route is a Route with its handler.
+type route struct {
+	Route
+	handle func(*call) error
+}
 
-		{"POST", "/v1/accounts", keyed, s.createAccount},
-		{"GET", "/v1/accounts", keyed, s.listAccounts},
-		{"GET", "/v1/accounts/{account_id}", keyed, s.getAccount},
-		{"PATCH", "/v1/accounts/{account_id}", keyed, s.patchAccount},
-
-		{"POST", "/v1/entities", keyed, s.createEntity},
-		{"GET", "/v1/entities", keyed, s.listEntities},
-		{"GET", "/v1/entities/{id}", keyed, s.getEntity},
-		{"PUT", "/v1/entities/{id}", keyed, s.putEntity},
-		{"PATCH", "/v1/entities/{id}", keyed, s.patchEntity},
-		{"DELETE", "/v1/entities/{id}", keyed, s.deleteEntity},
-		{"GET", "/v1/entities/{id}/relationships", keyed, s.entityRelationships},
-
-		{"POST", "/v1/accounts/{account_id}/entity_relationships/batch", keyed, s.batchRelationships},
-		{"GET", "/v1/accounts/{account_id}/entity_relationships", keyed, s.listRelationships},
-		{"DELETE", "/v1/accounts/{account_id}/entity_relationships/{entity_id}", keyed, s.deleteRelationship},
-
-		{"POST", "/v1/api-keys", keyed, s.createKey},
-		{"GET", "/v1/api-keys", keyed, s.listKeys},
-		{"GET", "/v1/api-keys/{key_id}", keyed, s.getKey},
-		{"PATCH", "/v1/api-keys/{key_id}", keyed, s.patchKey},
-
-		{"GET", "/v1/client/nonce", keyed, s.nonce},
-
-		{"POST", "/v0/accounts/{id}/entity_relationships/batch", keyed, s.batchRelationships},
-		{"GET", "/v0/accounts/{id}/entity_relationships", keyed, s.listRelationships},
-		{"DELETE", "/v0/accounts/{id}/entity_relationships/{entity_id}", keyed, s.deleteRelationship},
-
-		{"POST", "/entities", keyed, s.createEntity},
-		{"GET", "/entities", keyed, s.listConduitEntities},
-		{"GET", "/entities/{id}", keyed, s.getEntity},
-		{"PUT", "/entities/{id}", keyed, s.putEntity},
-		{"PATCH", "/entities/{id}", keyed, s.patchEntity},
-		{"DELETE", "/entities/{id}", keyed, s.deleteEntity},
+// Routes returns the route table as data, for the tests that hold the OpenAPI document and the
+// tenant matrix to it.
+func (s *Server) Routes() []Route {
+	rts := s.routes()
+	out := make([]Route, len(rts))
+	for i, rt := range rts {
+		out[i] = rt.Route
 	}
+	return out
+}
+
+// routes is the route table: every path roster serves, who may call it, and its handler.
+func (s *Server) routes() []route {
+	return []route{
+		r("GET", "/healthz", roster.Public, s.healthz),
+		r("GET", "/readyz", roster.Public, s.readyz),
+		r("GET", "/metrics", roster.Public, s.serveMetrics),
+		r("GET", "/openapi.json", roster.Public, s.openAPI),
+		r("GET", "/docs", roster.Public, s.docs),
+		r("GET", "/docs/{file}", roster.Public, s.docsAsset),
+
+		r("POST", "/v1/accounts", roster.Superadmin, s.createAccount),
+		r("GET", "/v1/accounts", roster.AnyKey, s.listAccounts),
+		r("GET", "/v1/accounts/{account_id}", roster.AccountReader, s.getAccount),
+		r("PATCH", "/v1/accounts/{account_id}", roster.AccountWriter, s.patchAccount),
+
+		r("POST", "/v1/entities", roster.Writer, s.createEntity),
+		r("GET", "/v1/entities", roster.AnyKey, s.listEntities),
+		r("GET", "/v1/entities/{id}", roster.AnyKey, s.getEntity),
+		r("PUT", "/v1/entities/{id}", roster.Writer, s.putEntity),
+		r("PATCH", "/v1/entities/{id}", roster.Writer, s.patchEntity),
+		r("DELETE", "/v1/entities/{id}", roster.Writer, s.deleteEntity),
+		r("GET", "/v1/entities/{id}/relationships", roster.AnyKey, s.entityRelationships),
+
+		r("POST", "/v1/accounts/{account_id}/entity_relationships/batch", roster.AccountWriter, s.batchRelationships),
+		r("GET", "/v1/accounts/{account_id}/entity_relationships", roster.AccountReader, s.listRelationships),
+		r("DELETE", "/v1/accounts/{account_id}/entity_relationships/{entity_id}", roster.AccountWriter, s.deleteRelationship),
+
+		r("POST", "/v1/api-keys", roster.KeyWriter, s.createKey),
+		r("GET", "/v1/api-keys", roster.KeyManager, s.listKeys),
+		r("GET", "/v1/api-keys/{key_id}", roster.KeyManager, s.getKey),
+		r("PATCH", "/v1/api-keys/{key_id}", roster.KeyWriter, s.patchKey),
+
+		r("GET", "/v1/client/nonce", roster.AnyKey, s.nonce),
+
+		r("POST", "/v0/accounts/{id}/entity_relationships/batch", roster.AccountWriter, s.batchRelationships),
+		r("GET", "/v0/accounts/{id}/entity_relationships", roster.AccountReader, s.listLeadBankRelationships),
+		r("DELETE", "/v0/accounts/{id}/entity_relationships/{entity_id}", roster.AccountWriter, s.deleteRelationship),
+
+		r("POST", "/entities", roster.Writer, s.createEntity),
+		r("GET", "/entities", roster.AnyKey, s.listConduitEntities),
+		r("GET", "/entities/{id}", roster.AnyKey, s.getEntity),
+		r("PUT", "/entities/{id}", roster.Writer, s.putEntity),
+		r("PATCH", "/entities/{id}", roster.Writer, s.patchEntity),
+		r("DELETE", "/entities/{id}", roster.Writer, s.deleteEntity),
+	}
+}
+
+// r makes a line of the route table; its surface is the one its path is under.
+func r(method, pattern string, access roster.Access, handle func(*call) error) route {
+	rt := route{Route: Route{Method: method, Pattern: pattern, Access: access}, handle: handle}
+	if access != roster.Public {
+		rt.Surface = surfaceFor(pattern).name
+	}
+	return rt
+}
+
+// accountParam is the path wildcard that names the account of a route whose access is decided
+// on it: the first of its pattern.
+func (rt route) accountParam() string {
+	_, rest, ok := strings.Cut(rt.Pattern, "{")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "}")
+	return name
 }
 
 // mount registers every path once, with a dispatcher that serves HEAD wherever GET is served
@@ -140,12 +170,12 @@ func (s *Server) Routes() []route {
 func (s *Server) mount() {
 	byPattern := map[string]map[string]route{}
 	var order []string
-	for _, rt := range s.Routes() {
-		if byPattern[rt.pattern] == nil {
-			byPattern[rt.pattern] = map[string]route{}
-			order = append(order, rt.pattern)
+	for _, rt := range s.routes() {
+		if byPattern[rt.Pattern] == nil {
+			byPattern[rt.Pattern] = map[string]route{}
+			order = append(order, rt.Pattern)
 		}
-		byPattern[rt.pattern][rt.method] = rt
+		byPattern[rt.Pattern][rt.Method] = rt
 	}
 	for _, pattern := range order {
 		methods := byPattern[pattern]
@@ -195,6 +225,9 @@ type call struct {
 	reqID   string
 	p       roster.Principal
 	authed  bool
+	// account is the path's account of a route whose access is decided on it (Access.NamesAccount):
+	// canonical hex, or "" when it is well formed but names nothing.
+	account string
 	body    []byte
 	status  int
 	query   url.Values // parsed on first use, by params
@@ -257,9 +290,12 @@ func requestID(v string) string {
 	return hex.EncodeToString(b[:])
 }
 
-// serveRoute runs the checks every route shares, in SPEC §5's order, then the handler.
+// serveRoute runs the checks every route shares, in SPEC §5's order, then the handler: the key
+// (401), the rate limits (429), the body's size and type (413, 415), and who may call the route
+// (403, the route's roster.Access). What follows — decoding, validation, idempotency, the nonce
+// and the operation — is the core's, in one call.
 func (s *Server) serveRoute(c *call, rt route) error {
-	if rt.access == public {
+	if rt.Access == roster.Public {
 		return rt.handle(c)
 	}
 	p, err := s.authenticate(c.r)
@@ -280,14 +316,21 @@ func (s *Server) serveRoute(c *call, rt route) error {
 	if err := c.readBody(); err != nil {
 		return err
 	}
-	// ?account_id= is accepted on every /v1 route, as LEADR declares it; for anyone but a
+	// ?account_id= is accepted on every route of a surface that declares it; for anyone but a
 	// superadmin it must name the caller's own account.
-	if c.sf == native && !p.IsSuperadmin() {
+	if c.sf.accountQuery && !p.IsSuperadmin() {
 		if raw := c.param("account_id"); raw != "" {
 			if _, err := p.PathAccount(raw); err != nil {
 				return err
 			}
 		}
+	}
+	var name string
+	if rt.Access.NamesAccount() {
+		name = rt.accountParam()
+	}
+	if c.account, err = p.Allow(rt.Access, c.r.PathValue(name), "path", name); err != nil {
+		return err
 	}
 	return rt.handle(c)
 }
@@ -356,53 +399,6 @@ func (s *Server) authenticate(r *http.Request) (roster.Principal, error) {
 	return s.svc.Authenticate(r.Context(), secret)
 }
 
-// readBody enforces the size and media type rules and keeps the body.
-func (c *call) readBody() error {
-	r := c.r
-	if r.ContentLength > MaxBody {
-		return roster.Errorf(roster.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
-	}
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
-		return nil
-	}
-	data, err := io.ReadAll(http.MaxBytesReader(c.w, r.Body, MaxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return roster.Errorf(roster.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBody)
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
-			// The connection ended before the body did: the client went away.
-			return errAbandoned
-		}
-		return roster.Errorf(roster.CodePayloadInvalid, "the body could not be read")
-	}
-	if len(data) == 0 {
-		return nil
-	}
-	if !isJSON(r.Header.Get("Content-Type")) {
-		return roster.Errorf(roster.CodeUnsupportedMediaType, "the body must be application/json")
-	}
-	c.body = data
-	return nil
-}
-
-func isJSON(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return false
-	}
-	return mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
-}
-
-// decodeBody parses the body as JSON. A missing body is a missing-body problem.
-func (c *call) decodeBody() (any, error) {
-	if c.body == nil {
-		return nil, roster.Invalid("missing", "Field required", "body")
-	}
-	return roster.DecodeJSON(c.body)
-}
-
 // errAbandoned is the error of a request whose client went away before its body was sent.
 var errAbandoned = errors.New("the client closed the connection")
 
@@ -460,64 +456,6 @@ func (c *call) reply(status int, v any) error {
 	}
 	c.send(status, b)
 	return nil
-}
-
-// header returns a header's value; an empty value counts as absent.
-func (c *call) header(name string) string { return strings.TrimSpace(c.r.Header.Get(name)) }
-
-// fingerprint identifies a request for idempotency: method, path with ids in canonical form,
-// sorted query and a hash of the body.
-func (c *call) fingerprint() string {
-	segs := strings.Split(c.r.URL.Path, "/")
-	for i, seg := range segs {
-		for _, k := range []roster.Kind{roster.KindAccount, roster.KindEntity, roster.KindKey} {
-			if id, ok := roster.ParseID(k, seg); ok && id != "" {
-				segs[i] = id
-				break
-			}
-		}
-	}
-	h := sha256.Sum256(c.body)
-	return c.r.Method + " " + strings.Join(segs, "/") + "?" + c.params().Encode() + " " + hex.EncodeToString(h[:])
-}
-
-// mutate runs a write through idempotency and nonce, then op, and sends its response: status
-// and view are how the surface renders the result. Header problems join the body's.
-func mutate[T any](c *call, status int, required bool, problems roster.Problems, view func(T) any, op func(w *roster.Write) (T, error)) error {
-	key := c.header("Idempotency-Key")
-	if utf8.RuneCountInString(key) > roster.MaxIdempotencyKey {
-		problems.Add("string_too_long", "String should have at most 255 characters", "header", "Idempotency-Key")
-	} else {
-		problems.Text(key, "header", "Idempotency-Key")
-	}
-	if err := problems.Err(); err != nil {
-		return err
-	}
-	if required && key == "" {
-		return roster.Errorf(roster.CodeIdempotencyKeyMissing, "an Idempotency-Key header is required")
-	}
-	claim, replay, err := c.s.svc.BeginWrite(c.r.Context(), c.p, key, c.fingerprint(), c.header("leadr-client-nonce"))
-	if err != nil {
-		return err
-	}
-	if replay != nil {
-		c.w.Header().Set("Idempotent-Replayed", "true")
-		c.send(replay.Status, replay.Body)
-		return nil
-	}
-	w := &roster.Write{Claim: claim, Render: func(v any) (int, []byte, error) {
-		b, err := encode(view(v.(T)))
-		return status, b, err
-	}}
-	out, err := op(w)
-	if err != nil {
-		return err
-	}
-	if w.Body != nil {
-		c.send(w.Status, w.Body)
-		return nil
-	}
-	return c.reply(status, view(out))
 }
 
 // rateLimit takes a token from the caller key's bucket and from its account's (a superadmin
@@ -582,76 +520,4 @@ func (s *Server) readyz(c *call) error {
 		return roster.Errorf(roster.CodeServiceUnavailable, "the database does not answer")
 	}
 	return c.reply(http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// params is the request's query, read once by parseQuery. Every query parameter roster reads
-// comes from here, never from url.URL.Query, which drops a pair that holds a ';'.
-func (c *call) params() url.Values {
-	if c.query == nil {
-		c.query = parseQuery(c.r.URL.RawQuery)
-	}
-	return c.query
-}
-
-// param is the value of a query parameter: the last one when it is repeated, as FastAPI reads
-// a scalar parameter (Starlette's query_params[name]); "" when absent.
-func (c *call) param(name string) string {
-	vs := c.params()[name]
-	if len(vs) == 0 {
-		return ""
-	}
-	return vs[len(vs)-1]
-}
-
-// parseQuery reads a query string as Starlette does (SPEC §5): pairs are split on '&' only, so
-// ';' is an ordinary character; a pair without '=' is a key with an empty value; keys and
-// values are unescaped with '+' as a space, and a '%' that does not start an escape is kept as
-// written (so "seller;" and "50%" are values, never a parameter dropped in silence).
-func parseQuery(raw string) url.Values {
-	q := url.Values{}
-	for raw != "" {
-		var pair string
-		pair, raw, _ = strings.Cut(raw, "&")
-		if pair == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(pair, "=")
-		k = queryUnescape(k)
-		q[k] = append(q[k], queryUnescape(v))
-	}
-	return q
-}
-
-// queryUnescape decodes %XX escapes and '+' of one key or value.
-func queryUnescape(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '+':
-			b = append(b, ' ')
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		default:
-			b = append(b, c)
-		}
-	}
-	return string(b)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }

@@ -30,15 +30,15 @@ func newBenchServer(b *testing.B) *benchServer {
 	}
 	b.Cleanup(func() { st.Close() })
 	svc := roster.NewService(st, nil, nil)
-	a, err := svc.CreateAccount(ctx, roster.System, roster.AccountCreate{Name: "Bench", Slug: "bench"}, nil)
+	a, err := svc.CreateAccount(ctx, roster.Operator(), []byte(`{"name":"Bench","slug":"bench"}`))
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, secret, err := svc.CreateKey(ctx, roster.System, roster.KeyCreate{AccountID: a.ID, Role: roster.RoleAdmin, Name: "b"}, nil)
+	ck, err := svc.CreateKey(ctx, roster.Operator(), roster.KeyCreate{AccountID: a.ID, Role: roster.RoleAdmin, Name: "b"}.Body())
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &benchServer{h: New(svc, nil, Options{}), svc: svc, st: st, account: a, secret: secret}
+	return &benchServer{h: New(svc, nil, Options{}), svc: svc, st: st, account: a, secret: ck.Secret}
 }
 
 // run sends the request concurrently until the benchmark ends, failing on another status.
@@ -73,13 +73,9 @@ func BenchmarkListEntities(b *testing.B) {
 	s := newBenchServer(b)
 	p := roster.Principal{AccountID: s.account.ID, Role: roster.RoleAdmin}
 	for i := range 200 {
-		v, _ := roster.DecodeJSON([]byte(`{"name":"entity ` + string(rune('a'+i%26)) + `","module_ids":["m1","m2"],"source":"form","recipient":null,
-			"flow_ids":["5fd4371e940df5a34a3888b2"],"time_zone":"America/Los Angeles","website":"https://example.com"}`))
-		in, err := roster.DecodeEntity(v, roster.EntityCreate)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.svc.CreateEntity(context.Background(), p, s.account.ID, in, nil); err != nil {
+		body := []byte(`{"name":"entity ` + string(rune('a'+i%26)) + `","module_ids":["m1","m2"],"source":"form","recipient":null,
+			"flow_ids":["5fd4371e940df5a34a3888b2"],"time_zone":"America/Los Angeles","website":"https://example.com"}`)
+		if _, err := s.svc.CreateEntity(context.Background(), &roster.Request{Principal: p}, body); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,34 +9,40 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-// surface is how one published contract looks on the wire: the form of ids in responses and
-// the shape of errors. Handlers are written once; the route table names the surface.
+// surface is how one published contract looks on the wire: where its paths live, the form of
+// its ids, the statuses and error bodies it declares, and how it shows a relationship. Handlers
+// are written once over it; each surface's file (native.go, leadbank.go, conduit.go) builds its
+// own, with the handlers only that surface has (its lists), and a fourth surface is one more
+// file and one more line in surfaces.
 type surface struct {
 	name string
+	// prefix is where the surface's paths start ("" for the root).
+	prefix string
 	// bare renders roster's own ids as bare 24 hex (LeadConduit) instead of prefixed.
 	bare bool
-	// renderError turns an error into the surface's status and body.
+	// accountQuery accepts ?account_id= on every route, to be checked against the caller's
+	// tenancy before anything else (LEADR declares it on every /v1 route).
+	accountQuery bool
+	// statuses are the statuses the surface declares where they differ from statusOf's.
+	statuses map[roster.Code]int
+	// renderError turns an error into the surface's body for status.
 	renderError func(status int, e *roster.Error) any
+	// viewRelationship renders one relationship.
+	viewRelationship func(s *surface, r roster.Relationship) any
 }
 
-var (
-	native = &surface{name: "native", renderError: nativeError}
-	// conduit is LeadConduit's surface at the root.
-	conduit = &surface{name: "leadconduit", bare: true, renderError: conduitError}
-	// leadBank is Lead Bank's surface under /v0.
-	leadBank = &surface{name: "leadbank", renderError: leadBankError}
-)
+// surfaces are every surface, the root's last: surfaceFor takes the first whose prefix a path
+// is under.
+var surfaces = []*surface{native, leadBank, conduit}
 
 // surfaceFor decides the surface of a path, 404 and 405 included.
 func surfaceFor(path string) *surface {
-	switch {
-	case path == "/v1" || strings.HasPrefix(path, "/v1/"):
-		return native
-	case path == "/v0" || strings.HasPrefix(path, "/v0/"):
-		return leadBank
-	default:
-		return conduit
+	for _, s := range surfaces {
+		if s.prefix == "" || path == s.prefix || strings.HasPrefix(path, s.prefix+"/") {
+			return s
+		}
 	}
+	return conduit
 }
 
 // id renders a roster-owned id in the surface's form.
@@ -55,15 +61,13 @@ func (s *surface) optID(k roster.Kind, hexID *string) *string {
 	return &v
 }
 
-// statusOf is the one code → status map.
+// statusOf is the status of an error code on surface s.
 func statusOf(s *surface, code roster.Code) int {
+	if status, ok := s.statuses[code]; ok {
+		return status
+	}
 	switch code {
-	case roster.CodeInvalid:
-		return http.StatusUnprocessableEntity
-	case roster.CodePayloadInvalid:
-		if s == leadBank {
-			return http.StatusBadRequest
-		}
+	case roster.CodeInvalid, roster.CodePayloadInvalid:
 		return http.StatusUnprocessableEntity
 	case roster.CodeInvalidCursor, roster.CodeInvalidSort, roster.CodeCursorMismatch, roster.CodeIdempotencyKeyMissing:
 		return http.StatusBadRequest
@@ -92,81 +96,39 @@ func statusOf(s *surface, code roster.Code) int {
 	}
 }
 
+// validationBody is FastAPI's HTTPValidationError, with LeadConduit's "error" when set.
 type validationBody struct {
 	Detail []roster.Problem `json:"detail"`
 	Error  string           `json:"error,omitempty"`
 }
 
+// errorBody is every other error: a message and a code, with LeadConduit's "error" when set.
 type errorBody struct {
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
 	Error  string `json:"error,omitempty"`
 }
 
-func nativeError(status int, e *roster.Error) any {
-	if len(e.Problems) > 0 {
-		return validationBody{Detail: e.Problems}
-	}
-	return errorBody{Detail: e.Message, Code: string(e.Code)}
-}
-
-func conduitError(status int, e *roster.Error) any {
-	msg := e.Message
-	if e.Code == roster.CodeUnauthorized {
-		msg = "authentication failed"
-	}
-	if len(e.Problems) > 0 {
-		if e.Code == roster.CodePayloadInvalid {
-			// Malformed JSON: why and at which byte, as Lead Bank's detail says it.
-			msg = e.Message
-		} else {
-			msg = problemsMessage(e.Problems)
+// paramName renders a problem's location as a parameter name: "entity_ids[3]", "name".
+func paramName(p roster.Problem) string {
+	s := ""
+	for i, part := range p.Loc {
+		if i == 0 && len(p.Loc) > 1 {
+			if str, ok := part.(string); ok && (str == "body" || str == "query" || str == "path" || str == "header") {
+				continue
+			}
 		}
-		return validationBody{Detail: e.Problems, Error: msg}
-	}
-	return errorBody{Detail: e.Message, Code: string(e.Code), Error: msg}
-}
-
-func problemsMessage(ps []roster.Problem) string {
-	parts := make([]string, len(ps))
-	for i, p := range ps {
-		parts[i] = p.Param() + ": " + p.Msg
-	}
-	return strings.Join(parts, "; ")
-}
-
-type leadBankErrorBody struct {
-	Code              string             `json:"code"`
-	Title             string             `json:"title"`
-	Detail            string             `json:"detail"`
-	Status            string             `json:"status"`
-	InvalidParameters []invalidParameter `json:"invalid_parameters,omitempty"`
-}
-
-type invalidParameter struct {
-	Parameter string `json:"parameter"`
-	Reason    string `json:"reason"`
-}
-
-func leadBankError(status int, e *roster.Error) any {
-	b := leadBankErrorBody{Code: string(e.Code), Title: http.StatusText(status), Detail: e.Message, Status: strconv.Itoa(status)}
-	switch e.Code {
-	case roster.CodeInvalid:
-		b.Code = "parameters_invalid"
-		b.Detail = "One or more parameters are invalid."
-		for _, p := range e.Problems {
-			b.InvalidParameters = append(b.InvalidParameters, invalidParameter{Parameter: p.Param(), Reason: p.Type})
+		switch v := part.(type) {
+		case int:
+			s += "[" + strconv.Itoa(v) + "]"
+		case string:
+			if s != "" {
+				s += "."
+			}
+			s += v
 		}
-	case roster.CodePayloadInvalid:
-		b.Code = "payload_invalid"
-	case roster.CodeIdempotencyKeyMissing:
-		b.Code = "idempotency_error"
-	case roster.CodeIdempotencyKeyReused:
-		b.Code = "idempotency_request_inconsistent"
-	case roster.CodeRateLimited:
-		b.Code = "rate_limit_exceeded"
 	}
-	return b
+	return s
 }
 
 // encode marshals v as the body of a response. Views that append their own JSON (jsonenc.go)

@@ -1,10 +1,6 @@
 package api
 
-import (
-	"time"
-
-	"github.com/rosterhq/roster"
-)
+import "time"
 
 // timeFormat is how every timestamp is written: RFC 3339 in UTC with microseconds.
 const timeFormat = "2006-01-02T15:04:05.000000Z07:00"
@@ -23,49 +19,4 @@ func optStamp(t *time.Time) *stamp {
 	}
 	s := stamp(*t)
 	return &s
-}
-
-type accountView struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Slug      string `json:"slug"`
-	Status    string `json:"status"`
-	CreatedAt stamp  `json:"created_at"`
-	UpdatedAt stamp  `json:"updated_at"`
-}
-
-func (s *surface) account(a roster.Account) any {
-	return accountView{ID: s.id(roster.KindAccount, a.ID), Name: a.Name, Slug: a.Slug, Status: string(a.Status),
-		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt)}
-}
-
-// paginationView is the native list envelope's navigation.
-type paginationView struct {
-	Count      int     `json:"count"`
-	HasNext    bool    `json:"has_next"`
-	HasPrev    bool    `json:"has_prev"`
-	NextCursor *string `json:"next_cursor"`
-	PrevCursor *string `json:"prev_cursor"`
-}
-
-type listView struct {
-	Data       []any          `json:"data"`
-	Pagination paginationView `json:"pagination"`
-}
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// nativePage renders a page in the native envelope.
-func nativePage[T any](p roster.Page[T], view func(T) any) listView {
-	out := listView{Data: make([]any, len(p.Items)), Pagination: paginationView{
-		Count: len(p.Items), HasNext: p.HasNext, HasPrev: p.HasPrev, NextCursor: optString(p.Next), PrevCursor: optString(p.Prev)}}
-	for i, it := range p.Items {
-		out.Data[i] = view(it)
-	}
-	return out
 }

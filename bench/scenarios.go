@@ -507,7 +507,7 @@ func (w *world) globalCursors(ctx context.Context, base string) error {
 		}
 		slices.SortFunc(idx, order)
 		at := n * 9 / 10
-		full, err := roster.Entities.ParseSort(s.param)
+		full, err := roster.EntityListing.ParseSort(s.param)
 		if err != nil {
 			return err
 		}

@@ -106,11 +106,11 @@ func seed(ctx context.Context, st roster.Store, d *dataset, progress io.Writer) 
 	keysStart := time.Now()
 	svc := roster.NewService(st, nil, nil)
 	creds := credentials{account: make([]string, len(d.accounts))}
-	_, super, err := svc.CreateKey(ctx, roster.System, roster.KeyCreate{Role: roster.RoleSuperadmin, Name: "bench superadmin"}, nil)
+	super, err := svc.CreateKey(ctx, roster.Operator(), roster.KeyCreate{Role: roster.RoleSuperadmin, Name: "bench superadmin"}.Body())
 	if err != nil {
 		return stats, creds, fmt.Errorf("creating the superadmin key: %w", err)
 	}
-	creds.super = super
+	creds.super = super.Secret
 	// Keys go through the service, concurrently so that group commit shares the fsyncs.
 	bar.start("seeding keys", len(d.accounts))
 	var mu sync.Mutex
@@ -121,8 +121,9 @@ func seed(ctx context.Context, st roster.Store, d *dataset, progress io.Writer) 
 	for range 32 {
 		wg.Go(func() {
 			for j := range work {
-				_, secret, err := svc.CreateKey(ctx, roster.System, roster.KeyCreate{AccountID: d.accounts[j].ID, Role: roster.RoleAdmin,
-					Name: "bench admin"}, nil)
+				ck, err := svc.CreateKey(ctx, roster.Operator(), roster.KeyCreate{AccountID: d.accounts[j].ID, Role: roster.RoleAdmin,
+					Name: "bench admin"}.Body())
+				secret := ck.Secret
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = fmt.Errorf("creating a key for account %s: %w", d.accounts[j].ID, err)

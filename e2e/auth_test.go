@@ -91,11 +91,11 @@ func TestAuthRejectedKeys(t *testing.T) {
 
 		mk := func(in roster.KeyCreate) (roster.APIKey, string) {
 			t.Helper()
-			k, secret, err := svc.CreateKey(ctx, roster.System, in, nil)
+			ck, err := svc.CreateKey(ctx, roster.Operator(), in.Body())
 			if err != nil {
 				t.Fatal(err)
 			}
-			return k, secret
+			return ck.Key, ck.Secret
 		}
 		works := func(secret string) {
 			t.Helper()
@@ -104,21 +104,20 @@ func TestAuthRejectedKeys(t *testing.T) {
 
 		revokedKey, revoked := mk(roster.KeyCreate{AccountID: accountHex, Role: roster.RoleAdmin, Name: "to revoke"})
 		works(revoked)
-		if _, err := svc.PatchKey(ctx, roster.System, revokedKey.ID, roster.KeyPatch{Revoke: true}, nil); err != nil {
+		if _, err := svc.PatchKey(ctx, roster.Operator(), revokedKey.ID, []byte(`{"status":"revoked"}`)); err != nil {
 			t.Fatal(err)
 		}
 		superKey, revokedSuper := mk(roster.KeyCreate{Role: roster.RoleSuperadmin, Name: "second superadmin"})
 		works(revokedSuper)
-		if _, err := svc.PatchKey(ctx, roster.System, superKey.ID, roster.KeyPatch{Revoke: true}, nil); err != nil {
+		if _, err := svc.PatchKey(ctx, roster.Operator(), superKey.ID, []byte(`{"status":"revoked"}`)); err != nil {
 			t.Fatal(err)
 		}
 		deletedKey, deleted := mk(roster.KeyCreate{AccountID: accountHex, Role: roster.RoleReader, Name: "to delete"})
 		works(deleted)
-		if _, err := svc.PatchKey(ctx, roster.System, deletedKey.ID, roster.KeyPatch{Deleted: true}, nil); err != nil {
+		if _, err := svc.PatchKey(ctx, roster.Operator(), deletedKey.ID, []byte(`{"deleted":true}`)); err != nil {
 			t.Fatal(err)
 		}
-		past := svc.Now().Add(-time.Minute)
-		_, expired := mk(roster.KeyCreate{AccountID: accountHex, Role: roster.RoleAdmin, Name: "expired", ExpiresAt: &past})
+		expired := e.expiredKey(accountHex, roster.RoleAdmin, "expired").Secret
 		future := svc.Now().Add(time.Hour)
 		_, expiring := mk(roster.KeyCreate{AccountID: accountHex, Role: roster.RoleAdmin, Name: "expires later", ExpiresAt: &future})
 		works(expiring)

@@ -272,9 +272,9 @@ func boundsCreateWorst(t *testing.T, e *env, key string, n int) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				in, err := roster.DecodeEntity(limWorst(i), roster.EntityCreate)
+				body, err := json.Marshal(limWorst(i))
 				if err == nil {
-					_, err = e.app.Service.CreateEntity(ctx, p, p.AccountID, in, nil)
+					_, err = e.app.Service.CreateEntity(ctx, &roster.Request{Principal: p}, body)
 				}
 				if err != nil {
 					errs <- fmt.Errorf("create entity %d: %w", i, err)
@@ -369,11 +369,11 @@ func TestBoundsEmptyFirstChunk(t *testing.T) {
 			if i == n-1 {
 				body["deprecated"] = true
 			}
-			in, err := roster.DecodeEntity(body, roster.EntityCreate)
+			raw, err := json.Marshal(body)
 			if err != nil {
 				t.Fatal(err)
 			}
-			en, err := e.app.Service.CreateEntity(ctx, p, p.AccountID, in, nil)
+			en, err := e.app.Service.CreateEntity(ctx, &roster.Request{Principal: p}, raw)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -46,6 +46,8 @@ type env struct {
 	super  string
 	app    *app.App
 	client *http.Client
+	// database is the URL of the server's database, for what a test does beside the server.
+	database string
 }
 
 // databaseURL makes a fresh database for one test.
@@ -136,7 +138,7 @@ func startConfig(t *testing.T, cfg app.Config) *env {
 			t.Errorf("serve ended with %v", err)
 		}
 	})
-	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}}
+	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}, database: cfg.Database}
 }
 
 // with copies a body and sets fields on the copy: with(body, "name", "x", "slug", nil).
@@ -331,10 +333,25 @@ func (e *env) account(name string) map[string]any {
 }
 
 // key makes a key of role for account (a prefixed or bare id) and returns its secret.
+// expiredKey makes a key of the account (bare hex) that expired an hour ago. The API refuses a
+// past expires_at, so a service whose clock is two hours behind makes it beside the server, as
+// the operator, on the same database.
+func (e *env) expiredKey(account string, role roster.Role, name string) roster.CreatedKey {
+	e.t.Helper()
+	past := time.Now().Add(-time.Hour).UTC()
+	behind := relSideService(e.t, e.database, -2*time.Hour)
+	ck, err := behind.CreateKey(context.Background(), roster.Operator(), roster.KeyCreate{AccountID: account, Role: role, Name: name, ExpiresAt: &past}.Body())
+	if err != nil {
+		e.t.Fatalf("create an expired key: %v", err)
+	}
+	return ck
+}
+
 func (e *env) key(account string, role roster.Role) string {
 	e.t.Helper()
 	id, _ := roster.ParseID(roster.KindAccount, account)
-	_, secret, err := e.app.Service.CreateKey(context.Background(), roster.System, roster.KeyCreate{AccountID: id, Role: role, Name: string(role)}, nil)
+	ck, err := e.app.Service.CreateKey(context.Background(), roster.Operator(), roster.KeyCreate{AccountID: id, Role: role, Name: string(role)}.Body())
+	secret := ck.Secret
 	if err != nil {
 		e.t.Fatalf("create key: %v", err)
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net/url"
 	"regexp"
 	"sort"
@@ -405,13 +404,9 @@ func TestKeysList(t *testing.T) {
 		wantBody(t, e.as(admin.secret, "PATCH", "/v1/api-keys/"+revoked.id, map[string]any{"status": "revoked"}), 200,
 			opsKeyBody(revoked.id, a, revoked.role, revoked.name, revoked.prefix, "revoked", nil, nil))
 		e.must(e.as(admin.secret, "PATCH", "/v1/api-keys/"+deleted.id, map[string]any{"deleted": true}), 200)
-		past := time.Now().Add(-time.Hour).UTC()
 		bare, _ := roster.ParseID(roster.KindAccount, a)
-		ek, expSecret, err := e.app.Service.CreateKey(context.Background(), roster.System,
-			roster.KeyCreate{AccountID: bare, Role: roster.RoleAdmin, Name: "z expired", ExpiresAt: &past}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		eck := e.expiredKey(bare, roster.RoleAdmin, "z expired")
+		ek, expSecret := eck.Key, eck.Secret
 		expired := roster.KindKey.Prefixed(ek.ID)
 		opsWorks(t, e, expSecret, a, false)
 		wantBody(t, e.as(admin.secret, "GET", "/v1/api-keys/"+expired, nil), 200,

@@ -301,11 +301,11 @@ func TestWriteRechecksItsPrincipal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rename := roster.AccountPatch{Name: roster.Opt[string]{V: "Renamed after", Set: true}}
+		rename := []byte(`{"name":"Renamed after"}`)
 		id, _ := roster.ParseID(roster.KindAccount, acct)
 
 		e.must(e.as(e.super, "PATCH", "/v1/accounts/"+acct, map[string]any{"status": "suspended"}), 200)
-		_, err = svc.PatchAccount(ctx, p, id, rename, nil)
+		_, err = svc.PatchAccount(ctx, &roster.Request{Principal: p}, id, rename)
 		if roster.ErrorCode(err) != roster.CodeAccountSuspended {
 			t.Fatalf("a write authenticated before the suspension and made after it: %v, want account_suspended", err)
 		}
@@ -313,7 +313,7 @@ func TestWriteRechecksItsPrincipal(t *testing.T) {
 
 		keyID := strings.TrimPrefix(e.must(e.as(admin, "GET", "/v1/api-keys?limit=1", nil), 200).Obj()["data"].([]any)[0].(map[string]any)["id"].(string), "key_")
 		e.must(e.as(e.super, "PATCH", "/v1/api-keys/key_"+keyID, map[string]any{"status": "revoked"}), 200)
-		_, err = svc.PatchAccount(ctx, p, id, rename, nil)
+		_, err = svc.PatchAccount(ctx, &roster.Request{Principal: p}, id, rename)
 		if roster.ErrorCode(err) != roster.CodeUnauthorized {
 			t.Fatalf("a write authenticated before the revocation and made after it: %v, want unauthorized", err)
 		}
@@ -335,7 +335,7 @@ func TestStalePrincipalBeforeNotFound(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.must(e.as(admin, "PATCH", "/v1/api-keys/key_"+p.KeyID, map[string]any{"deleted": true}), 200)
-		_, err = e.app.Service.PatchKey(ctx, p, p.KeyID, roster.KeyPatch{Name: roster.Opt[string]{V: "late", Set: true}}, nil)
+		_, err = e.app.Service.PatchKey(ctx, &roster.Request{Principal: p}, p.KeyID, []byte(`{"name":"late"}`))
 		if roster.ErrorCode(err) != roster.CodeUnauthorized {
 			t.Fatalf("a rename by a key deleted meanwhile: %v, want unauthorized", err)
 		}

@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
@@ -35,10 +36,10 @@ func TestLargeResponsesCostTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 20 {
-			in, err := roster.DecodeEntity(map[string]any{"name": fmt.Sprint("big ", i), "module_ids": []any{}, "source": nil, "recipient": nil,
-				"description": strings.Repeat("<", 5000)}, roster.EntityCreate)
+			body, err := json.Marshal(map[string]any{"name": fmt.Sprint("big ", i), "module_ids": []any{}, "source": nil, "recipient": nil,
+				"description": strings.Repeat("<", 5000)})
 			if err == nil {
-				_, err = e.app.Service.CreateEntity(ctx, p, p.AccountID, in, nil)
+				_, err = e.app.Service.CreateEntity(ctx, &roster.Request{Principal: p}, body)
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -371,12 +371,18 @@ func relEntityCount(e *env, key string) int {
 // or whose clock lets a test reach past a lease or a nonce's life without waiting).
 func relSideService(t *testing.T, database string, offset time.Duration) *roster.Service {
 	t.Helper()
+	return roster.NewService(relSideStore(t, database), func() time.Time { return time.Now().Add(offset) }, nil)
+}
+
+// relSideStore opens the database beside the server, as another process would.
+func relSideStore(t *testing.T, database string) roster.Store {
+	t.Helper()
 	st, err := store.Open(context.Background(), database)
 	if err != nil {
 		t.Fatalf("open a second store: %v", err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	return roster.NewService(st, func() time.Time { return time.Now().Add(offset) }, nil)
+	return st
 }
 
 // relPrincipal authenticates a secret as the server would.

@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -43,37 +42,12 @@ type tmRoute struct {
 
 func (r tmRoute) String() string { return r.method + " " + r.pattern }
 
-// tmRouteTable reads the server's own route table. Its element type is unexported, so its
-// fields are read by reflection; a change of its shape fails here, loudly.
+// tmRouteTable reads the server's own route table, exported as data.
 func tmRouteTable(t *testing.T, e *env) []tmRoute {
 	t.Helper()
-	rows := reflect.ValueOf(api.New(e.app.Service, nil, api.Options{}).Routes())
-	type raw struct {
-		method, pattern string
-		access          int64
-	}
-	var raws []raw
-	publicAccess := int64(-1)
-	for i := 0; i < rows.Len(); i++ {
-		el := rows.Index(i)
-		if el.Kind() != reflect.Struct {
-			t.Fatalf("(*api.Server).Routes() element %s is not a struct: teach tmRouteTable to read it", el.Type())
-		}
-		m, p, a := el.FieldByName("method"), el.FieldByName("pattern"), el.FieldByName("access")
-		if !m.IsValid() || !p.IsValid() || !a.IsValid() || m.Kind() != reflect.String || p.Kind() != reflect.String || !a.CanInt() {
-			t.Fatalf("the element type of (*api.Server).Routes() changed (%s): teach tmRouteTable to read method, pattern and access", el.Type())
-		}
-		raws = append(raws, raw{m.String(), p.String(), a.Int()})
-		if m.String() == "GET" && p.String() == "/healthz" {
-			publicAccess = a.Int()
-		}
-	}
-	if publicAccess < 0 {
-		t.Fatal("GET /healthz is not in the route table: cannot tell public routes from keyed ones")
-	}
-	out := make([]tmRoute, len(raws))
-	for i, r := range raws {
-		out[i] = tmRoute{method: r.method, pattern: r.pattern, public: r.access == publicAccess}
+	var out []tmRoute
+	for _, rt := range api.New(e.app.Service, nil, api.Options{}).Routes() {
+		out = append(out, tmRoute{method: rt.Method, pattern: rt.Pattern, public: rt.Access == roster.Public})
 	}
 	return out
 }
@@ -343,11 +317,12 @@ func (w *tmWorld) relate(t *testing.T, letter, entity, typ string) {
 // key makes a key for the letter's account and returns its prefixed id and secret.
 func (w *tmWorld) key(t *testing.T, letter string, role roster.Role, name string) (string, string) {
 	t.Helper()
-	k, secret, err := w.svc.CreateKey(context.Background(), roster.System,
-		roster.KeyCreate{AccountID: bareID(w.ten[letter].id), Role: role, Name: name}, nil)
+	ck, err := w.svc.CreateKey(context.Background(), roster.Operator(),
+		roster.KeyCreate{AccountID: bareID(w.ten[letter].id), Role: role, Name: name}.Body())
 	if err != nil {
 		t.Fatalf("create key: %v", err)
 	}
+	k, secret := ck.Key, ck.Secret
 	w.own(letter, k.ID)
 	w.prefixOf[strings.ToLower(k.Prefix)] = letter
 	return roster.KindKey.Prefixed(k.ID), secret
@@ -382,11 +357,11 @@ func (w *tmWorld) collect(t *testing.T, atLeast int) {
 		var err error
 		switch kind {
 		case "entity":
-			_, err = w.svc.DeleteEntity(ctx, w.superP, id, nil)
+			_, err = w.svc.DeleteEntity(ctx, &roster.Request{Principal: w.superP}, id)
 		case "key":
-			_, err = w.svc.PatchKey(ctx, w.superP, id, roster.KeyPatch{Deleted: true}, nil)
+			_, err = w.svc.PatchKey(ctx, &roster.Request{Principal: w.superP}, id, []byte(`{"deleted":true}`))
 		case "account":
-			_, err = w.svc.PatchAccount(ctx, w.superP, id, roster.AccountPatch{Deleted: roster.Opt[bool]{Set: true, V: true}}, nil)
+			_, err = w.svc.PatchAccount(ctx, &roster.Request{Principal: w.superP}, id, []byte(`{"deleted":true}`))
 		}
 		if err != nil && roster.ErrorCode(err) != roster.CodeNotFound { // a DELETE case removed it already
 			t.Fatalf("clean up %s: %v", item, err)
@@ -489,7 +464,7 @@ func (w *tmWorld) snapshot(t *testing.T) map[string]string {
 	}
 	// The superadmin's entity list spans every account.
 	for c, more := "", true; more; {
-		p, err := w.svc.ListEntities(ctx, w.superP, roster.Entities, req(c))
+		p, err := w.svc.ListEntities(ctx, w.superP, roster.EntityListing, req(c))
 		if err != nil {
 			fail("entities", err)
 		}

@@ -43,10 +43,10 @@ func planCases() []planCase {
 			}
 		}
 	}
-	add("accounts", roster.Accounts, [][]roster.Filter{nil}, []string{"id", "name", "slug", "created_at", "updated_at"})
-	add("entities", roster.Entities, [][]roster.Filter{{account}, nil}, []string{"id", "name", "created_at", "updated_at"})
-	add("api_keys", roster.Keys, [][]roster.Filter{{account}, nil}, []string{"id", "name", "created_at", "updated_at"})
-	add("relationships", roster.Relationships, [][]roster.Filter{{account},
+	add("accounts", roster.AccountListing, [][]roster.Filter{nil}, []string{"id", "name", "slug", "created_at", "updated_at"})
+	add("entities", roster.EntityListing, [][]roster.Filter{{account}, nil}, []string{"id", "name", "created_at", "updated_at"})
+	add("api_keys", roster.KeyListing, [][]roster.Filter{{account}, nil}, []string{"id", "name", "created_at", "updated_at"})
+	add("relationships", roster.RelationshipListing, [][]roster.Filter{{account},
 		{{Field: "entity_id", Value: "6b03d7ea51dc6d3fdb87b274"}, account}}, []string{"created_at"})
 	// Bounded reads (store/sqlstore/bounded.go): a filter no index leads with, on every sort,
 	// and sorts on two fields and more; every shape of statement such a read may run.
@@ -66,19 +66,19 @@ func planCases() []planCase {
 		}
 		return s
 	}
-	bounded("entities", roster.Entities, []roster.Filter{account},
+	bounded("entities", roster.EntityListing, []roster.Filter{account},
 		[]roster.Filter{{Field: "source", Value: "form"}, {Field: "recipient", Value: "crm"}, {Field: "deprecated", Value: true}},
 		one("id", "name", "created_at", "updated_at"))
-	bounded("entities", roster.Entities, nil, []roster.Filter{{Field: "source", Value: "form"}}, one("id", "name", "created_at", "updated_at"))
+	bounded("entities", roster.EntityListing, nil, []roster.Filter{{Field: "source", Value: "form"}}, one("id", "name", "created_at", "updated_at"))
 	multi := []string{"name:asc,created_at:desc", "name:desc,created_at:asc", "updated_at:asc,created_at:desc",
 		"name:desc,updated_at:desc,created_at:desc", "created_at:asc,id:asc"}
-	bounded("entities", roster.Entities, nil, []roster.Filter{account}, multi)
-	bounded("entities", roster.Entities, []roster.Filter{account}, []roster.Filter{{Field: "source", Value: "form"}}, multi[:2])
-	bounded("api_keys", roster.Keys, []roster.Filter{account},
+	bounded("entities", roster.EntityListing, nil, []roster.Filter{account}, multi)
+	bounded("entities", roster.EntityListing, []roster.Filter{account}, []roster.Filter{{Field: "source", Value: "form"}}, multi[:2])
+	bounded("api_keys", roster.KeyListing, []roster.Filter{account},
 		[]roster.Filter{{Field: "status", Value: "active"}, {Field: "status", Value: "expired"}}, one("name", "created_at", "updated_at"))
-	bounded("api_keys", roster.Keys, nil, []roster.Filter{account}, []string{"name:asc,created_at:desc"})
-	bounded("accounts", roster.Accounts, nil, []roster.Filter{{Field: "status", Value: "suspended"}}, one("id", "name", "slug", "created_at"))
-	bounded("relationships", roster.Relationships, []roster.Filter{account},
+	bounded("api_keys", roster.KeyListing, nil, []roster.Filter{account}, []string{"name:asc,created_at:desc"})
+	bounded("accounts", roster.AccountListing, nil, []roster.Filter{{Field: "status", Value: "suspended"}}, one("id", "name", "slug", "created_at"))
+	bounded("relationships", roster.RelationshipListing, []roster.Filter{account},
 		[]roster.Filter{{Field: "relationship_type", Value: "account_holder"}}, one("created_at"))
 	return out
 }

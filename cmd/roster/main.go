@@ -229,11 +229,11 @@ func keys(ctx context.Context, args []string, env func(string, string) string, s
 			return err
 		}
 		defer closeFn()
-		k, secret, err := svc.CreateKey(ctx, roster.System, in, nil)
+		ck, err := svc.CreateKey(ctx, roster.Operator(), in.Body())
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "created %s (%s)\n%s\n", roster.KindKey.Prefixed(k.ID), k.Role, secret)
+		fmt.Fprintf(stdout, "created %s (%s)\n%s\n", roster.KindKey.Prefixed(ck.Key.ID), ck.Key.Role, ck.Secret)
 		return nil
 	case "list":
 		if err := fs.Parse(args[1:]); err != nil {
@@ -286,7 +286,7 @@ func keys(ctx context.Context, args []string, env func(string, string) string, s
 			return err
 		}
 		defer closeFn()
-		if _, err := svc.PatchKey(ctx, roster.System, id, roster.KeyPatch{Revoke: true}, nil); err != nil {
+		if _, err := svc.PatchKey(ctx, roster.Operator(), id, []byte(`{"status":"revoked"}`)); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", roster.KindKey.Prefixed(id))

@@ -176,7 +176,7 @@ func runCost(t *testing.T, db *sql.DB, d *sqlstore.Dialect, explain bool) {
 	walk := func(t *testing.T, sortParam string, filters map[string]string) (ids []string, pages int) {
 		req := roster.PageRequest{Limit: limit, Sort: sortParam, Filters: filters, Principal: roster.System}
 		for {
-			pl, err := roster.Entities.Plan(req, func(raw map[string]string) ([]roster.Filter, error) {
+			pl, err := roster.EntityListing.Plan(req, func(raw map[string]string) ([]roster.Filter, error) {
 				fs := []roster.Filter{{Field: "account_id", Value: costAccount}}
 				if v, ok := raw["source"]; ok {
 					fs = append(fs, roster.Filter{Field: "source", Value: v})

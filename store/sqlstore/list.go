@@ -31,14 +31,14 @@ type listing struct {
 
 var listings = map[string]listing{
 	"accounts": {base: `SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, columns: accountColumns, special: accountStatusFilter,
-		ties: []string{"id"}, kinds: roster.Accounts.Fields, scope: map[string]bool{"id": true, "slug": true}},
+		ties: []string{"id"}, kinds: roster.AccountListing.Fields, scope: map[string]bool{"id": true, "slug": true}},
 	"api_keys": {base: `SELECT ` + keyCols + ` FROM api_keys WHERE deleted_at IS NULL`, columns: keyColumns, special: keyStatusFilter,
-		ties: []string{"id"}, kinds: roster.Keys.Fields, scope: map[string]bool{"account_id": true}},
+		ties: []string{"id"}, kinds: roster.KeyListing.Fields, scope: map[string]bool{"account_id": true}},
 	"entities": {base: `SELECT ` + entityCols + ` FROM entities WHERE deleted_at IS NULL`, columns: entityColumns,
-		oneIndex: map[string]bool{"name": false, "created_at": true, "updated_at": true}, ties: []string{"id"}, kinds: roster.Entities.Fields,
+		oneIndex: map[string]bool{"name": false, "created_at": true, "updated_at": true}, ties: []string{"id"}, kinds: roster.EntityListing.Fields,
 		scope: map[string]bool{"account_id": true}},
 	"relationships": {base: `SELECT account_id, entity_id, relationship_type, created_at FROM relationships WHERE 1 = 1`, columns: relationshipColumns,
-		oneIndex: map[string]bool{"created_at": false}, ties: []string{"entity_id", "relationship_type"}, kinds: roster.Relationships.Fields,
+		oneIndex: map[string]bool{"created_at": false}, ties: []string{"entity_id", "relationship_type"}, kinds: roster.RelationshipListing.Fields,
 		scope: map[string]bool{"account_id": true, "entity_id": true}},
 }
 

@@ -161,20 +161,20 @@ func tieLists() []tieList {
 	entitySorts := []string{"name:asc", "name:desc", "created_at:asc", "created_at:desc", "updated_at:asc", "updated_at:desc",
 		"created_at:asc,id:desc", "name:desc,id:desc"}
 	return []tieList{
-		{"entities of an account", roster.Entities, account, entitySorts, entities},
-		{"entities of every account", roster.Entities, nil, entitySorts, entities},
-		{"LeadConduit entities", roster.ConduitEntities, account, []string{""}, entities},
-		{"keys of an account", roster.Keys, account, []string{"name:asc", "name:desc", "created_at:asc", "created_at:desc", "updated_at:asc", "updated_at:desc"},
+		{"entities of an account", roster.EntityListing, account, entitySorts, entities},
+		{"entities of every account", roster.EntityListing, nil, entitySorts, entities},
+		{"LeadConduit entities", roster.ConduitEntityListing, account, []string{""}, entities},
+		{"keys of an account", roster.KeyListing, account, []string{"name:asc", "name:desc", "created_at:asc", "created_at:desc", "updated_at:asc", "updated_at:desc"},
 			func(ctx context.Context, tx *sqlstore.Tx, pl roster.Plan) ([]string, roster.Page[string], error) {
 				rows, err := tx.ListKeys(ctx, pl.Query)
 				return nil, pageOf(rows, pl, roster.KeyValue, func(k roster.APIKey) string { return k.ID }), err
 			}},
-		{"accounts", roster.Accounts, nil, []string{"name:asc", "name:desc", "created_at:asc", "created_at:desc", "updated_at:asc", "updated_at:desc"},
+		{"accounts", roster.AccountListing, nil, []string{"name:asc", "name:desc", "created_at:asc", "created_at:desc", "updated_at:asc", "updated_at:desc"},
 			func(ctx context.Context, tx *sqlstore.Tx, pl roster.Plan) ([]string, roster.Page[string], error) {
 				rows, err := tx.ListAccounts(ctx, pl.Query)
 				return nil, pageOf(rows, pl, roster.AccountValue, func(a roster.Account) string { return a.ID }), err
 			}},
-		{"relationships of an account", roster.Relationships, account, []string{"created_at:asc", "created_at:desc"},
+		{"relationships of an account", roster.RelationshipListing, account, []string{"created_at:asc", "created_at:desc"},
 			func(ctx context.Context, tx *sqlstore.Tx, pl roster.Plan) ([]string, roster.Page[string], error) {
 				rows, err := tx.ListRelationships(ctx, pl.Query)
 				return nil, pageOf(rows, pl, roster.RelationshipValue, func(r roster.Relationship) string { return r.EntityID }), err

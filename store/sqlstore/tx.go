@@ -492,9 +492,8 @@ func (t *Tx) ListRelationships(ctx context.Context, q roster.ListQuery) ([]roste
 
 // --- idempotency ---
 
-// ClaimIdempotency implements roster.Tx. A record older than the TTL counts as absent even
-// before the purge removes it.
-func (t *Tx) ClaimIdempotency(ctx context.Context, rec roster.IdempotencyRecord) (roster.IdempotencyRecord, bool, error) {
+// ClaimIdempotency implements roster.Tx.
+func (t *Tx) ClaimIdempotency(ctx context.Context, rec roster.IdempotencyRecord, staleBefore time.Time) (roster.IdempotencyRecord, bool, error) {
 	n, err := t.exec(ctx, `INSERT INTO idempotency (scope, idem_key, fingerprint, token, lease_until, status, body, created_at)
 		VALUES (?, ?, ?, ?, ?, 0, NULL, ?) ON CONFLICT (scope, idem_key) DO NOTHING`,
 		rec.Scope, rec.Key, rec.Fingerprint, rec.Token, micros(rec.LeaseUntil), micros(rec.CreatedAt))
@@ -504,7 +503,7 @@ func (t *Tx) ClaimIdempotency(ctx context.Context, rec roster.IdempotencyRecord)
 	n, err = t.exec(ctx, `UPDATE idempotency SET fingerprint = ?, token = ?, lease_until = ?, status = 0, body = NULL, created_at = ?
 		WHERE scope = ? AND idem_key = ? AND ((status = 0 AND lease_until < ?) OR created_at < ?)`,
 		rec.Fingerprint, rec.Token, micros(rec.LeaseUntil), micros(rec.CreatedAt), rec.Scope, rec.Key,
-		micros(rec.CreatedAt), micros(rec.CreatedAt.Add(-roster.IdempotencyTTL)))
+		micros(rec.CreatedAt), micros(staleBefore))
 	if err != nil || n == 1 {
 		return roster.IdempotencyRecord{}, n == 1, err
 	}

@@ -949,7 +949,7 @@ func testExistingEntities(t *testing.T, s roster.Store) {
 // --- relationships ---
 
 func relQuery(filters ...roster.Filter) roster.ListQuery {
-	order, err := roster.Relationships.ParseSort("")
+	order, err := roster.RelationshipListing.ParseSort("")
 	if err != nil {
 		panic(err)
 	}
@@ -1262,7 +1262,7 @@ var tieNames = []string{
 }
 
 var accountLister = lister[roster.Account]{
-	listing: roster.Accounts,
+	listing: roster.AccountListing,
 	list: func(ctx context.Context, tx roster.Tx, q roster.ListQuery) ([]roster.Account, error) {
 		return tx.ListAccounts(ctx, q)
 	},
@@ -1296,7 +1296,7 @@ func testPaginateAccounts(t *testing.T, s roster.Store) {
 		}
 		live = append(live, *a)
 	}
-	for _, sp := range sortParams(roster.Accounts, "name:desc,created_at:asc", "updated_at:desc,name:asc", "created_at:asc,updated_at:desc,name:desc") {
+	for _, sp := range sortParams(roster.AccountListing, "name:desc,created_at:asc", "updated_at:desc,name:asc", "created_at:asc,updated_at:desc,name:desc") {
 		walk(t, s, accountLister, sp, nil, 7, expectOrder(t, accountLister, sp, live))
 	}
 	suspended := slices.DeleteFunc(slices.Clone(live), func(a roster.Account) bool { return a.Status != roster.AccountSuspended })
@@ -1326,7 +1326,7 @@ func testPaginateInsertDuringWalk(t *testing.T, s roster.Store) {
 			if page > 3*len(orig) {
 				t.Fatalf("sort %q: the walk does not end (%d pages)", sp, page)
 			}
-			pl, err := roster.Accounts.Plan(req, plainFilters)
+			pl, err := roster.AccountListing.Plan(req, plainFilters)
 			if err != nil {
 				t.Fatalf("Plan: %v", err)
 			}
@@ -1373,7 +1373,7 @@ func testPaginateInsertDuringWalk(t *testing.T, s roster.Store) {
 }
 
 var entityLister = lister[roster.Entity]{
-	listing: roster.Entities,
+	listing: roster.EntityListing,
 	list: func(ctx context.Context, tx roster.Tx, q roster.ListQuery) ([]roster.Entity, error) {
 		return tx.ListEntities(ctx, q)
 	},
@@ -1427,7 +1427,7 @@ func testPaginateEntities(t *testing.T, s roster.Store) {
 	// orders are read in steps (store/sqlstore, split), with tie groups longer than a page.
 	extra := []string{"name:desc,created_at:asc", "updated_at:asc,name:desc", "name:asc,id:desc", "name:desc,id:desc",
 		"created_at:asc,id:desc", "created_at:desc,id:desc", "updated_at:desc,id:desc", "updated_at:asc,id:desc"}
-	for _, sp := range sortParams(roster.Entities, extra...) {
+	for _, sp := range sortParams(roster.EntityListing, extra...) {
 		walk(t, s, entityLister, sp, nil, 6, expectOrder(t, entityLister, sp, live))
 		walk(t, s, entityLister, sp, map[string]string{"account_id": a.ID}, 5, expectOrder(t, entityLister, sp, ofA))
 	}
@@ -1442,7 +1442,7 @@ func testPaginateEntities(t *testing.T, s roster.Store) {
 	}
 	// LeadConduit's listing: ascending creation.
 	conduit := entityLister
-	conduit.listing = roster.ConduitEntities
+	conduit.listing = roster.ConduitEntityListing
 	walk(t, s, conduit, "", nil, 9, expectOrder(t, conduit, "", live))
 }
 
@@ -1478,7 +1478,7 @@ func testPaginateKeys(t *testing.T, s roster.Store) {
 	}
 	insertKeys(t, s, all...)
 	l := lister[roster.APIKey]{
-		listing: roster.Keys,
+		listing: roster.KeyListing,
 		list: func(ctx context.Context, tx roster.Tx, q roster.ListQuery) ([]roster.APIKey, error) {
 			q.Now = now
 			return tx.ListKeys(ctx, q)
@@ -1497,7 +1497,7 @@ func testPaginateKeys(t *testing.T, s roster.Store) {
 		return out
 	}
 	everyKey := pick(func(roster.APIKey) bool { return true })
-	for _, sp := range sortParams(roster.Keys) {
+	for _, sp := range sortParams(roster.KeyListing) {
 		walk(t, s, l, sp, nil, 8, expectOrder(t, l, sp, everyKey))
 	}
 	for _, st := range []roster.KeyStatus{roster.KeyActive, roster.KeyRevoked, roster.KeyExpired} {
@@ -1509,7 +1509,7 @@ func testPaginateKeys(t *testing.T, s roster.Store) {
 }
 
 var relationshipLister = lister[roster.Relationship]{
-	listing: roster.Relationships,
+	listing: roster.RelationshipListing,
 	list: func(ctx context.Context, tx roster.Tx, q roster.ListQuery) ([]roster.Relationship, error) {
 		return tx.ListRelationships(ctx, q)
 	},
@@ -1540,7 +1540,7 @@ func testPaginateRelationships(t *testing.T, s roster.Store) {
 	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.InsertRelationships(ctx, rels) })
 	ofA := filterRels(rels, func(r roster.Relationship) bool { return r.AccountID == a.ID })
 	signersOfA := filterRels(ofA, func(r roster.Relationship) bool { return r.Type == "authorized_signer" })
-	for _, sp := range sortParams(roster.Relationships) {
+	for _, sp := range sortParams(roster.RelationshipListing) {
 		walk(t, s, relationshipLister, sp, nil, 4, expectOrder(t, relationshipLister, sp, rels))
 		walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID}, 3, expectOrder(t, relationshipLister, sp, ofA))
 		walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID, "relationship_type": "authorized_signer"}, 2, expectOrder(t, relationshipLister, sp, signersOfA))
@@ -1561,7 +1561,7 @@ func claim(t *testing.T, s roster.Store, rec roster.IdempotencyRecord) (roster.I
 	var claimed bool
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
 		var err error
-		existing, claimed, err = tx.ClaimIdempotency(ctx, rec)
+		existing, claimed, err = tx.ClaimIdempotency(ctx, rec, rec.CreatedAt.Add(-roster.IdempotencyTTL))
 		return err
 	})
 	return existing, claimed
@@ -1782,7 +1782,7 @@ func raceClaims(t *testing.T, s roster.Store, now time.Time) {
 			<-start
 			results[i].err = s.Update(ctx, func(tx roster.Tx) error {
 				var err error
-				results[i].existing, results[i].claimed, err = tx.ClaimIdempotency(ctx, rec)
+				results[i].existing, results[i].claimed, err = tx.ClaimIdempotency(ctx, rec, rec.CreatedAt.Add(-roster.IdempotencyTTL))
 				return err
 			})
 		}()

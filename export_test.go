@@ -1,0 +1,16 @@
+package roster
+
+import "context"
+
+// What the tests of package roster_test reach inside the core: the steps of the write
+// envelope, to stand for a request that stopped between them.
+
+// ClaimKey is the idempotency step of a write alone.
+func (s *Service) ClaimKey(ctx context.Context, p Principal, key, fingerprint string) (*Claim, *Replay, error) {
+	return s.claim(ctx, p, key, fingerprint)
+}
+
+// CommitClaimed is the envelope's transaction alone, for a request that took claim earlier.
+func CommitClaimed[T any](ctx context.Context, s *Service, r *Request, claim *Claim, op func(Tx) (T, error)) (T, error) {
+	return commit(ctx, s, r, claim, Shared, op)
+}
