@@ -37,6 +37,8 @@ import (
 // tmRoute is one line of (*api.Server).Routes().
 type tmRoute struct {
 	method, pattern string
+	surface         string        // "native", "leadbank", "leadconduit"; "" for the operational routes
+	access          roster.Access // who the table says may call it
 	public          bool
 }
 
@@ -47,7 +49,7 @@ func tmRouteTable(t *testing.T, e *env) []tmRoute {
 	t.Helper()
 	var out []tmRoute
 	for _, rt := range api.New(e.app.Service, nil, api.Options{}).Routes() {
-		out = append(out, tmRoute{method: rt.Method, pattern: rt.Pattern, public: rt.Access == roster.Public})
+		out = append(out, tmRoute{method: rt.Method, pattern: rt.Pattern, surface: rt.Surface, access: rt.Access, public: rt.Access == roster.Public})
 	}
 	return out
 }
@@ -930,9 +932,15 @@ func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 		if n := strings.Count(rt.pattern, "{"); n != len(pt.params) {
 			unknown = append(unknown, rt.String()+" (tmSpecs does not fill every path parameter)")
 		}
+		if want := tmAccess(pt, m); rt.access != want {
+			unknown = append(unknown, fmt.Sprintf("%s (the route table says access %q, the matrix expects %q)", rt, rt.access, want))
+		}
+		if want := tmSurface(rt.pattern); rt.surface != want {
+			unknown = append(unknown, fmt.Sprintf("%s (the route table says surface %q, want %q)", rt, rt.surface, want))
+		}
 	}
 	if len(unknown) > 0 {
-		t.Errorf("routes the tenant matrix cannot build a case for:\n  %s", strings.Join(unknown, "\n  "))
+		t.Errorf("routes the tenant matrix cannot build a case for, or sees otherwise than the route table:\n  %s", strings.Join(unknown, "\n  "))
 	}
 	var stale []string
 	for p, pt := range tmSpecs {
@@ -951,6 +959,28 @@ func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 		sort.Strings(stale)
 		t.Errorf("tmSpecs describes routes the server does not have:\n  %s", strings.Join(stale, "\n  "))
 	}
+}
+
+// tmAccess is who may call a route by the matrix's description of it, which the route table's
+// Access must say too: the superadmin alone; the key family's managers (admins of the account,
+// the superadmin); a reader or a writer of the account in the path; any writer; any key.
+func tmAccess(pt tmPattern, m tmMethod) roster.Access {
+	pathAccount := slices.ContainsFunc(pt.params, func(p tmParam) bool { return p.kind == tmPAccount })
+	switch {
+	case m.superOnly:
+		return roster.Superadmin
+	case m.keys && m.write:
+		return roster.KeyWriter
+	case m.keys:
+		return roster.KeyManager
+	case pathAccount && m.write:
+		return roster.AccountWriter
+	case pathAccount:
+		return roster.AccountReader
+	case m.write:
+		return roster.Writer
+	}
+	return roster.AnyKey
 }
 
 // canary makes sure the leak detector is not blind: B's entity, judged as A's admin, is a leak
@@ -1002,7 +1032,7 @@ func (w *tmWorld) matrix(t *testing.T, routes []tmRoute) int {
 		m := pt.methods[rt.method]
 		for _, role := range w.roles {
 			for _, pl := range tmPlaces(pt, m, role) {
-				c := &tmCase{route: rt, pat: pt, m: m, role: role, place: pl, surface: tmSurface(rt.pattern)}
+				c := &tmCase{route: rt, pat: pt, m: m, role: role, place: pl, surface: rt.surface}
 				c.P, c.Bd, c.E2 = role.home, role.home, role.home
 				switch pl.kind {
 				case "path":
@@ -1645,14 +1675,14 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 				r := w.do(t, other.key, "GET", path, nil)
 				w.base = w.snapshot(t)
 				want := tmWant{400, "cursor_mismatch", nil}
-				if tmSurface(rt.pattern) == "leadbank" {
+				if rt.surface == "leadbank" {
 					// Lead Bank's list answers bad parameters with 400 parameters_invalid (SPEC §5).
 					want.code = "parameters_invalid"
 					if !strings.Contains(string(r.Body), `"invalid_parameters":[{"parameter":"starting_after","reason":"cursor_mismatch"}]`) {
 						t.Errorf("defect: want starting_after cursor_mismatch, got %s\n  request: GET %s as %s", r, path, other.name)
 					}
 				}
-				tmCheckAnswer(t, tmSurface(rt.pattern), r, want, "GET "+path+" as "+other.name+" with the cursor of "+issuer.name)
+				tmCheckAnswer(t, rt.surface, r, want, "GET "+path+" as "+other.name+" with the cursor of "+issuer.name)
 				if l := w.leaks(other, nil, r.Body); len(l) > 0 {
 					t.Errorf("defect: %s with the cursor of %s shows %v: %s", other.name, issuer.name, l, r)
 				}
