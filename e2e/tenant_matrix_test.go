@@ -894,7 +894,8 @@ func TestTenantMatrix(t *testing.T) {
 	})
 }
 
-// tmCheckCoverage fails for every route the matrix cannot build, and every description that no
+// tmCheckCoverage fails for every route the matrix cannot build, every route whose access or
+// surface in the route table is not what the matrix expects, and every description that no
 // longer matches a route.
 func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 	t.Helper()
