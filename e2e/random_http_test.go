@@ -291,15 +291,6 @@ func (f *rzFuzz) rzPct(p int) bool { return f.rng.IntN(100) < p }
 
 func rzPick[T any](f *rzFuzz, xs []T) T { return xs[f.rng.IntN(len(xs))] }
 
-func (f *rzFuzz) rzHex(n int) string {
-	const digits = "0123456789abcdef"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = digits[f.rng.IntN(16)]
-	}
-	return string(b)
-}
-
 // rzNasty are strings that break id, filter and name rules in many ways.
 var rzNasty = []string{
 	"", " ", "nope", "x-y", "null", "undefined", "true", "0", "-1", "1e309", "NaN",
@@ -403,12 +394,12 @@ func (f *rzFuzz) rzID(kind roster.Kind, forWrite bool) (string, bool) {
 		return f.rzIDForm(id), protected
 	case r < 70:
 		if f.rzPct(50) {
-			return string(kind) + f.rzHex(24), false
+			return string(kind) + f.gen.Hex(24), false
 		}
 		if f.rzPct(50) {
-			return f.rzHex(24), false
+			return f.gen.Hex(24), false
 		}
-		return string(kind) + "rz" + f.rzHex(8), false
+		return string(kind) + "rz" + f.gen.Hex(8), false
 	default:
 		return f.rzNastyString(), false
 	}
@@ -524,7 +515,7 @@ func (f *rzFuzz) rzBuild(op oapi.Operation) *rzReq {
 	secret := f.rzAuth(q)
 	if !f.sane && f.rzPct(10) {
 		q.header = append(q.header, [2]string{"X-Request-Id", rzPick(f, []string{
-			"rz-req-" + f.rzHex(8), strings.Repeat("r", 129), "has space", "ünïcode", "", strings.Repeat("a", 128), "\xff\xfe"})})
+			"rz-req-" + f.gen.Hex(8), strings.Repeat("r", 129), "has space", "ünïcode", "", strings.Repeat("a", 128), "\xff\xfe"})})
 	}
 	if !f.sane && f.rzPct(3) {
 		q.header = append(q.header, [2]string{"Accept", rzPick(f, []string{"text/html", "application/xml", "*/*", "application/json;q=0"})})
@@ -575,11 +566,11 @@ func (f *rzFuzz) rzAuth(q *rzReq) string {
 		return ""
 	default:
 		h := rzPick(f, [][2]string{
-			{"leadr-api-key", "rk_" + f.rzHex(40)},
+			{"leadr-api-key", "rk_" + f.gen.Hex(40)},
 			{"leadr-api-key", "garbage"},
 			{"leadr-api-key", strings.Repeat("k", 5000)},
 			{"Authorization", "Bearer"},
-			{"Authorization", "Bearer rk_" + f.rzHex(8)},
+			{"Authorization", "Bearer rk_" + f.gen.Hex(8)},
 			{"Authorization", "Basic !!!"},
 			{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("no-colon"))},
 			{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("API:"))},
@@ -620,7 +611,7 @@ func (f *rzFuzz) rzIdempotencyKey() string {
 		return rzPick(f, f.idemKeys)
 	case r < 80:
 		f.serial++
-		k := fmt.Sprintf("rz-%d-%s", f.serial, f.rzHex(6))
+		k := fmt.Sprintf("rz-%d-%s", f.serial, f.gen.Hex(6))
 		f.idemKeys = rzCapped(f, f.idemKeys, k, 30)
 		return k
 	case r < 86:
@@ -628,9 +619,9 @@ func (f *rzFuzz) rzIdempotencyKey() string {
 	case r < 90:
 		return strings.Repeat("j", 255)
 	case r < 93:
-		return "ключ-" + f.rzHex(4)
+		return "ключ-" + f.gen.Hex(4)
 	case r < 95:
-		return "rz-\xff\xfe-" + f.rzHex(4) // not UTF-8
+		return "rz-\xff\xfe-" + f.gen.Hex(4) // not UTF-8
 	default:
 		return " "
 	}
@@ -690,7 +681,7 @@ func (f *rzFuzz) rzQueryValue(p oapi.Param) string {
 			return rzPick(f, f.slugs)
 		}
 		if f.rzPct(50) {
-			return "rz-no-such-" + f.rzHex(4)
+			return "rz-no-such-" + f.gen.Hex(4)
 		}
 		return f.rzNastyString()
 	}
@@ -770,7 +761,7 @@ func (f *rzFuzz) rzCursor() string {
 		}
 		switch f.rng.IntN(9) {
 		case 0:
-			m["v"] = []any{rzPick(f, []string{"-9223372036854775808", "9223372036854775807", "-62135596800000001", "253402300800000000", "abc", "", "1.5"}), f.rzHex(24)}
+			m["v"] = []any{rzPick(f, []string{"-9223372036854775808", "9223372036854775807", "-62135596800000001", "253402300800000000", "abc", "", "1.5"}), f.gen.Hex(24)}
 		case 1:
 			if vs, ok := m["v"].([]any); ok && len(vs) > 0 {
 				vs[len(vs)-1] = f.rzNastyString()
@@ -1076,7 +1067,7 @@ func (f *rzFuzz) rzPatternGen(p string) func() string {
 				v, _ := f.rzRealID(kind, true)
 				return f.rzIDForm(v)
 			}
-			return rzPick(f, []string{string(kind) + f.rzHex(24), f.rzHex(24), string(kind) + "rz" + f.rzHex(6)})
+			return rzPick(f, []string{string(kind) + f.gen.Hex(24), f.gen.Hex(24), string(kind) + "rz" + f.gen.Hex(6)})
 		}
 	}
 	switch p {
@@ -1087,14 +1078,14 @@ func (f *rzFuzz) rzPatternGen(p string) func() string {
 	case "^(key_\\w+|[0-9a-fA-F]{24})$":
 		return id(roster.KindKey)
 	case "^[0-9a-fA-F]{24}$", "^[0-9a-f]{24}$":
-		return func() string { return f.rzHex(24) }
+		return func() string { return f.gen.Hex(24) }
 	case "^[a-z0-9]+(?:-[a-z0-9]+)*$":
 		return func() string {
 			if !f.sane && f.rzPct(30) {
 				return rzPick(f, f.slugs)
 			}
 			f.serial++
-			return fmt.Sprintf("rz-%d-%s", f.serial, f.rzHex(4))
+			return fmt.Sprintf("rz-%d-%s", f.serial, f.gen.Hex(4))
 		}
 	case "^[0-9a-zA-Z]+$":
 		return func() string {

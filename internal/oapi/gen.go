@@ -206,7 +206,7 @@ func (g *Gen) AnyJSON(depth int) any {
 	case 2:
 		return json.Number(pick(g, []string{"0", "-1", "1.5", "1e308", "123456789012345678901234567890"}))
 	case 3:
-		return pick(g, []string{"x", "", "account_" + g.hex(24), "2020-01-01T00:00:00Z", "ünï"})
+		return pick(g, []string{"x", "", "account_" + g.Hex(24), "2020-01-01T00:00:00Z", "ünï"})
 	case 4:
 		return g.AnyString()
 	case 5:
@@ -216,7 +216,8 @@ func (g *Gen) AnyJSON(depth int) any {
 	}
 }
 
-func (g *Gen) hex(n int) string {
+// Hex is n random lowercase hexadecimal digits.
+func (g *Gen) Hex(n int) string {
 	const digits = "0123456789abcdef"
 	b := make([]byte, n)
 	for i := range b {
