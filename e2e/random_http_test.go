@@ -819,7 +819,7 @@ func (f *rzFuzz) rzBody(q *rzReq, op oapi.Operation) {
 	v := f.rzValue(schema)
 	f.rzSanitize(q, v)
 	if errs := f.d.Validate(schema, rzRoundTrip(f.t, v)); len(errs) > 0 {
-		f.t.Fatalf("the generator made a body its schema refuses (a bug of this test): %s\n  %s", oaJSON(v), strings.Join(errs, "\n  "))
+		f.t.Fatalf("the generator made a body its schema refuses (a bug of this test): %s\n  %s", rzJSON(v), strings.Join(errs, "\n  "))
 	}
 	r := f.rng.IntN(100)
 	switch {
@@ -955,7 +955,7 @@ func rzRoundTrip(t *testing.T, v any) any {
 // rzPatterns caches the compiled patterns of the document.
 var rzPatterns sync.Map // pattern → *regexp.Regexp or error
 
-func oaPattern(p string) (*regexp.Regexp, error) {
+func rzPattern(p string) (*regexp.Regexp, error) {
 	if v, ok := rzPatterns.Load(p); ok {
 		re, _ := v.(*regexp.Regexp)
 		err, _ := v.(error)
@@ -970,16 +970,8 @@ func oaPattern(p string) (*regexp.Regexp, error) {
 	return re, nil
 }
 
-// oaDescribe renders a value for a message, cut to 80 bytes.
-func oaDescribe(v any) string {
-	s := oaJSON(v)
-	if len(s) > 80 {
-		s = s[:77] + "..."
-	}
-	return s
-}
-
-func oaJSON(v any) string {
+// rzJSON renders a value for a message.
+func rzJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
@@ -1048,7 +1040,7 @@ func (f *rzFuzz) rzString(sc map[string]any, prop string) string {
 			continue
 		}
 		if p, ok := sc["pattern"].(string); ok {
-			if re, err := oaPattern(p); err != nil || !re.MatchString(s) {
+			if re, err := rzPattern(p); err != nil || !re.MatchString(s) {
 				continue
 			}
 		}
@@ -1123,7 +1115,7 @@ func (f *rzFuzz) rzMutate(schema, v any) (any, string) {
 	case 1:
 		w := rzPick(f, []any{nil, true, json.Number("42"), json.Number("-1.5"), "str", []any{}, map[string]any{}, []any{"a", json.Number("1")}})
 		m[name] = w
-		return m, fmt.Sprintf("%s = %s", name, oaDescribe(w))
+		return m, fmt.Sprintf("%s = %s", name, rzCut(rzJSON(w), 80))
 	case 2:
 		m[name] = nil
 		return m, name + " = null"
