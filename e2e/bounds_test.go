@@ -209,7 +209,7 @@ func TestBoundsListMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Header.Set("Authorization", entBasic(admin))
+		r.Header.Set("Authorization", basic("API", admin))
 		res, err := e.client.Do(r)
 		if err != nil {
 			t.Fatal(err)

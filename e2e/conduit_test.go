@@ -135,7 +135,7 @@ func TestConduitSeedRoundTrip(t *testing.T) {
 		entWantConduitProblems(t, entConduit(e, admin, "PUT", "/entities/"+id, body), `["body","see"] not_found`)
 
 		// The Basic user is not checked; Bearer and leadr-api-key work on the root too.
-		mustStatus(t, e.req("GET", "/entities/"+id, nil, "Authorization", "Basic "+entB64("someone:"+admin)), 200)
+		mustStatus(t, e.req("GET", "/entities/"+id, nil, "Authorization", basic("someone", admin)), 200)
 		mustStatus(t, e.as(admin, "GET", "/entities/"+id, nil), 200)
 		mustStatus(t, e.req("GET", "/entities/"+id, nil, "leadr-api-key", admin), 200)
 	})
@@ -320,8 +320,8 @@ func TestConduitErrors(t *testing.T) {
 			}
 			for _, auth := range [][]string{
 				nil,
-				{"Authorization", entBasic("rk_notakey")},
-				{"Authorization", "Basic " + entB64("API:")},
+				{"Authorization", basic("API", "rk_notakey")},
+				{"Authorization", basic("API", "")},
 				{"Authorization", "Basic !!!"},
 				{"Authorization", "Bearer " + admin + "x"},
 			} {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -29,18 +28,10 @@ const (
 	entFlow2      = "5FD4371E940DF5A34A3888B4" // not roster's: returned as sent
 )
 
-// entBasic is LeadConduit's Authorization header: Basic API:<key>.
-func entBasic(key string) string {
-	return "Basic " + entB64("API:"+key)
-}
-
-// entB64 is standard base64.
-func entB64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-
 // entConduit sends a request the way a LeadConduit client does, with Basic auth.
 func entConduit(e *env, key, method, path string, body any, headers ...string) resp {
 	e.t.Helper()
-	return e.req(method, path, body, append([]string{"Authorization", entBasic(key)}, headers...)...)
+	return e.req(method, path, body, append([]string{"Authorization", basic("API", key)}, headers...)...)
 }
 
 // entMin is the smallest valid entity body: the four required keys.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/app"
+	"github.com/rosterhq/roster/internal/oapi"
 )
 
 // engines runs fn once per engine as a subtest.
@@ -139,6 +141,32 @@ func startConfig(t *testing.T, cfg app.Config) *env {
 		}
 	})
 	return &env{t: t, base: "http://" + addr, super: super, app: a, client: &http.Client{Timeout: 30 * time.Second}, database: cfg.Database}
+}
+
+// surfaceOf names the surface of a path as the route table does: "native" (/v1), "leadbank"
+// (/v0) or "leadconduit" (the rest).
+func surfaceOf(path string) string {
+	return map[string]string{"Native": "native", "LeadBank": "leadbank", "Conduit": "leadconduit"}[oapi.Surface(path)]
+}
+
+// authFor presents key the way the surface of path documents it (SPEC §3): leadr-api-key on
+// /v1, Bearer on /v0, Basic with the user API on LeadConduit's paths; no key, no header.
+func authFor(path, key string) []string {
+	switch {
+	case key == "":
+		return nil
+	case surfaceOf(path) == "leadconduit":
+		return []string{"Authorization", basic("API", key)}
+	case surfaceOf(path) == "leadbank":
+		return []string{"Authorization", "Bearer " + key}
+	default:
+		return []string{"leadr-api-key", key}
+	}
+}
+
+// basic is an Authorization header of the Basic scheme.
+func basic(user, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
 }
 
 // with copies a body and sets fields on the copy: with(body, "name", "x", "slug", nil).

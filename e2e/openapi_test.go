@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -126,24 +125,10 @@ func (c oaCall) with(want int, hdr ...string) oaCall {
 	return out
 }
 
-func oaAuth(key, path string) []string {
-	if key == "" {
-		return nil
-	}
-	switch oapi.Surface(path) {
-	case "Native":
-		return []string{"leadr-api-key", key}
-	case "LeadBank":
-		return []string{"Authorization", "Bearer " + key}
-	default:
-		return []string{"Authorization", "Basic " + base64.StdEncoding.EncodeToString([]byte("API:"+key))}
-	}
-}
-
 // oaDo sends c, checks its status and validates the answer against the document.
 func (d *oaDoc) oaDo(t *testing.T, e *env, c oaCall) resp {
 	t.Helper()
-	r := e.req(c.method, c.path, c.body, append(oaAuth(c.key, c.path), c.hdr...)...)
+	r := e.req(c.method, c.path, c.body, append(authFor(c.path, c.key), c.hdr...)...)
 	if r.Status != c.want {
 		t.Errorf("%s %s: want %d, got %s", c.method, c.path, c.want, r)
 	}
@@ -162,7 +147,7 @@ func (d *oaDoc) oaStream(t *testing.T, e *env, key, method, path string, n int) 
 	}
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/json")
-	h := oaAuth(key, path)
+	h := authFor(path, key)
 	for i := 0; i+1 < len(h); i += 2 {
 		req.Header.Set(h[i], h[i+1])
 	}

@@ -196,18 +196,6 @@ var tmSpecs = map[string]tmPattern{
 	}},
 }
 
-// tmSurface is the surface of a path (SPEC §1).
-func tmSurface(path string) string {
-	switch {
-	case strings.HasPrefix(path, "/v1/"):
-		return "native"
-	case strings.HasPrefix(path, "/v0/"):
-		return "leadbank"
-	default:
-		return "leadconduit"
-	}
-}
-
 // ---------------------------------------------------------------------------------------------
 // The cast.
 
@@ -272,20 +260,7 @@ func (w *tmWorld) role(name string) *tmRole {
 // do sends a request as key (none when ""), presenting it the way the surface's clients do.
 func (w *tmWorld) do(t *testing.T, key, method, path string, body any, headers ...string) resp {
 	t.Helper()
-	return w.e.forT(t).req(method, path, body, append(tmAuth(tmSurface(path), key), headers...)...)
-}
-
-func tmAuth(surface, key string) []string {
-	switch {
-	case key == "":
-		return nil
-	case surface == "leadconduit":
-		return []string{"Authorization", entBasic(key)}
-	case surface == "leadbank":
-		return []string{"Authorization", "Bearer " + key}
-	default:
-		return []string{"leadr-api-key", key}
-	}
+	return w.e.forT(t).req(method, path, body, append(authFor(path, key), headers...)...)
 }
 
 func (w *tmWorld) must(t *testing.T, r resp, status int) map[string]any {
@@ -936,7 +911,7 @@ func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 		if want := tmAccess(pt, m); rt.access != want {
 			unknown = append(unknown, fmt.Sprintf("%s (the route table says access %q, the matrix expects %q)", rt, rt.access, want))
 		}
-		if want := tmSurface(rt.pattern); rt.surface != want {
+		if want := surfaceOf(rt.pattern); rt.surface != want {
 			unknown = append(unknown, fmt.Sprintf("%s (the route table says surface %q, want %q)", rt, rt.surface, want))
 		}
 	}
@@ -1536,7 +1511,7 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 					w.base = after
 					sent, _ := json.Marshal(mc.body)
 					request := mc.method + " " + mc.path + " " + string(sent)
-					surface := tmSurface(mc.path)
+					surface := surfaceOf(mc.path)
 					switch {
 					case mc.or != 0 && r.Status == mc.or:
 					case mc.problem != "":
@@ -1627,7 +1602,7 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 			if p.kind == tmPEntity {
 				v = w.ten[letter].x1
 			}
-			if tmSurface(pattern) == "leadconduit" {
+			if surfaceOf(pattern) == "leadconduit" {
 				v = bareID(v)
 			}
 			path = strings.Replace(path, "{"+p.name+"}", v, 1)
