@@ -196,7 +196,7 @@ func slugTaken(err error) error {
 
 // CreateAccount makes an account from a create body (SPEC §7).
 func (s *Service) CreateAccount(ctx context.Context, r *Request, body []byte) (Account, error) {
-	return write(ctx, s, r, mutation[Account]{mode: Shared, prepare: func(ps *Problems) (func(Tx) (Account, error), error) {
+	return write(ctx, s, r, mutation[Account]{mode: Shared, prepare: func(ps *Problems) (operation[Account], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -205,9 +205,10 @@ func (s *Service) CreateAccount(ctx context.Context, r *Request, body []byte) (A
 		if err := ps.Absorb(err); err != nil {
 			return nil, err
 		}
-		return func(tx Tx) (Account, error) {
+		return func(tx Tx, ch *changes) (Account, error) {
 			now := s.Now()
 			a := Account{ID: NewID(now), Name: in.Name, Slug: in.Slug, Status: AccountActive, CreatedAt: now, UpdatedAt: now}
+			ch.add("account.created", a.ID, a.ID, a, nil)
 			return a, slugTaken(tx.InsertAccount(ctx, &a))
 		}, nil
 	}})
@@ -289,7 +290,7 @@ func (s *Service) ListAccounts(ctx context.Context, p Principal, req PageRequest
 // only when the value would change).
 func (s *Service) PatchAccount(ctx context.Context, r *Request, id string, body []byte) (Account, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[Account]{mode: Exclusive, prepare: func(ps *Problems) (func(Tx) (Account, error), error) {
+	return write(ctx, s, r, mutation[Account]{mode: Exclusive, prepare: func(ps *Problems) (operation[Account], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -298,11 +299,11 @@ func (s *Service) PatchAccount(ctx context.Context, r *Request, id string, body 
 		if err := ps.Absorb(err); err != nil {
 			return nil, err
 		}
-		return func(tx Tx) (Account, error) { return s.patchAccount(ctx, tx, p, id, in) }, nil
+		return func(tx Tx, ch *changes) (Account, error) { return s.patchAccount(ctx, tx, ch, p, id, in) }, nil
 	}})
 }
 
-func (s *Service) patchAccount(ctx context.Context, tx Tx, p Principal, id string, in AccountPatch) (Account, error) {
+func (s *Service) patchAccount(ctx context.Context, tx Tx, ch *changes, p Principal, id string, in AccountPatch) (Account, error) {
 	a, err := findAccountWith(ctx, tx.AccountForUpdate, id)
 	if err != nil {
 		return a, err
@@ -312,6 +313,7 @@ func (s *Service) patchAccount(ctx context.Context, tx Tx, p Principal, id strin
 		if err := p.requireSuperadmin(); err != nil {
 			return a, err
 		}
+		ch.add("account.deleted", a.ID, a.ID, a, nil)
 		a.Deleted = true
 		a.UpdatedAt = now
 		return a, tx.DeleteAccount(ctx, id, now)
@@ -321,6 +323,7 @@ func (s *Service) patchAccount(ctx context.Context, tx Tx, p Principal, id strin
 			return a, err
 		}
 	}
+	before := a
 	changed := false
 	if in.Name.Has() && in.Name.V != a.Name {
 		a.Name, changed = in.Name.V, true
@@ -335,5 +338,6 @@ func (s *Service) patchAccount(ctx context.Context, tx Tx, p Principal, id strin
 		return a, nil
 	}
 	a.UpdatedAt = now
+	ch.add("account.updated", a.ID, a.ID, a, before)
 	return a, slugTaken(tx.UpdateAccount(ctx, &a))
 }

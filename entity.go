@@ -376,7 +376,7 @@ func entityAccount(p Principal, in EntityInput) (string, Problems, error) {
 // CreateEntity makes an entity from a create body (SPEC §8).
 func (s *Service) CreateEntity(ctx context.Context, r *Request, body []byte) (Entity, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (func(Tx) (Entity, error), error) {
+	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -390,11 +390,11 @@ func (s *Service) CreateEntity(ctx context.Context, r *Request, body []byte) (En
 			return nil, err
 		}
 		ps.Join(more)
-		return func(tx Tx) (Entity, error) { return s.createEntity(ctx, tx, p, account, in) }, nil
+		return func(tx Tx, ch *changes) (Entity, error) { return s.createEntity(ctx, tx, ch, p, account, in) }, nil
 	}})
 }
 
-func (s *Service) createEntity(ctx context.Context, tx Tx, p Principal, accountID string, in EntityInput) (Entity, error) {
+func (s *Service) createEntity(ctx context.Context, tx Tx, ch *changes, p Principal, accountID string, in EntityInput) (Entity, error) {
 	if !IsHex24(accountID) {
 		return Entity{}, Invalid("not_found", "no account has this id", "body", "account_id")
 	}
@@ -414,6 +414,7 @@ func (s *Service) createEntity(ctx context.Context, tx Tx, p Principal, accountI
 	if err := checkSee(ctx, tx, e); err != nil {
 		return Entity{}, err
 	}
+	ch.add("entity.created", e.AccountID, e.ID, e, nil)
 	return e, tx.InsertEntity(ctx, &e)
 }
 
@@ -471,7 +472,7 @@ func (s *Service) Entity(ctx context.Context, p Principal, rawID string) (Entity
 // UpdateEntity replaces (EntityReplace) or patches (EntityPatch) an entity.
 func (s *Service) UpdateEntity(ctx context.Context, r *Request, rawID string, body []byte, mode EntityMode) (Entity, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (func(Tx) (Entity, error), error) {
+	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
 		id, idErr := parsePathID(KindEntity, rawID, "id")
 		v, err := decodeBody(body)
 		if err != nil {
@@ -482,11 +483,11 @@ func (s *Service) UpdateEntity(ctx context.Context, r *Request, rawID string, bo
 		if err := ps.Absorb(err); err != nil {
 			return nil, err
 		}
-		return func(tx Tx) (Entity, error) { return s.updateEntity(ctx, tx, p, id, in, mode) }, nil
+		return func(tx Tx, ch *changes) (Entity, error) { return s.updateEntity(ctx, tx, ch, p, id, in, mode) }, nil
 	}})
 }
 
-func (s *Service) updateEntity(ctx context.Context, tx Tx, p Principal, id string, in EntityInput, mode EntityMode) (Entity, error) {
+func (s *Service) updateEntity(ctx context.Context, tx Tx, ch *changes, p Principal, id string, in EntityInput, mode EntityMode) (Entity, error) {
 	e, err := lockEntity(ctx, tx, p, id)
 	if err != nil {
 		return e, err
@@ -507,23 +508,29 @@ func (s *Service) updateEntity(ctx context.Context, tx Tx, p Principal, id strin
 		return e, nil
 	}
 	e.UpdatedAt = s.Now()
+	ch.add("entity.updated", e.AccountID, e.ID, e, before)
 	return e, tx.UpdateEntity(ctx, &e)
 }
 
 // DeleteEntity removes an entity and its relationships, returning it as it was.
 func (s *Service) DeleteEntity(ctx context.Context, r *Request, rawID string) (Entity, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (func(Tx) (Entity, error), error) {
+	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
 		id, err := parsePathID(KindEntity, rawID, "id")
 		if err != nil {
 			return nil, err
 		}
-		return func(tx Tx) (Entity, error) {
+		return func(tx Tx, ch *changes) (Entity, error) {
 			e, err := lockEntity(ctx, tx, p, id)
 			if err != nil {
 				return e, err
 			}
-			return e, tx.DeleteEntity(ctx, id)
+			removed, err := tx.DeleteEntity(ctx, id)
+			ch.add("entity.deleted", e.AccountID, e.ID, e, nil)
+			for _, rel := range removed {
+				ch.add("relationship.deleted", rel.AccountID, rel.EntityID, rel, nil)
+			}
+			return e, err
 		}, nil
 	}})
 }

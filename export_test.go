@@ -10,7 +10,10 @@ func (s *Service) ClaimKey(ctx context.Context, p Principal, key, fingerprint st
 	return s.claim(ctx, p, key, fingerprint)
 }
 
+// ChangeData renders a change as an event's data.
+var ChangeData = changeData
+
 // CommitClaimed is the envelope's transaction alone, for a request that took claim earlier.
 func CommitClaimed[T any](ctx context.Context, s *Service, r *Request, claim *Claim, op func(Tx) (T, error)) (T, error) {
-	return commit(ctx, s, r, claim, Shared, op)
+	return commit(ctx, s, r, claim, Shared, func(tx Tx, _ *changes) (T, error) { return op(tx) })
 }

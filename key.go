@@ -178,7 +178,7 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, body []byte) (Creat
 	p := r.Principal
 	var in KeyCreate
 	secret := NewSecret()
-	return write(ctx, s, r, mutation[CreatedKey]{mode: Exclusive, prepare: func(ps *Problems) (func(Tx) (CreatedKey, error), error) {
+	return write(ctx, s, r, mutation[CreatedKey]{mode: Exclusive, prepare: func(ps *Problems) (operation[CreatedKey], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -186,11 +186,11 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, body []byte) (Creat
 		if in, err = decodeKeyCreate(p, v, s.Now()); ps.Absorb(err) != nil {
 			return nil, err
 		}
-		return func(tx Tx) (CreatedKey, error) { return s.createKey(ctx, tx, p, in, secret) }, nil
+		return func(tx Tx, ch *changes) (CreatedKey, error) { return s.createKey(ctx, tx, ch, p, in, secret) }, nil
 	}})
 }
 
-func (s *Service) createKey(ctx context.Context, tx Tx, p Principal, in KeyCreate, secret string) (CreatedKey, error) {
+func (s *Service) createKey(ctx context.Context, tx Tx, ch *changes, p Principal, in KeyCreate, secret string) (CreatedKey, error) {
 	if in.Role == RoleSuperadmin || in.AccountID == "" {
 		if err := p.requireSuperadmin(); err != nil {
 			return CreatedKey{}, err
@@ -218,6 +218,7 @@ func (s *Service) createKey(ctx context.Context, tx Tx, p Principal, in KeyCreat
 	}
 	k := APIKey{ID: NewID(now), AccountID: in.AccountID, Name: in.Name, Role: in.Role, Prefix: secret[:KeyPrefixLen],
 		Hash: HashSecret(secret), ExpiresAt: in.ExpiresAt, CreatedAt: now, UpdatedAt: now}
+	ch.add("api_key.created", k.AccountID, k.ID, k, nil)
 	return CreatedKey{Key: k, Secret: secret}, tx.InsertKey(ctx, &k)
 }
 
@@ -354,7 +355,7 @@ func decodeKeyPatch(v any) (KeyPatch, error) {
 // PatchKey renames, revokes or deletes a key. Revocation is final.
 func (s *Service) PatchKey(ctx context.Context, r *Request, rawID string, body []byte) (APIKey, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[APIKey]{mode: Exclusive, prepare: func(ps *Problems) (func(Tx) (APIKey, error), error) {
+	return write(ctx, s, r, mutation[APIKey]{mode: Exclusive, prepare: func(ps *Problems) (operation[APIKey], error) {
 		id, idErr := parsePathID(KindKey, rawID, "key_id")
 		v, err := decodeBody(body)
 		if err != nil {
@@ -363,11 +364,11 @@ func (s *Service) PatchKey(ctx context.Context, r *Request, rawID string, body [
 		in, err := decodeKeyPatch(v)
 		ps.Absorb(idErr)
 		ps.Absorb(err)
-		return func(tx Tx) (APIKey, error) { return s.patchKey(ctx, tx, p, id, in) }, nil
+		return func(tx Tx, ch *changes) (APIKey, error) { return s.patchKey(ctx, tx, ch, p, id, in) }, nil
 	}})
 }
 
-func (s *Service) patchKey(ctx context.Context, tx Tx, p Principal, id string, in KeyPatch) (APIKey, error) {
+func (s *Service) patchKey(ctx context.Context, tx Tx, ch *changes, p Principal, id string, in KeyPatch) (APIKey, error) {
 	// The key's account first, exclusively, as every write takes the account before its keys:
 	// writes by this key hold that row (commit), so a revocation waits for them and they for
 	// it. An admin's own account is held so already; a superadmin (or the command line) learns
@@ -390,6 +391,7 @@ func (s *Service) patchKey(ctx context.Context, tx Tx, p Principal, id string, i
 	if in.Activate && k.Revoked {
 		return k, Invalid("value_error", "Value error, revocation is final", "body", "status")
 	}
+	before := k
 	changed := false
 	if in.Name.Has() && in.Name.V != k.Name {
 		k.Name, changed = in.Name.V, true
@@ -404,6 +406,15 @@ func (s *Service) patchKey(ctx context.Context, tx Tx, p Principal, id string, i
 		return k, nil
 	}
 	k.UpdatedAt = s.Now()
+	// One event, named by the strongest change: a deletion, else a revocation, else an update.
+	switch {
+	case k.Deleted:
+		ch.add("api_key.deleted", k.AccountID, k.ID, before, nil)
+	case k.Revoked && !before.Revoked:
+		ch.add("api_key.revoked", k.AccountID, k.ID, k, before)
+	default:
+		ch.add("api_key.updated", k.AccountID, k.ID, k, before)
+	}
 	return k, tx.UpdateKey(ctx, &k)
 }
 

@@ -126,7 +126,7 @@ type BatchResult struct {
 // is a not_found problem. A batch needs an Idempotency-Key (SPEC §9).
 func (s *Service) CreateRelationships(ctx context.Context, r *Request, accountID string, body []byte) (BatchResult, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[BatchResult]{mode: Shared, keyRequired: true, prepare: func(ps *Problems) (func(Tx) (BatchResult, error), error) {
+	return write(ctx, s, r, mutation[BatchResult]{mode: Shared, keyRequired: true, prepare: func(ps *Problems) (operation[BatchResult], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -135,11 +135,13 @@ func (s *Service) CreateRelationships(ctx context.Context, r *Request, accountID
 		if err := ps.Absorb(err); err != nil {
 			return nil, err
 		}
-		return func(tx Tx) (BatchResult, error) { return s.createRelationships(ctx, tx, p, accountID, in) }, nil
+		return func(tx Tx, ch *changes) (BatchResult, error) {
+			return s.createRelationships(ctx, tx, ch, p, accountID, in)
+		}, nil
 	}})
 }
 
-func (s *Service) createRelationships(ctx context.Context, tx Tx, p Principal, accountID string, in RelationshipBatch) (BatchResult, error) {
+func (s *Service) createRelationships(ctx context.Context, tx Tx, ch *changes, p Principal, accountID string, in RelationshipBatch) (BatchResult, error) {
 	// As in createEntity: commit share-locks an account key's own account.
 	if p.IsSuperadmin() {
 		if _, err := lockAccount(ctx, tx, accountID); err != nil {
@@ -169,8 +171,19 @@ func (s *Service) createRelationships(ctx context.Context, tx Tx, p Principal, a
 	if err := ps.Err(); err != nil {
 		return BatchResult{}, err
 	}
-	if err := tx.InsertRelationships(ctx, rs); err != nil {
+	created, err := tx.InsertRelationships(ctx, rs)
+	if err != nil {
 		return BatchResult{}, err
+	}
+	// One relationship.created per pair the batch added, in the batch's order (SPEC §13).
+	added := make(map[string]Relationship, len(created))
+	for _, rel := range created {
+		added[rel.EntityID] = rel
+	}
+	for _, id := range in.EntityIDs {
+		if rel, ok := added[id]; ok {
+			ch.add("relationship.created", accountID, id, rel, nil)
+		}
 	}
 	return BatchResult{AccountID: accountID, Type: in.Type, EntityIDs: in.EntityIDs}, nil
 }
@@ -273,7 +286,7 @@ const DeleteRelationshipsResultLimit = 100
 // route's access) and answers with the account's first 100 remaining relationships in list
 // order.
 func (s *Service) DeleteRelationship(ctx context.Context, r *Request, accountID, rawEntityID, typ string) ([]Relationship, error) {
-	return write(ctx, s, r, mutation[[]Relationship]{mode: Shared, prepare: func(ps *Problems) (func(Tx) ([]Relationship, error), error) {
+	return write(ctx, s, r, mutation[[]Relationship]{mode: Shared, prepare: func(ps *Problems) (operation[[]Relationship], error) {
 		entity, ok := ParseID(KindEntity, rawEntityID)
 		if !ok {
 			ps.Add("string_pattern_mismatch", "String should match pattern '"+KindEntity.Pattern()+"'", "path", "entity_id")
@@ -285,23 +298,25 @@ func (s *Service) DeleteRelationship(ctx context.Context, r *Request, accountID,
 			ps.Enum(RelationshipTypes, "query", "relationship_type")
 		}
 		rel := Relationship{AccountID: accountID, EntityID: entity, Type: typ}
-		return func(tx Tx) ([]Relationship, error) { return deleteRelationship(ctx, tx, rel) }, nil
+		return func(tx Tx, ch *changes) ([]Relationship, error) { return deleteRelationship(ctx, tx, ch, rel) }, nil
 	}})
 }
 
-func deleteRelationship(ctx context.Context, tx Tx, r Relationship) ([]Relationship, error) {
+func deleteRelationship(ctx context.Context, tx Tx, ch *changes, r Relationship) ([]Relationship, error) {
 	if _, err := findAccount(ctx, tx, r.AccountID); err != nil {
 		return nil, err
 	}
 	if r.EntityID == "" {
 		return nil, Errorf(CodeNotFound, "no such relationship")
 	}
-	if err := tx.DeleteRelationship(ctx, r); err != nil {
+	gone, err := tx.DeleteRelationship(ctx, r)
+	if err != nil {
 		if ErrorCode(err) == CodeNotFound {
 			return nil, Errorf(CodeNotFound, "no such relationship")
 		}
 		return nil, err
 	}
+	ch.add("relationship.deleted", gone.AccountID, gone.EntityID, gone, nil)
 	order, _ := RelationshipListing.ParseSort("")
 	rest, err := tx.ListRelationships(ctx, ListQuery{Filters: []Filter{{Field: "account_id", Value: r.AccountID}},
 		Order: order, Limit: DeleteRelationshipsResultLimit})

@@ -72,18 +72,21 @@ type Tx interface {
 	// deleted or changed under a write that relies on it.
 	LockEntity(ctx context.Context, id string) (Entity, error)
 	UpdateEntity(ctx context.Context, e *Entity) error
-	// DeleteEntity removes the entity and its relationships.
-	DeleteEntity(ctx context.Context, id string) error
+	// DeleteEntity removes the entity and its relationships, returning those in (entity, type)
+	// order.
+	DeleteEntity(ctx context.Context, id string) (removed []Relationship, err error)
 	ListEntities(ctx context.Context, q ListQuery) ([]Entity, error)
 	// ExistingEntities returns which of ids name live entities of the account, and holds those
 	// rows (shared) until the transaction ends: a concurrent delete of one of them either comes
 	// first (and it is not found) or waits and then removes what this transaction added.
 	ExistingEntities(ctx context.Context, accountID string, ids []string) (map[string]bool, error)
 
-	// InsertRelationships adds the relationships, keeping any that already exist.
-	InsertRelationships(ctx context.Context, rs []Relationship) error
-	// DeleteRelationship removes one relationship; ErrNotFound if there is none.
-	DeleteRelationship(ctx context.Context, r Relationship) error
+	// InsertRelationships adds the relationships, keeping any that already exist as they are,
+	// and returns those it added, in (entity, type) order.
+	InsertRelationships(ctx context.Context, rs []Relationship) (created []Relationship, err error)
+	// DeleteRelationship removes one relationship and returns it as it was; ErrNotFound if
+	// there is none.
+	DeleteRelationship(ctx context.Context, r Relationship) (Relationship, error)
 	ListRelationships(ctx context.Context, q ListQuery) ([]Relationship, error)
 
 	// ClaimIdempotency records rec as in flight unless the key is taken. It returns claimed

@@ -23,6 +23,8 @@ type Request struct {
 	Render func(v any) (status int, body []byte, err error)
 	Saved  func(v any) (status int, body []byte, err error)
 
+	// Changes are what the write did, set once it has committed.
+	Changes []Change
 	// Replayed, Status and Body are set by a write that answered from an earlier request's saved
 	// response (Replayed), or saved its own: the surface sends them as they are.
 	Replayed bool
@@ -42,8 +44,12 @@ type mutation[T any] struct {
 	keyRequired bool
 	// prepare decodes and validates the request: problems into ps, reported at once with the
 	// headers' own; any other refusal as its error. It returns the operation to run.
-	prepare func(ps *Problems) (op func(tx Tx) (T, error), err error)
+	prepare func(ps *Problems) (op operation[T], err error)
 }
+
+// operation is the body of a write, run in its transaction: it records in ch every change it
+// makes, and changes nothing it does not record.
+type operation[T any] func(tx Tx, ch *changes) (T, error)
 
 // write is the one way roster changes anything, from every surface and the command line. After
 // the route's access (Principal.Allow), it runs SPEC §5's remaining checks in order — decoding
@@ -100,13 +106,15 @@ func write[T any](ctx context.Context, s *Service, r *Request, m mutation[T]) (T
 // taken once in the strength it needs rather than shared and then upgraded (two such writes
 // would deadlock). Every write thus takes its locks in one order: the account, then its keys,
 // then its entities.
-func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mode LockMode, op func(tx Tx) (T, error)) (T, error) {
+func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mode LockMode, op operation[T]) (T, error) {
 	var out T
+	var ch changes
 	err := s.store.Update(ctx, func(tx Tx) error {
+		ch = ch[:0] // a transaction retried runs op again
 		if err := s.holdPrincipal(ctx, tx, r.Principal, mode); err != nil {
 			return err
 		}
-		v, err := op(tx)
+		v, err := op(tx, &ch)
 		if err != nil {
 			return err
 		}
@@ -133,6 +141,9 @@ func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mo
 		}
 		return nil
 	})
+	if err == nil {
+		r.Changes = ch
+	}
 	return out, err
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -41,11 +42,14 @@ func (s *surface) keyAccount(k roster.APIKey) *string {
 }
 
 func (s *Server) keyView(sf *surface) func(roster.APIKey) any {
-	return func(k roster.APIKey) any {
-		return keyView{ID: sf.id(roster.KindKey, k.ID), AccountID: sf.keyAccount(k), Role: string(k.Role), Name: k.Name,
-			Prefix: k.Prefix, Status: string(k.Status(s.svc.Now())), LastUsedAt: optStamp(k.LastUsedAt),
-			ExpiresAt: optStamp(k.ExpiresAt), CreatedAt: stamp(k.CreatedAt), UpdatedAt: stamp(k.UpdatedAt)}
-	}
+	return func(k roster.APIKey) any { return sf.key(k, s.svc.Now()) }
+}
+
+// key renders a key as it stands at now (its status depends on it).
+func (s *surface) key(k roster.APIKey, now time.Time) keyView {
+	return keyView{ID: s.id(roster.KindKey, k.ID), AccountID: s.keyAccount(k), Role: string(k.Role), Name: k.Name,
+		Prefix: k.Prefix, Status: string(k.Status(now)), LastUsedAt: optStamp(k.LastUsedAt),
+		ExpiresAt: optStamp(k.ExpiresAt), CreatedAt: stamp(k.CreatedAt), UpdatedAt: stamp(k.UpdatedAt)}
 }
 
 func (s *surface) createdKey(withSecret bool) func(roster.CreatedKey) any {

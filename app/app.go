@@ -21,24 +21,27 @@ import (
 type Config struct {
 	Addr     string
 	Database string
-	// Log receives one JSON line per request; nil discards.
+	// Log receives roster's JSON log: a line per request, and the warnings and errors; nil
+	// discards.
 	Log io.Writer
 	// Notice receives the bootstrap key and the listening address (stderr for the CLI).
 	Notice io.Writer
-	// ShutdownTimeout bounds how long in-flight requests may drain.
+	// ShutdownTimeout bounds how long in-flight requests may drain; zero is 15 s.
 	ShutdownTimeout time.Duration
 	// RateLimit is the per-key token bucket (requests per second and burst); zero turns it off.
 	RateLimit api.RateLimit
 	// AccountRateLimit is the token bucket all keys of one account share; each zero field is
 	// 4 × RateLimit's, a negative Rate turns it off.
 	AccountRateLimit api.RateLimit
-	// MaxInFlight is how many requests one account may have running at once; zero is no limit.
+	// MaxInFlight is how many requests one account's keys together (a superadmin key: that key)
+	// may have running at once; zero is no limit.
 	MaxInFlight int
-	// Server timeouts; zero takes the defaults of DefaultConfig.
+	// Server timeouts (http.Server's); each zero takes its default: 5 s for the header, 30 s
+	// for the read and the write, 120 s idle.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
-// Defaults fills in every zero field of cfg that has a default.
+// defaults fills in every zero field of cfg that has a default.
 func (cfg *Config) defaults() {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
@@ -60,14 +63,15 @@ func (cfg *Config) defaults() {
 
 // App is a configured roster: its store and service, ready to serve.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	store   roster.Store
+	cfg   Config
+	log   *slog.Logger
+	store roster.Store
+	// Service is the core the server calls; the tests also call it directly.
 	Service *roster.Service
 }
 
-// New opens the database and wires the service. It creates the first superadmin key on an
-// empty database and prints it to cfg.Notice.
+// New opens and migrates the database and wires the service. When the database holds no key
+// yet, it creates the first superadmin key and prints it to cfg.Notice.
 func New(ctx context.Context, cfg Config) (*App, error) {
 	cfg.defaults()
 	log := slog.New(slog.NewJSONHandler(cfg.Log, nil))
@@ -87,7 +91,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	return a, nil
 }
 
-// Serve runs roster until ctx ends, then drains in-flight requests and closes the store.
+// Serve runs the HTTP server and the purge of expired idempotency records and nonces until ctx
+// ends, then drains in-flight requests and closes the store.
 // ready, if set, is called with the listening address once the server accepts connections.
 func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	defer a.store.Close()
@@ -96,7 +101,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight, Collectors: storeCollectors(a.store)}),
+		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight, Collectors: store.Collectors(a.store)}),
 		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
 		ReadTimeout:       a.cfg.ReadTimeout,
 		WriteTimeout:      a.cfg.WriteTimeout,

@@ -1,10 +1,13 @@
-// Package store opens the engine a database URL names.
+// Package store opens the engine a database URL names; an engine that reports metrics says so
+// through Instrumented.
 package store
 
 import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store/postgres"
@@ -26,3 +29,21 @@ func Open(ctx context.Context, url string) (roster.Store, error) {
 		return nil, fmt.Errorf("database %q: want sqlite:PATH or a postgres:// URL", url)
 	}
 }
+
+// Instrumented is a store that reports its own metrics (its connection pools, for one).
+type Instrumented interface {
+	Collectors() []prometheus.Collector
+}
+
+// Collectors returns the Prometheus collectors of st, if it has any.
+func Collectors(st roster.Store) []prometheus.Collector {
+	if m, ok := st.(Instrumented); ok {
+		return m.Collectors()
+	}
+	return nil
+}
+
+var (
+	_ Instrumented = (*sqlite.Store)(nil)
+	_ Instrumented = (*postgres.Store)(nil)
+)

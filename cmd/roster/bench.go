@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rosterhq/roster/bench"
+	"github.com/rosterhq/roster/cmd/roster/internal/bench"
 )
 
 const benchUsage = `usage: roster bench [flags]

@@ -7,9 +7,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -61,36 +58,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock) //nolint:errcheck
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlstore.Migrate(ctx, migrations, s.dialect, func(fn func(sqlstore.Querier) error) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return fn(querier{tx}) })
+	})
 }
 
 // maxAttempts bounds how often a write transaction runs when PostgreSQL aborts it to break a
@@ -128,7 +98,7 @@ func retryable(err error) bool {
 // Each statement of fn runs on the pool outside any transaction (no BEGIN/COMMIT round trips,
 // and pgx's statement cache applies); the statements of one View are not one snapshot.
 func (s *Store) View(ctx context.Context, fn func(roster.Tx) error) error {
-	return mapErr(fn(sqlstore.NewTx(poolQuerier{s.pool}, s.dialect)))
+	return mapErr(fn(sqlstore.NewTx(querier{s.pool}, s.dialect)))
 }
 
 // Update implements roster.Store.
@@ -151,9 +121,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Stats reports the pool, for metrics.
-func (s *Store) Stats() *pgxpool.Stat { return s.pool.Stat() }
-
 func mapErr(err error) error {
 	if err == nil {
 		return nil
@@ -169,30 +136,21 @@ func mapErr(err error) error {
 	return err
 }
 
-type querier struct{ tx pgx.Tx }
+// querier runs sqlstore's statements on a transaction or, for a View, on the pool.
+type querier struct {
+	db interface {
+		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	}
+}
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := q.tx.Exec(ctx, query, args...)
+	tag, err := q.db.Exec(ctx, query, args...)
 	return tag.RowsAffected(), err
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.tx.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return rows, nil
-}
-
-type poolQuerier struct{ pool *pgxpool.Pool }
-
-func (q poolQuerier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := q.pool.Exec(ctx, query, args...)
-	return tag.RowsAffected(), err
-}
-
-func (q poolQuerier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.pool.Query(ctx, query, args...)
+	rows, err := q.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/rosterhq/roster/store/sqlstore"
 )
 
-// Group commit. SQLite with synchronous=FULL pays one fsync per commit (about 3 ms here), which
-// caps one-transaction-per-write near 300 writes a second. Instead, writes queue for the one
+// Group commit. SQLite with synchronous=FULL pays one fsync per commit, which caps
+// one-transaction-per-write at the disk's fsync rate. Instead, writes queue for the one
 // writer connection; whoever is waiting when the writer is free shares the next transaction,
 // each inside its own savepoint, so a failing write rolls back alone. Every caller learns its
 // outcome only after the shared COMMIT, so a nil error still means "on disk".
@@ -118,7 +118,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	results := make([]error, len(batch))
 	err := s.setSynchronous(lazy)
 	if err == nil {
-		err = s.inBatchTx(s.batchBody(batch, results))
+		err = s.inTx(context.Background(), s.batchBody(batch, results))
 	}
 	s.wstmts.prepareMissed()
 	s.commits.Add(1)
@@ -197,18 +197,6 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 
 // errRolledBack ends a batch of one whose write failed: its own error is already recorded.
 var errRolledBack = errors.New("rolled back")
-
-func (s *Store) inBatchTx(fn func(*sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(context.Background(), nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return mapErr(tx.Commit())
-}
 
 // safeRun turns a panic in a write into that write's error instead of the writer's death.
 func safeRun(fn func(roster.Tx) error, tx roster.Tx) (err error) {

@@ -15,8 +15,9 @@ import (
 // Alone, that lets the WAL grow without end under sustained writes: SQLite rewinds the WAL (the
 // next transaction writes it from its first frame again) only when every frame is in the
 // database file, and by the time a background pass has copied the frames it saw, the writer
-// has appended more. Measured on this machine: 2 GB of WAL after 20 s of creates, every append
-// extending the file, and every page read by a reader searching a WAL index that grows with it.
+// has appended more: the WAL reached gigabytes under a sustained load of creates (measured in
+// docs/decisions.md), every append extending the file, and every page read by a reader searching
+// a WAL index that grows with it.
 //
 // So when a background pass finds more than walRewindFrames frames in the WAL, it runs more
 // passes until one finds little new (it has caught up with the writer) and then asks the write
@@ -25,8 +26,9 @@ import (
 // reading older frames, which takes a read's time; readers that start meanwhile read the
 // database file, every frame being in it. The writer's next transaction then rewinds the WAL and
 // writes over blocks the file already has. Writes queue during that checkpoint, about once a
-// second at full write load: 3 to 175 ms measured here, mostly its fsync calls, which cannot be
-// skipped (the database file must be on disk before the WAL is written over). A PASSIVE
+// second at full write load, for as long as its fsync calls take (docs/performance.md has the
+// times); they cannot be skipped (the database file must be on disk before the WAL is written
+// over). A PASSIVE
 // checkpoint by the writer would not wait, and a reader on an older snapshot would cancel the
 // rewind; under steady reads it nearly always did. journal_size_limit keeps a rewound file to
 // walLimitBytes.

@@ -8,10 +8,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 
@@ -53,38 +51,27 @@ var _ roster.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at path and applies pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
-	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"}
-	dsn := func(extra ...string) string {
-		q := url.Values{}
-		for _, p := range append(pragmas, extra...) {
-			q.Add("_pragma", p)
-		}
-		return fileURI(path) + "?" + q.Encode()
-	}
 	// The writer gets a large page cache so that a group-committed batch does not spill pages
 	// to the WAL before its commit; each reader a smaller one (RSS stays bounded).
-	writer, err := sql.Open("sqlite", dsn(writerCache, "wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walLimitBytes))+"&_txlock=immediate")
+	writer, err := sql.Open("sqlite", dsn(path, writerCache, "wal_autocheckpoint(0)", fmt.Sprintf("journal_size_limit(%d)", walLimitBytes))+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
 	writer.SetMaxOpenConns(1)
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
-	readers, err := sql.Open("sqlite", dsn("query_only(1)", readerCache))
+	readers, err := OpenReaders(path)
 	if err != nil {
 		writer.Close()
 		return nil, err
 	}
-	ckpt, err := sql.Open("sqlite", dsn())
+	ckpt, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		writer.Close()
 		readers.Close()
 		return nil, err
 	}
 	ckpt.SetMaxOpenConns(1)
-	n := max(4, 2*runtime.GOMAXPROCS(0))
-	readers.SetMaxOpenConns(n)
-	readers.SetMaxIdleConns(n)
 	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer), ckpt: ckpt,
 		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
@@ -96,6 +83,29 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	go s.writeLoop()
 	go s.checkpointLoop(s.ckpt)
 	return s, nil
+}
+
+// OpenReaders opens a pool of read-only connections to the database at path, as a Store's
+// readers are: the same pragmas, page cache and pool size. The benchmark's floor reads through
+// one, to measure what the driver alone costs.
+func OpenReaders(path string) (*sql.DB, error) {
+	readers, err := sql.Open("sqlite", dsn(path, "query_only(1)", readerCache))
+	if err != nil {
+		return nil, err
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	readers.SetMaxOpenConns(n)
+	readers.SetMaxIdleConns(n)
+	return readers, nil
+}
+
+// dsn is the driver's name for the database at path, with every connection's pragmas and extra.
+func dsn(path string, extra ...string) string {
+	q := url.Values{}
+	for _, p := range append([]string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "temp_store(MEMORY)"}, extra...) {
+		q.Add("_pragma", p)
+	}
+	return fileURI(path) + "?" + q.Encode()
 }
 
 // fileURI turns a file path into the SQLite URI that names it: the driver opens every DSN as a
@@ -111,40 +121,14 @@ func fileURI(path string) string {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = s.inTx(ctx, s.writer, func(tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, version)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlstore.Migrate(ctx, migrations, s.dialect, func(fn func(sqlstore.Querier) error) error {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(querier{tx: tx}) })
+	})
 }
 
-func (s *Store) inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// inTx runs fn in a transaction of the writer connection.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -180,7 +164,7 @@ func (s *Store) Close() error {
 	return errors.Join(s.readers.Close(), s.writer.Close(), s.ckpt.Close())
 }
 
-// DBs exposes the writer and reader pools, for metrics.
+// DBs exposes the writer and reader pools, for tests.
 func (s *Store) DBs() (writer, readers *sql.DB) { return s.writer, s.readers }
 
 func mapErr(err error) error {

@@ -119,13 +119,17 @@ func (w *writeStmts) close() {
 	w.stmts = nil
 }
 
-// querier runs a write transaction's statements, prepared where the cache has them.
+// querier runs a write transaction's statements, prepared where the cache has them; without a
+// cache (the migrations), each as it comes.
 type querier struct {
 	tx *sql.Tx
 	w  *writeStmts
 }
 
 func (q querier) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.w == nil {
+		return nil
+	}
 	if st := q.w.stmts[query]; st != nil {
 		return q.tx.StmtContext(ctx, st)
 	}

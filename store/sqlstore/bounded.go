@@ -288,8 +288,8 @@ func residual(f roster.Filter) roster.Filter {
 // residualFilter writes a residual equality as an expression of its column, which no index
 // serves: a group's first-field equality, carried into the walk of the rest of the order by
 // another field's index, would otherwise invite PostgreSQL to read the whole group by the first
-// field's index and sort it (its estimate of a one-value group of one account is a few rows;
-// the bench's tie group, 1,000 rows, took 25 ms a page that way).
+// field's index and sort it (its estimate of a one-value group of one account is a few rows,
+// whatever the group's size, and each page then sorts the whole group).
 func residualFilter(l listing, f roster.Filter) (string, []any, bool) {
 	field, ok := strings.CutPrefix(f.Field, residualMark)
 	if !ok {

@@ -29,6 +29,9 @@ type listing struct {
 	scope map[string]bool
 }
 
+// listings describes the indexes the migrations (migrations/*.sql, the one declaration of
+// them) leave on each table, as far as a list needs to know them: oneIndex and scope.
+// TestQueryPlans (store/plan_test.go) fails on either engine when the two part ways.
 var listings = map[string]listing{
 	"accounts": {base: `SELECT ` + accountCols + ` FROM accounts WHERE deleted_at IS NULL`, columns: accountColumns, special: accountStatusFilter,
 		ties: []string{"id"}, kinds: roster.AccountListing.Fields, scope: map[string]bool{"id": true, "slug": true}},

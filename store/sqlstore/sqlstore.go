@@ -1,6 +1,8 @@
-// Package sqlstore holds roster's SQL, written once for both engines. An engine package opens
-// the connections, owns the migrations, maps driver errors to roster's and hands this package a
-// Querier; the only dialect difference left is the placeholder style.
+// Package sqlstore holds roster's SQL, written once for both engines: the statements and their
+// row encoding, the list reads, the migration runner and the indexes (migrations/). An engine
+// package opens the connections, declares its tables in its own column types (its migrations/),
+// maps driver errors to roster's and hands this package a Querier; what else differs between
+// engines is the Dialect.
 package sqlstore
 
 import (

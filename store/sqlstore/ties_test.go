@@ -117,7 +117,8 @@ func seedTies(t *testing.T, storeURL, driver, dsn string) *sql.DB {
 			}
 			rels = append(rels, roster.Relationship{AccountID: tieAccount, EntityID: e.ID, Type: "account_holder", CreatedAt: at})
 		}
-		return tx.InsertRelationships(ctx, rels)
+		_, err := tx.InsertRelationships(ctx, rels)
+		return err
 	})
 	st.Close()
 	if err != nil {

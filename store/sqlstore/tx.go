@@ -3,9 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -84,6 +82,12 @@ func queryOne[T any](ctx context.Context, t *Tx, scan func(Rows) (T, error), sql
 	return rows[0], nil
 }
 
+// scanInt reads a row of one integer (a count).
+func scanInt(r Rows) (int, error) {
+	var n int
+	return n, r.Scan(&n)
+}
+
 func notFoundIfNone(n int64, err error) error {
 	if err != nil {
 		return err
@@ -123,21 +127,9 @@ func nullIfEmpty(s string) any {
 
 // --- accounts ---
 
-const accountCols = `id, name, slug, status, created_at, updated_at`
-
-func scanAccount(r Rows) (roster.Account, error) {
-	var a roster.Account
-	var status string
-	var created, updated int64
-	err := r.Scan(&a.ID, &a.Name, &a.Slug, &status, &created, &updated)
-	a.Status, a.CreatedAt, a.UpdatedAt = roster.AccountStatus(status), fromMicros(created), fromMicros(updated)
-	return a, err
-}
-
 // InsertAccount implements roster.Tx.
 func (t *Tx) InsertAccount(ctx context.Context, a *roster.Account) error {
-	_, err := t.exec(ctx, `INSERT INTO accounts (id, name, slug, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Name, a.Slug, string(a.Status), micros(a.CreatedAt), micros(a.UpdatedAt))
+	_, err := t.exec(ctx, `INSERT INTO accounts (`+accountCols+`) VALUES (?, ?, ?, ?, ?, ?)`, AccountRow(make([]any, 0, 6), a)...)
 	return err
 }
 
@@ -278,18 +270,12 @@ func (t *Tx) TouchKey(ctx context.Context, id string, at time.Time) error {
 
 // CountKeys implements roster.Tx. Deleted keys are not counted, like everywhere else.
 func (t *Tx) CountKeys(ctx context.Context) (int, error) {
-	return queryOne(ctx, t, func(r Rows) (int, error) {
-		var n int
-		return n, r.Scan(&n)
-	}, `SELECT COUNT(*) FROM api_keys WHERE deleted_at IS NULL`)
+	return queryOne(ctx, t, scanInt, `SELECT COUNT(*) FROM api_keys WHERE deleted_at IS NULL`)
 }
 
 // CountActiveKeys implements roster.Tx.
 func (t *Tx) CountActiveKeys(ctx context.Context, accountID string, now time.Time) (int, error) {
-	return queryOne(ctx, t, func(r Rows) (int, error) {
-		var n int
-		return n, r.Scan(&n)
-	}, `SELECT COUNT(*) FROM api_keys WHERE account_id = ? AND deleted_at IS NULL AND NOT revoked AND (expires_at IS NULL OR expires_at > ?)`,
+	return queryOne(ctx, t, scanInt, `SELECT COUNT(*) FROM api_keys WHERE account_id = ? AND deleted_at IS NULL AND NOT revoked AND (expires_at IS NULL OR expires_at > ?)`,
 		accountID, micros(now))
 }
 
@@ -303,81 +289,9 @@ func (t *Tx) ListKeys(ctx context.Context, q roster.ListQuery) ([]roster.APIKey,
 
 // --- entities ---
 
-const entityCols = `id, account_id, name, module_ids, source, recipient, description, deprecated, see, field_suffix,
-	invitation_id, flow_ids, logo_url, website, time_zone, trustedform_certified_vendor, created_at, updated_at`
-
-func scanEntity(r Rows) (roster.Entity, error) {
-	var e roster.Entity
-	var modules, flows string
-	var created, updated int64
-	err := r.Scan(&e.ID, &e.AccountID, &e.Name, &modules, &e.Source, &e.Recipient, &e.Description, &e.Deprecated, &e.See,
-		&e.FieldSuffix, &e.InvitationID, &flows, &e.LogoURL, &e.Website, &e.TimeZone, &e.TrustedFormCertifiedVendor, &created, &updated)
-	if err != nil {
-		return e, err
-	}
-	e.CreatedAt, e.UpdatedAt = fromMicros(created), fromMicros(updated)
-	if e.ModuleIDs, err = decodeList(modules); err != nil {
-		return e, fmt.Errorf("entity %s module_ids: %w", e.ID, err)
-	}
-	if e.FlowIDs, err = decodeList(flows); err != nil {
-		return e, fmt.Errorf("entity %s flow_ids: %w", e.ID, err)
-	}
-	return e, nil
-}
-
-// decodeList reads a list stored by JSONList. Lists of plain strings (no escapes), the usual
-// case, are cut out directly; anything else goes through encoding/json.
-func decodeList(s string) ([]string, error) {
-	if s == "[]" {
-		return []string{}, nil
-	}
-	if len(s) >= 4 && s[0] == '[' && s[1] == '"' && s[len(s)-2] == '"' && s[len(s)-1] == ']' && !strings.ContainsRune(s, '\\') {
-		parts := strings.Split(s[2:len(s)-2], `","`)
-		ok := true
-		for _, p := range parts {
-			if strings.ContainsRune(p, '"') {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return parts, nil
-		}
-	}
-	var out []string
-	if err := json.Unmarshal([]byte(s), &out); err != nil {
-		return nil, err
-	}
-	if out == nil {
-		out = []string{}
-	}
-	return out, nil
-}
-
-// JSONList is how both engines store a list column (module_ids, flow_ids): a JSON array, []
-// when empty, with <, > and & as themselves and not escaped as encoding/json's default would,
-// so that decodeList's plain-string path reads them (an escaped list takes encoding/json, about
-// ten times the CPU: most of a page of 8 MiB of such lists).
-func JSONList(s []string) string {
-	if len(s) == 0 {
-		return "[]"
-	}
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)
-	return strings.TrimSuffix(b.String(), "\n")
-}
-
-func entityArgs(e *roster.Entity) []any {
-	return []any{e.ID, e.AccountID, e.Name, JSONList(e.ModuleIDs), e.Source, e.Recipient, e.Description, e.Deprecated, e.See,
-		e.FieldSuffix, e.InvitationID, JSONList(e.FlowIDs), e.LogoURL, e.Website, e.TimeZone, e.TrustedFormCertifiedVendor,
-		micros(e.CreatedAt), micros(e.UpdatedAt)}
-}
-
 // InsertEntity implements roster.Tx.
 func (t *Tx) InsertEntity(ctx context.Context, e *roster.Entity) error {
-	_, err := t.exec(ctx, `INSERT INTO entities (`+entityCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, entityArgs(e)...)
+	_, err := t.exec(ctx, `INSERT INTO entities (`+entityCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, EntityRow(make([]any, 0, 18), e)...)
 	return err
 }
 
@@ -398,7 +312,7 @@ func (t *Tx) LockEntity(ctx context.Context, id string) (roster.Entity, error) {
 
 // UpdateEntity implements roster.Tx.
 func (t *Tx) UpdateEntity(ctx context.Context, e *roster.Entity) error {
-	args := entityArgs(e)
+	args := EntityRow(make([]any, 0, 18), e)
 	return notFoundIfNone(t.exec(ctx, `UPDATE entities SET name = ?, module_ids = ?, source = ?, recipient = ?, description = ?,
 		deprecated = ?, see = ?, field_suffix = ?, invitation_id = ?, flow_ids = ?, logo_url = ?, website = ?, time_zone = ?,
 		trustedform_certified_vendor = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL`,
@@ -406,11 +320,14 @@ func (t *Tx) UpdateEntity(ctx context.Context, e *roster.Entity) error {
 }
 
 // DeleteEntity implements roster.Tx.
-func (t *Tx) DeleteEntity(ctx context.Context, id string) error {
-	if _, err := t.exec(ctx, `DELETE FROM relationships WHERE entity_id = ?`, id); err != nil {
-		return err
+func (t *Tx) DeleteEntity(ctx context.Context, id string) ([]roster.Relationship, error) {
+	removed, err := queryRows(ctx, t, scanRelationship,
+		`DELETE FROM relationships WHERE entity_id = ? RETURNING `+relationshipCols, id)
+	if err != nil {
+		return nil, err
 	}
-	return notFoundIfNone(t.exec(ctx, `DELETE FROM entities WHERE id = ? AND deleted_at IS NULL`, id))
+	sortRelationships(removed)
+	return removed, notFoundIfNone(t.exec(ctx, `DELETE FROM entities WHERE id = ? AND deleted_at IS NULL`, id))
 }
 
 var entityColumns = map[string]string{"id": "id", "account_id": "account_id", "name": "name", "source": "source",
@@ -445,35 +362,41 @@ func (t *Tx) ExistingEntities(ctx context.Context, accountID string, ids []strin
 
 // InsertRelationships implements roster.Tx.
 // All rows go in one statement (one statement shape per batch size, at most roster.MaxBatch).
-func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) error {
+func (t *Tx) InsertRelationships(ctx context.Context, rs []roster.Relationship) ([]roster.Relationship, error) {
 	if len(rs) == 0 {
-		return nil
+		return nil, nil
 	}
 	// Rows go in in one order (entity, type) whatever the request's, so two batches that share
 	// entities wait for each other instead of each holding a row the other needs (a deadlock).
 	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b roster.Relationship) int {
-		return cmp.Or(cmp.Compare(a.EntityID, b.EntityID), cmp.Compare(a.Type, b.Type))
-	})
+	sortRelationships(rs)
 	var b strings.Builder
-	b.WriteString(`INSERT INTO relationships (account_id, entity_id, relationship_type, created_at) VALUES `)
+	b.WriteString(`INSERT INTO relationships (` + relationshipCols + `) VALUES `)
 	args := make([]any, 0, 4*len(rs))
-	for i, r := range rs {
+	for i := range rs {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString("(?, ?, ?, ?)")
-		args = append(args, r.AccountID, r.EntityID, r.Type, micros(r.CreatedAt))
+		args = RelationshipRow(args, &rs[i])
 	}
-	b.WriteString(` ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING`)
-	_, err := t.exec(ctx, b.String(), args...)
-	return err
+	b.WriteString(` ON CONFLICT (account_id, entity_id, relationship_type) DO NOTHING RETURNING ` + relationshipCols)
+	created, err := queryRows(ctx, t, scanRelationship, b.String(), args...)
+	sortRelationships(created)
+	return created, err
+}
+
+// sortRelationships puts relationships in (entity, type) order.
+func sortRelationships(rs []roster.Relationship) {
+	slices.SortFunc(rs, func(a, b roster.Relationship) int {
+		return cmp.Or(cmp.Compare(a.EntityID, b.EntityID), cmp.Compare(a.Type, b.Type))
+	})
 }
 
 // DeleteRelationship implements roster.Tx.
-func (t *Tx) DeleteRelationship(ctx context.Context, r roster.Relationship) error {
-	return notFoundIfNone(t.exec(ctx, `DELETE FROM relationships WHERE account_id = ? AND entity_id = ? AND relationship_type = ?`,
-		r.AccountID, r.EntityID, r.Type))
+func (t *Tx) DeleteRelationship(ctx context.Context, r roster.Relationship) (roster.Relationship, error) {
+	return queryOne(ctx, t, scanRelationship, `DELETE FROM relationships WHERE account_id = ? AND entity_id = ? AND relationship_type = ?
+		RETURNING `+relationshipCols, r.AccountID, r.EntityID, r.Type)
 }
 
 var relationshipColumns = map[string]string{"account_id": "account_id", "entity_id": "entity_id",
@@ -481,13 +404,7 @@ var relationshipColumns = map[string]string{"account_id": "account_id", "entity_
 
 // ListRelationships implements roster.Tx.
 func (t *Tx) ListRelationships(ctx context.Context, q roster.ListQuery) ([]roster.Relationship, error) {
-	return listPage(ctx, t, "relationships", q, func(r Rows) (roster.Relationship, error) {
-		var rel roster.Relationship
-		var created int64
-		err := r.Scan(&rel.AccountID, &rel.EntityID, &rel.Type, &created)
-		rel.CreatedAt = fromMicros(created)
-		return rel, err
-	}, roster.RelationshipValue)
+	return listPage(ctx, t, "relationships", q, scanRelationship, roster.RelationshipValue)
 }
 
 // --- idempotency ---

@@ -148,7 +148,7 @@ func testReadForUpdate(t *testing.T, s roster.Store) {
 		wantErr(t, "LockCaller with another account", err, roster.ErrNotFound)
 	})
 	t.Run("deleted", func(t *testing.T) {
-		update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, e.ID) })
+		update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, e.ID)) })
 		err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
 			_, err := tx.EntityForUpdate(ctx, e.ID)
 			return err
@@ -191,7 +191,7 @@ func testRelationshipsRaceDelete(t *testing.T, s roster.Store) {
 			if _, err := tx.EntityForUpdate(ctx, victim); err != nil {
 				return err
 			}
-			return tx.DeleteEntity(ctx, victim)
+			return errOnly(tx.DeleteEntity(ctx, victim))
 		}
 		ids := []string{other.ID, victim}
 		if i%2 == 1 {
@@ -207,7 +207,7 @@ func testRelationshipsRaceDelete(t *testing.T, s roster.Store) {
 				rs = append(rs, roster.Relationship{AccountID: a.ID, EntityID: id, Type: "authorized_user", CreatedAt: at(time.Minute)})
 			}
 		}
-		return tx.InsertRelationships(ctx, rs)
+		return errOnly(tx.InsertRelationships(ctx, rs))
 	})
 	live := map[string]bool{other.ID: true}
 	for i := lockWriters / 2 * lockRounds; i < n; i++ {

@@ -475,10 +475,10 @@ func testAccountSoftDelete(t *testing.T, s roster.Store) {
 	eKept := newEntity(kept.ID, "kept entity", at(3*time.Second))
 	insertEntities(t, s, &eGone, &eKept)
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
-		return tx.InsertRelationships(ctx, []roster.Relationship{
+		return errOnly(tx.InsertRelationships(ctx, []roster.Relationship{
 			{AccountID: gone.ID, EntityID: eGone.ID, Type: "account_holder", CreatedAt: at(4 * time.Second)},
 			{AccountID: kept.ID, EntityID: eKept.ID, Type: "account_holder", CreatedAt: at(4 * time.Second)},
-		})
+		}))
 	})
 	if n := countKeys(t, s); n != 3 {
 		t.Fatalf("CountKeys before delete = %d, want 3", n)
@@ -890,9 +890,15 @@ func testDeleteEntity(t *testing.T, s roster.Store) {
 		{AccountID: a.ID, EntityID: e1.ID, Type: "authorized_user", CreatedAt: at(3 * time.Second)},
 		{AccountID: a.ID, EntityID: e2.ID, Type: "account_holder", CreatedAt: at(4 * time.Second)},
 	}
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.InsertRelationships(ctx, rels) })
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.InsertRelationships(ctx, rels)) })
 
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, e1.ID) })
+	var removed []roster.Relationship
+	update(t, s, func(ctx context.Context, tx roster.Tx) error {
+		var err error
+		removed, err = tx.DeleteEntity(ctx, e1.ID)
+		return err
+	})
+	same(t, "the relationships DeleteEntity removed", removed, rels[:2])
 	_, err := getEntity(t, s, e1.ID)
 	wantErr(t, "Entity after DeleteEntity", err, roster.ErrNotFound)
 	if _, err := getEntity(t, s, e2.ID); err != nil {
@@ -902,9 +908,11 @@ func testDeleteEntity(t *testing.T, s roster.Store) {
 	same(t, "relationships after DeleteEntity", listRelationships(t, s, relQuery(roster.Filter{Field: "account_id", Value: a.ID})), rels[2:])
 	same(t, "relationships of the deleted entity", len(listRelationships(t, s, relQuery(roster.Filter{Field: "entity_id", Value: e1.ID}))), 0)
 
-	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, e1.ID) })
+	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, e1.ID)) })
 	wantErr(t, "DeleteEntity repeated", err, roster.ErrNotFound)
-	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, roster.NewID(base)) })
+	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
+		return errOnly(tx.DeleteEntity(ctx, roster.NewID(base)))
+	})
 	wantErr(t, "DeleteEntity of a missing id", err, roster.ErrNotFound)
 	err = updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.UpdateEntity(ctx, &e1) })
 	wantErr(t, "UpdateEntity of a deleted entity", err, roster.ErrNotFound)
@@ -926,7 +934,7 @@ func testExistingEntities(t *testing.T, s roster.Store) {
 	a3 := newEntity(a.ID, "a3", at(time.Second))
 	b1 := newEntity(b.ID, "b1", at(time.Second))
 	insertEntities(t, s, &a1, &a2, &a3, &b1)
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, a3.ID) })
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, a3.ID)) })
 
 	existing := func(account string, ids ...string) map[string]bool {
 		var m map[string]bool
@@ -971,22 +979,29 @@ func testRelationships(t *testing.T, s roster.Store) {
 	}
 	t1, t2, t3 := at(time.Minute), at(2*time.Minute), at(3*time.Minute)
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
-		return tx.InsertRelationships(ctx, []roster.Relationship{
+		return errOnly(tx.InsertRelationships(ctx, []roster.Relationship{
 			r(a.ID, e1.ID, "account_holder", t1),
 			r(a.ID, e2.ID, "authorized_signer", t1),
 			r(a.ID, e1.ID, "account_holder", t3), // a duplicate in the same batch
 			r(a.ID, e1.ID, "authorized_user", t2),
-		})
+		}))
 	})
+	var created []roster.Relationship
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
-		return tx.InsertRelationships(ctx, []roster.Relationship{
+		var err error
+		created, err = tx.InsertRelationships(ctx, []roster.Relationship{
 			r(a.ID, e1.ID, "account_holder", t3), // exists: kept as it was
 			r(a.ID, e3.ID, "authorized_signer", t2),
 			r(a.ID, e2.ID, "account_holder", t1),
 			r(b.ID, f1.ID, "account_holder", t1),
 		})
+		return err
 	})
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.InsertRelationships(ctx, nil) })
+	// What was added, in (entity, type) order; the pair that existed is not among them.
+	wantAdded := []roster.Relationship{r(a.ID, e2.ID, "account_holder", t1), r(a.ID, e3.ID, "authorized_signer", t2), r(b.ID, f1.ID, "account_holder", t1)}
+	slices.SortFunc(wantAdded, func(x, y roster.Relationship) int { return strings.Compare(x.EntityID+x.Type, y.EntityID+y.Type) })
+	same(t, "InsertRelationships' added rows", created, wantAdded)
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.InsertRelationships(ctx, nil)) })
 
 	want := []roster.Relationship{
 		r(a.ID, e1.ID, "account_holder", t1),
@@ -1013,7 +1028,7 @@ func testRelationships(t *testing.T, s roster.Store) {
 
 	// Delete one; then it, and relationships that never were, are not found.
 	update(t, s, func(ctx context.Context, tx roster.Tx) error {
-		return tx.DeleteRelationship(ctx, roster.Relationship{AccountID: a.ID, EntityID: e1.ID, Type: "account_holder"})
+		return errOnly(tx.DeleteRelationship(ctx, roster.Relationship{AccountID: a.ID, EntityID: e1.ID, Type: "account_holder"}))
 	})
 	for name, rel := range map[string]roster.Relationship{
 		"deleted":       {AccountID: a.ID, EntityID: e1.ID, Type: "account_holder"},
@@ -1021,7 +1036,7 @@ func testRelationships(t *testing.T, s roster.Store) {
 		"other account": {AccountID: b.ID, EntityID: e2.ID, Type: "account_holder"},
 		"no entity":     {AccountID: a.ID, EntityID: roster.NewID(base), Type: "account_holder"},
 	} {
-		err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteRelationship(ctx, rel) })
+		err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteRelationship(ctx, rel)) })
 		wantErr(t, "DeleteRelationship "+name, err, roster.ErrNotFound)
 	}
 	same(t, "ListRelationships after delete", listRelationships(t, s, relQuery(roster.Filter{Field: "account_id", Value: a.ID})),
@@ -1405,7 +1420,7 @@ func testPaginateEntities(t *testing.T, s roster.Store) {
 	insertEntities(t, s, all...)
 	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteAccount(ctx, gone.ID, at(time.Hour)) })
 	// A hard-deleted entity never shows either.
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.DeleteEntity(ctx, all[0].ID) })
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.DeleteEntity(ctx, all[0].ID)) })
 
 	var live, ofA, formOfA, deprecated []roster.Entity
 	for _, e := range all[1:] {
@@ -1537,7 +1552,7 @@ func testPaginateRelationships(t *testing.T, s roster.Store) {
 			rels = append(rels, roster.Relationship{AccountID: acct, EntityID: e.ID, Type: typ, CreatedAt: at(time.Duration((i+j)%3) * time.Second)})
 		}
 	}
-	update(t, s, func(ctx context.Context, tx roster.Tx) error { return tx.InsertRelationships(ctx, rels) })
+	update(t, s, func(ctx context.Context, tx roster.Tx) error { return errOnly(tx.InsertRelationships(ctx, rels)) })
 	ofA := filterRels(rels, func(r roster.Relationship) bool { return r.AccountID == a.ID })
 	signersOfA := filterRels(ofA, func(r roster.Relationship) bool { return r.Type == "authorized_signer" })
 	for _, sp := range sortParams(roster.RelationshipListing) {
@@ -1552,6 +1567,9 @@ func testPaginateRelationships(t *testing.T, s roster.Store) {
 		walk(t, s, relationshipLister, sp, map[string]string{"account_id": a.ID, "entity_id": first}, 1, expectOrder(t, relationshipLister, sp, ofFirst))
 	}
 }
+
+// errOnly drops a write's result where a test needs only its error.
+func errOnly[T any](_ T, err error) error { return err }
 
 // --- idempotency ---
 

@@ -9,14 +9,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	_ "modernc.org/sqlite" // the one-SELECT floor on SQLite
+
+	"github.com/rosterhq/roster/store/sqlite"
 )
 
 // The floors: what this machine serves with nothing of roster in the way. "nodb" is a bare
@@ -138,20 +137,12 @@ func openFloorDB(ctx context.Context, database string) (func(context.Context, st
 	}
 }
 
-// openFloorSQLite opens the benchmark's SQLite file with the pragmas and pool size of roster's
-// readers.
+// openFloorSQLite opens the benchmark's SQLite file as roster's readers open it.
 func openFloorSQLite(ctx context.Context, database string) (*sql.DB, error) {
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "query_only(1)"} {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", sqliteURI(strings.TrimPrefix(database, "sqlite:"))+"?"+q.Encode())
+	db, err := sqlite.OpenReaders(strings.TrimPrefix(database, "sqlite:"))
 	if err != nil {
 		return nil, err
 	}
-	n := max(4, 2*runtime.GOMAXPROCS(0))
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -170,16 +161,6 @@ func openFloorPostgres(ctx context.Context, database string) (*pgxpool.Pool, err
 		return nil, err
 	}
 	return pool, nil
-}
-
-// sqliteURI turns a file path into the SQLite URI that names it, as store/sqlite does: "?",
-// "#" and "%" would otherwise be read as URI syntax.
-func sqliteURI(path string) string {
-	escaped := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path)
-	if strings.HasPrefix(path, "/") {
-		return "file://" + escaped
-	}
-	return "file:" + escaped
 }
 
 // floorEntity is an entity row as the list floor reads it: every column, the way a plain
