@@ -91,7 +91,7 @@ func DecodeAccountCreate(v any) (AccountCreate, error) {
 		if checkSlug(&b.Problems, slug.V) {
 			in.Slug = slug.V
 		}
-	} else if nameOK {
+	} else if nameOK && !b.Given("slug") { // derived only when omitted or null (SPEC §7)
 		in.Slug = DeriveSlug(in.Name)
 		if StrLen(in.Slug) < 2 {
 			b.Problems.Add("string_too_short", "String should have at least 2 characters (the slug derived from name)", "body", "slug")
@@ -196,7 +196,7 @@ func slugTaken(err error) error {
 
 // CreateAccount makes an account from a create body (SPEC §7).
 func (s *Service) CreateAccount(ctx context.Context, r *Request, body []byte) (Account, error) {
-	return write(ctx, s, r, mutation[Account]{mode: Shared, prepare: func(ps *Problems) (operation[Account], error) {
+	return write(ctx, s, r, mutation[Account]{action: "account.create", mode: Shared, prepare: func(ps *Problems) (operation[Account], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -290,7 +290,7 @@ func (s *Service) ListAccounts(ctx context.Context, p Principal, req PageRequest
 // only when the value would change).
 func (s *Service) PatchAccount(ctx context.Context, r *Request, id string, body []byte) (Account, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[Account]{mode: Exclusive, prepare: func(ps *Problems) (operation[Account], error) {
+	return write(ctx, s, r, mutation[Account]{action: "account.update", mode: Exclusive, prepare: func(ps *Problems) (operation[Account], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err

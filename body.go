@@ -78,6 +78,12 @@ func (b *Body) get(name string, required bool) (any, bool) {
 	return v, ok
 }
 
+// Given reports whether the body holds the field with a value other than null, valid or not.
+func (b *Body) Given(name string) bool {
+	v, ok := b.m[name]
+	return ok && v != nil
+}
+
 // String reads a string field.
 func (b *Body) String(name string, required bool) Opt[string] {
 	v, ok := b.get(name, required)

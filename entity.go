@@ -376,7 +376,7 @@ func entityAccount(p Principal, in EntityInput) (string, Problems, error) {
 // CreateEntity makes an entity from a create body (SPEC §8).
 func (s *Service) CreateEntity(ctx context.Context, r *Request, body []byte) (Entity, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
+	return write(ctx, s, r, mutation[Entity]{action: "entity.create", mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -449,15 +449,7 @@ func lockEntity(ctx context.Context, tx Tx, p Principal, id string) (Entity, err
 }
 
 func findEntityWith(ctx context.Context, read func(context.Context, string) (Entity, error), p Principal, id string) (Entity, error) {
-	notFound := Errorf(CodeNotFound, "entity not found")
-	if id == "" {
-		return Entity{}, notFound
-	}
-	e, err := read(ctx, id)
-	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && e.AccountID != p.AccountID {
-		return Entity{}, notFound
-	}
-	return e, err
+	return findOwned(ctx, read, func(e Entity) string { return e.AccountID }, p, id, "entity")
 }
 
 // Entity reads one entity p may see.
@@ -472,7 +464,7 @@ func (s *Service) Entity(ctx context.Context, p Principal, rawID string) (Entity
 // UpdateEntity replaces (EntityReplace) or patches (EntityPatch) an entity.
 func (s *Service) UpdateEntity(ctx context.Context, r *Request, rawID string, body []byte, mode EntityMode) (Entity, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
+	return write(ctx, s, r, mutation[Entity]{action: "entity.update", mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
 		id, idErr := parsePathID(KindEntity, rawID, "id")
 		v, err := decodeBody(body)
 		if err != nil {
@@ -515,7 +507,7 @@ func (s *Service) updateEntity(ctx context.Context, tx Tx, ch *changes, p Princi
 // DeleteEntity removes an entity and its relationships, returning it as it was.
 func (s *Service) DeleteEntity(ctx context.Context, r *Request, rawID string) (Entity, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[Entity]{mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
+	return write(ctx, s, r, mutation[Entity]{action: "entity.delete", mode: Shared, prepare: func(ps *Problems) (operation[Entity], error) {
 		id, err := parsePathID(KindEntity, rawID, "id")
 		if err != nil {
 			return nil, err

@@ -178,7 +178,7 @@ func (s *Service) CreateKey(ctx context.Context, r *Request, body []byte) (Creat
 	p := r.Principal
 	var in KeyCreate
 	secret := NewSecret()
-	return write(ctx, s, r, mutation[CreatedKey]{mode: Exclusive, prepare: func(ps *Problems) (operation[CreatedKey], error) {
+	return write(ctx, s, r, mutation[CreatedKey]{action: "api_key.create", mode: Exclusive, prepare: func(ps *Problems) (operation[CreatedKey], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -307,15 +307,7 @@ func lockKey(ctx context.Context, tx Tx, p Principal, id string) (APIKey, error)
 }
 
 func findKeyWith(ctx context.Context, read func(context.Context, string) (APIKey, error), p Principal, id string) (APIKey, error) {
-	notFound := Errorf(CodeNotFound, "key not found")
-	if id == "" {
-		return APIKey{}, notFound
-	}
-	k, err := read(ctx, id)
-	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && k.AccountID != p.AccountID {
-		return APIKey{}, notFound
-	}
-	return k, err
+	return findOwned(ctx, read, func(k APIKey) string { return k.AccountID }, p, id, "key")
 }
 
 // KeyPatch is a validated key update.
@@ -355,7 +347,7 @@ func decodeKeyPatch(v any) (KeyPatch, error) {
 // PatchKey renames, revokes or deletes a key. Revocation is final.
 func (s *Service) PatchKey(ctx context.Context, r *Request, rawID string, body []byte) (APIKey, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[APIKey]{mode: Exclusive, prepare: func(ps *Problems) (operation[APIKey], error) {
+	return write(ctx, s, r, mutation[APIKey]{action: "api_key.update", mode: Exclusive, prepare: func(ps *Problems) (operation[APIKey], error) {
 		id, idErr := parsePathID(KindKey, rawID, "key_id")
 		v, err := decodeBody(body)
 		if err != nil {

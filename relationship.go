@@ -126,7 +126,7 @@ type BatchResult struct {
 // is a not_found problem. A batch needs an Idempotency-Key (SPEC §9).
 func (s *Service) CreateRelationships(ctx context.Context, r *Request, accountID string, body []byte) (BatchResult, error) {
 	p := r.Principal
-	return write(ctx, s, r, mutation[BatchResult]{mode: Shared, keyRequired: true, prepare: func(ps *Problems) (operation[BatchResult], error) {
+	return write(ctx, s, r, mutation[BatchResult]{action: "relationship.create", mode: Shared, keyRequired: true, prepare: func(ps *Problems) (operation[BatchResult], error) {
 		v, err := decodeBody(body)
 		if err != nil {
 			return nil, err
@@ -286,7 +286,7 @@ const DeleteRelationshipsResultLimit = 100
 // route's access) and answers with the account's first 100 remaining relationships in list
 // order.
 func (s *Service) DeleteRelationship(ctx context.Context, r *Request, accountID, rawEntityID, typ string) ([]Relationship, error) {
-	return write(ctx, s, r, mutation[[]Relationship]{mode: Shared, prepare: func(ps *Problems) (operation[[]Relationship], error) {
+	return write(ctx, s, r, mutation[[]Relationship]{action: "relationship.delete", mode: Shared, prepare: func(ps *Problems) (operation[[]Relationship], error) {
 		entity, ok := ParseID(KindEntity, rawEntityID)
 		if !ok {
 			ps.Add("string_pattern_mismatch", "String should match pattern '"+KindEntity.Pattern()+"'", "path", "entity_id")

@@ -23,6 +23,8 @@ type Request struct {
 	Render func(v any) (status int, body []byte, err error)
 	Saved  func(v any) (status int, body []byte, err error)
 
+	// Action names the write ("entity.update"), set when it starts.
+	Action string
 	// Changes are what the write did, set once it has committed.
 	Changes []Change
 	// Replayed, Status and Body are set by a write that answered from an earlier request's saved
@@ -38,6 +40,8 @@ func Operator() *Request { return &Request{Principal: System} }
 
 // mutation is one kind of write: how it reads its request and the operation it then runs.
 type mutation[T any] struct {
+	// action names the write as audit records do: "entity.update", "api_key.create"…
+	action string
 	// mode is how the write holds its caller's account (holdPrincipal).
 	mode LockMode
 	// keyRequired makes Idempotency-Key mandatory (a relationship batch, SPEC §9).
@@ -61,6 +65,7 @@ type operation[T any] func(tx Tx, ch *changes) (T, error)
 // A replay returns the zero T with r.Replayed set.
 func write[T any](ctx context.Context, s *Service, r *Request, m mutation[T]) (T, error) {
 	var zero T
+	r.Action = m.action
 	var ps Problems
 	op, err := m.prepare(&ps)
 	if err != nil {

@@ -48,10 +48,10 @@ func TestOpenAPIDocsInBrowser(t *testing.T) {
 	dom := oaChromium(t, "--dump-dom", page)
 
 	// Every operation of the document is on the page.
-	ops := d.oaOperations()
+	ops := d.Operations()
 	for _, op := range ops {
-		if !strings.Contains(dom, `data-path="`+op.path+`"`) {
-			t.Errorf("the page does not list %s %s", op.method, op.path)
+		if !strings.Contains(dom, `data-path="`+op.Path+`"`) {
+			t.Errorf("the page does not list %s %s", op.Method, op.Path)
 		}
 	}
 	if n := strings.Count(dom, `class="opblock-summary-path" data-path=`); n != len(ops) {
