@@ -378,6 +378,7 @@ func oaFullEntityBody(name string) map[string]any {
 func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		d := oaLoad(t, e)
+		e.client = webNoRedirect(e.client) // a redirect is an answer to check, not to follow
 		super := e.super
 		do := func(c oaCall) resp { t.Helper(); return d.oaDo(t, e, c) }
 
@@ -432,7 +433,9 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 			{"GET /readyz", oaCall{"", "GET", "/readyz", nil, nil, 200}},
 			{"GET /metrics", oaCall{"", "GET", "/metrics", nil, nil, 200}},
 			{"GET /openapi.json", oaCall{"", "GET", "/openapi.json", nil, nil, 200}},
+			{"GET /", oaCall{"", "GET", "/", nil, nil, 302}},
 			{"GET /docs", oaCall{"", "GET", "/docs", nil, nil, 200}},
+			{"GET /docs/", oaCall{"", "GET", "/docs/", nil, nil, 302}},
 			{"GET /docs/{file}", oaCall{"", "GET", "/docs/swagger-ui.css", nil, nil, 200}},
 			{"POST /v1/accounts", oaCall{super, "POST", "/v1/accounts", map[string]any{"name": "OA Created", "slug": "oa-created"}, nil, 201}},
 			{"GET /v1/accounts", oaCall{super, "GET", "/v1/accounts?limit=2", nil, nil, 200}},

@@ -1405,7 +1405,7 @@ func (f *rzFuzz) rzCheck(method, target string, r resp) [][2]string {
 	status := strconv.Itoa(r.Status)
 	surface := oaSurface(decoded)
 	tpl := d.oaTemplate(rawPath)
-	if path.Clean(decoded) != decoded {
+	if c := path.Clean(decoded); c != decoded && c+"/" != decoded { // as the server: a trailing slash is clean
 		tpl = ""
 	}
 	item, _ := d.paths[tpl].(map[string]any)
