@@ -524,3 +524,34 @@ func TestOpenAPIAndDocsAreServed(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIRequestsHaveNoDefaults: no schema a request body uses declares a default.
+// openapi-typescript (and others) read a default as "always present" and make the field
+// required in the request type; what the server does with an omitted field is said in words.
+func TestOpenAPIRequestsHaveNoDefaults(t *testing.T) {
+	doc := loadOpenAPI(t)
+	seen := map[string]bool{}
+	var visit func(where string, v any)
+	visit = func(where string, v any) {
+		walk(v, where, func(path string, m map[string]any) {
+			if _, ok := m["default"]; ok {
+				t.Errorf("%s: default %v in a request schema", path, m["default"])
+			}
+			if ref, ok := m["$ref"].(string); ok && !seen[ref] {
+				seen[ref] = true
+				target, _ := pointer(doc, ref)
+				visit(ref, target)
+			}
+		})
+	}
+	n := 0
+	for _, o := range operations(t, doc) {
+		if body, ok := o.op["requestBody"]; ok {
+			n++
+			visit(o.method+" "+o.path+" requestBody", body)
+		}
+	}
+	if n == 0 || len(seen) == 0 {
+		t.Fatalf("%d request bodies, %d schemas visited: the walk is broken", n, len(seen))
+	}
+}

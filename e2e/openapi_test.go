@@ -675,3 +675,92 @@ func oaStartLimited(t *testing.T) *env {
 	t.Helper()
 	return startConfig(t, app.Config{Database: databaseURL(t, "sqlite"), RateLimit: api.RateLimit{Rate: 0.001, Burst: 1}})
 }
+
+// TestOpenAPIExamples: every operation has an example of its answer, and of its request body
+// when it takes one ("Try it out" on /docs starts from it); each example validates against the
+// schema beside it; no request example sets a read-only field; and the request examples that
+// name nothing that must exist first are accepted as they are by a real server.
+func TestOpenAPIExamples(t *testing.T) {
+	t.Parallel()
+	e := start(t, "sqlite")
+	d := oaLoad(t, e)
+	media := func(op map[string]any, where string) []map[string]any {
+		var out []map[string]any
+		if where == "request" {
+			rb := d.oaDeref(t, op["requestBody"])
+			content, _ := rb["content"].(map[string]any)
+			for _, mt := range oaKeys(content) {
+				out = append(out, content[mt].(map[string]any))
+			}
+			return out
+		}
+		responses, _ := op["responses"].(map[string]any)
+		for _, status := range oaKeys(responses) {
+			if status[0] != '2' && status[0] != '3' {
+				continue
+			}
+			content, _ := d.oaDeref(t, responses[status])["content"].(map[string]any)
+			for _, mt := range oaKeys(content) {
+				out = append(out, content[mt].(map[string]any))
+			}
+		}
+		return out
+	}
+	for _, o := range d.oaOperations() {
+		where := o.method + " " + o.path
+		for _, kind := range []string{"request", "response"} {
+			list := media(o.op, kind)
+			if kind == "request" && o.op["requestBody"] == nil {
+				continue
+			}
+			n := 0
+			for _, m := range list {
+				ex, ok := m["example"]
+				if !ok {
+					continue
+				}
+				n++
+				if errs := d.oaValidate(m["schema"], ex, "$"); len(errs) > 0 {
+					t.Errorf("%s: the %s example breaks its schema:\n  %s", where, kind, strings.Join(errs, "\n  "))
+				}
+				if kind != "request" {
+					continue
+				}
+				body, _ := ex.(map[string]any)
+				props, _ := d.oaDeref(t, m["schema"])["properties"].(map[string]any)
+				for name := range body {
+					if p, _ := props[name].(map[string]any); p["readOnly"] == true {
+						t.Errorf("%s: the request example sets the read-only %s", where, name)
+					}
+				}
+			}
+			if n == 0 {
+				t.Errorf("%s: no %s example", where, kind)
+			}
+		}
+	}
+
+	// The examples a newcomer tries first work as they are.
+	acc := e.must(e.as(e.super, "POST", "/v1/accounts", d.oaExample(t, "POST", "/v1/accounts")), 201)
+	admin := e.key(str(acc.Obj(), "id"), roster.RoleAdmin)
+	ent := e.must(e.as(admin, "POST", "/v1/entities", d.oaExample(t, "POST", "/v1/entities")), 201)
+	id := str(ent.Obj(), "id")
+	e.must(e.as(admin, "PUT", "/v1/entities/"+id, d.oaExample(t, "PUT", "/v1/entities/{id}")), 200)
+	e.must(e.as(admin, "PATCH", "/v1/entities/"+id, d.oaExample(t, "PATCH", "/v1/entities/{id}")), 200)
+	c := e.must(e.as(admin, "POST", "/entities", d.oaExample(t, "POST", "/entities")), 201)
+	e.must(e.as(admin, "PUT", "/entities/"+str(c.Obj(), "id"), d.oaExample(t, "PUT", "/entities/{id}")), 200)
+	e.must(e.as(admin, "PATCH", "/v1/accounts/"+str(acc.Obj(), "id"), d.oaExample(t, "PATCH", "/v1/accounts/{account_id}")), 200)
+}
+
+// oaExample is the JSON request example of an operation.
+func (d *oaDoc) oaExample(t *testing.T, method, path string) any {
+	t.Helper()
+	item, _ := d.paths[path].(map[string]any)
+	op, _ := item[strings.ToLower(method)].(map[string]any)
+	content, _ := d.oaDeref(t, op["requestBody"])["content"].(map[string]any)
+	m, _ := content["application/json"].(map[string]any)
+	if m["example"] == nil {
+		t.Fatalf("%s %s: no request example", method, path)
+	}
+	return m["example"]
+}
