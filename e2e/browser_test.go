@@ -203,7 +203,7 @@ func TestCORSInBrowser(t *testing.T) {
 type browser struct {
 	cmd     *exec.Cmd
 	in      io.WriteCloser
-	stderr  *lockedWriter // Chromium's stderr, for the failure messages
+	stderr  *opsLogBuffer // Chromium's stderr, for the failure messages
 	mu      sync.Mutex
 	next    int
 	pending map[int]chan cdpReply
@@ -236,7 +236,7 @@ func startBrowser(t *testing.T, ctx context.Context) *browser {
 		"--disable-dev-shm-usage", "--user-data-dir="+t.TempDir(),
 		"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 		"--remote-debugging-pipe", "about:blank")
-	b := &browser{cmd: cmd, in: cmdW, stderr: &lockedWriter{}, pending: map[int]chan cdpReply{}}
+	b := &browser{cmd: cmd, in: cmdW, stderr: &opsLogBuffer{}, pending: map[int]chan cdpReply{}}
 	cmd.ExtraFiles = []*os.File{cmdR, evW}
 	cmd.Stderr = b.stderr
 	// Chromium starts helper processes: a process group of its own, ended as a whole.
@@ -259,24 +259,6 @@ func startBrowser(t *testing.T, ctx context.Context) *browser {
 	})
 	go b.read(evR)
 	return b
-}
-
-// lockedWriter lets the test read what Chromium wrote to stderr while it writes more.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // read delivers Chromium's answers to the calls waiting for them.
