@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,6 +215,7 @@ func oaFullEntityBody(name string) map[string]any {
 func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		d := oaLoad(t, e)
+		e.client = webNoRedirect(e.client) // a redirect is an answer to check, not to follow
 		do := func(c oaCall) resp { t.Helper(); return d.oaDo(t, e, c) }
 		fx := oaFixtures(t, e, do)
 		specs := oaSuccesses(fx)
@@ -334,7 +337,9 @@ func oaSuccesses(fx *oaFixture) []oaSpec {
 		{"GET /readyz", oaCall{"", "GET", "/readyz", nil, nil, 200}},
 		{"GET /metrics", oaCall{"", "GET", "/metrics", nil, nil, 200}},
 		{"GET /openapi.json", oaCall{"", "GET", "/openapi.json", nil, nil, 200}},
+		{"GET /", oaCall{"", "GET", "/", nil, nil, 302}},
 		{"GET /docs", oaCall{"", "GET", "/docs", nil, nil, 200}},
+		{"GET /docs/", oaCall{"", "GET", "/docs/", nil, nil, 302}},
 		{"GET /docs/{file}", oaCall{"", "GET", "/docs/swagger-ui.css", nil, nil, 200}},
 		{"POST /v1/accounts", oaCall{fx.super, "POST", "/v1/accounts", map[string]any{"name": "OA Created", "slug": "oa-created"}, nil, 201}},
 		{"GET /v1/accounts", oaCall{fx.super, "GET", "/v1/accounts?limit=2", nil, nil, 200}},
@@ -617,4 +622,91 @@ func (d *oaDoc) oaEventStream(t *testing.T, e *env, c oaCall) {
 	}
 	first := nextSSE(t, ch)
 	d.oaCheck(t, c.method, c.path, resp{Status: res.StatusCode, Header: res.Header, Body: []byte(first.data)})
+}
+
+// TestOpenAPIExamples: every operation has an example of its answer, and of its request body
+// when it takes one ("Try it out" on /docs starts from it); each example validates against the
+// schema beside it; no request example sets a read-only field; and the request examples that
+// name nothing that must exist first are accepted as they are by a real server.
+func TestOpenAPIExamples(t *testing.T) {
+	t.Parallel()
+	e := start(t, "sqlite")
+	d := oaLoad(t, e)
+	media := func(op map[string]any, where string) []map[string]any {
+		var out []map[string]any
+		if where == "request" {
+			rb := d.oaDeref(t, op["requestBody"])
+			content, _ := rb["content"].(map[string]any)
+			for _, mt := range slices.Sorted(maps.Keys(content)) {
+				out = append(out, content[mt].(map[string]any))
+			}
+			return out
+		}
+		responses, _ := op["responses"].(map[string]any)
+		for _, status := range slices.Sorted(maps.Keys(responses)) {
+			if status[0] != '2' && status[0] != '3' {
+				continue
+			}
+			content, _ := d.oaDeref(t, responses[status])["content"].(map[string]any)
+			for _, mt := range slices.Sorted(maps.Keys(content)) {
+				out = append(out, content[mt].(map[string]any))
+			}
+		}
+		return out
+	}
+	for _, o := range d.Operations() {
+		where := o.Method + " " + o.Path
+		for _, kind := range []string{"request", "response"} {
+			list := media(o.Op, kind)
+			if kind == "request" && o.Op["requestBody"] == nil {
+				continue
+			}
+			n := 0
+			for _, m := range list {
+				ex, ok := m["example"]
+				if !ok {
+					continue
+				}
+				n++
+				if errs := d.Validate(m["schema"], ex); len(errs) > 0 {
+					t.Errorf("%s: the %s example breaks its schema:\n  %s", where, kind, strings.Join(errs, "\n  "))
+				}
+				if kind != "request" {
+					continue
+				}
+				body, _ := ex.(map[string]any)
+				props, _ := d.oaDeref(t, m["schema"])["properties"].(map[string]any)
+				for name := range body {
+					if p, _ := props[name].(map[string]any); p["readOnly"] == true {
+						t.Errorf("%s: the request example sets the read-only %s", where, name)
+					}
+				}
+			}
+			if n == 0 {
+				t.Errorf("%s: no %s example", where, kind)
+			}
+		}
+	}
+
+	// The examples a newcomer tries first work as they are.
+	acc := e.must(e.as(e.super, "POST", "/v1/accounts", d.oaExample(t, "POST", "/v1/accounts")), 201)
+	admin := e.key(str(acc.Obj(), "id"), roster.RoleAdmin)
+	ent := e.must(e.as(admin, "POST", "/v1/entities", d.oaExample(t, "POST", "/v1/entities")), 201)
+	id := str(ent.Obj(), "id")
+	e.must(e.as(admin, "PUT", "/v1/entities/"+id, d.oaExample(t, "PUT", "/v1/entities/{id}")), 200)
+	e.must(e.as(admin, "PATCH", "/v1/entities/"+id, d.oaExample(t, "PATCH", "/v1/entities/{id}")), 200)
+	c := e.must(e.as(admin, "POST", "/entities", d.oaExample(t, "POST", "/entities")), 201)
+	e.must(e.as(admin, "PUT", "/entities/"+str(c.Obj(), "id"), d.oaExample(t, "PUT", "/entities/{id}")), 200)
+	e.must(e.as(admin, "PATCH", "/v1/accounts/"+str(acc.Obj(), "id"), d.oaExample(t, "PATCH", "/v1/accounts/{account_id}")), 200)
+}
+
+// oaExample is the JSON request example of an operation.
+func (d *oaDoc) oaExample(t *testing.T, method, path string) any {
+	t.Helper()
+	content, _ := d.oaDeref(t, d.Operation(method, path)["requestBody"])["content"].(map[string]any)
+	m, _ := content["application/json"].(map[string]any)
+	if m["example"] == nil {
+		t.Fatalf("%s %s: no request example", method, path)
+	}
+	return m["example"]
 }

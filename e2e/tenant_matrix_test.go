@@ -58,7 +58,7 @@ func tmRouteTable(t *testing.T, e *env) []tmRoute {
 // here on purpose: anything else has to be keyed and described in tmSpecs.
 var tmPublic = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true,
-	"GET /docs": true, "GET /docs/{file}": true,
+	"GET /docs": true, "GET /docs/{file}": true, "GET /{$}": true, "GET /docs/{$}": true,
 }
 
 // tmParamKind is what a path parameter names.

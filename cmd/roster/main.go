@@ -67,7 +67,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	database := fs.String("database", env("ROSTER_DATABASE", "sqlite:roster.db"), "database URL: sqlite:PATH or postgres://... (env ROSTER_DATABASE)")
 	switch args[0] {
 	case "serve":
+		web := serveWebFlags(fs, getenv) // --tls-cert, --tls-key, --cors-origins (serveweb.go)
 		cfg, err := serveConfig(fs, args[1:], getenv)
+		if err == nil {
+			err = web.apply(&cfg)
+		}
 		if err != nil {
 			return err
 		}

@@ -230,7 +230,7 @@ func (d *Doc) Check(method, target string, status int, header http.Header, body 
 	}
 	surface := Surface(decoded)
 	tpl := d.Template(rawPath)
-	if path.Clean(decoded) != decoded {
+	if c := path.Clean(decoded); c != decoded && c+"/" != decoded { // as the server: a trailing slash is clean
 		tpl = ""
 	}
 	op := d.Operation(method, tpl)
