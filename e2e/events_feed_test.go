@@ -689,3 +689,46 @@ func TestEventsOutliveTimeouts(t *testing.T) {
 	}
 	sameList(t, "the long poll after the timeouts", feedIDs((<-polled).Data), storedIDs(ev))
 }
+
+// TestEventsResumeAfterRestart: a cursor outlives the server that issued it: a consumer resumes
+// from its last cursor on a restarted server, on the feed of one account and of every account,
+// and reads exactly what came after it.
+func TestEventsResumeAfterRestart(t *testing.T) {
+	t.Parallel()
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			if engine == "postgres" && os.Getenv("ROSTER_TEST_POSTGRES") == "" {
+				t.Skip("ROSTER_TEST_POSTGRES is not set; skipping the PostgreSQL run")
+			}
+			db := databaseURL(t, engine)
+			e, stop := startStoppable(t, app.Config{Database: db})
+			st := relSideStore(t, db)
+			a := e.account("Restart")["id"].(string)
+			admin := e.key(a, roster.RoleAdmin)
+			obj := roster.KindEntity.Prefixed(roster.NewID(time.Now()))
+			before := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, obj, time.Now()), feedRecord(a, roster.EventEntityUpdated, obj, time.Now()))
+			p, _ := e.feed(admin, "")
+			sameList(t, "before the restart", feedIDs(p.Data), storedIDs(before))
+			_, superCursor := e.feedAll(e.super, "", len(before))
+			super := e.super
+			stop()
+
+			after := feedAppend(t, st, feedRecord(a, roster.EventEntityDeleted, obj, time.Now()))
+			e2 := startConfig(t, app.Config{Database: db})
+			e2.super = super
+			resumed, r := e2.feed(admin, "?cursor="+url.QueryEscape(*p.Pagination.NextCursor))
+			e2.must(r, 200)
+			sameList(t, "the account's feed resumed after the restart", feedIDs(resumed.Data), storedIDs(after))
+			deadline := time.Now().Add(feedPatience)
+			for {
+				all, r := e2.feed(super, "?cursor="+url.QueryEscape(superCursor))
+				e2.must(r, 200)
+				if len(all.Data) > 0 || time.Now().After(deadline) {
+					sameList(t, "the feed of every account resumed after the restart", feedIDs(all.Data), storedIDs(after))
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
