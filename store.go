@@ -30,6 +30,7 @@ type Store interface {
 // ErrConflict for a uniqueness violation; deleted rows are invisible unless a method says so.
 type Tx interface {
 	AuditTx
+	EventTx
 
 	InsertAccount(ctx context.Context, a *Account) error
 	Account(ctx context.Context, id string) (Account, error)

@@ -89,6 +89,8 @@ func statusOf(s *surface, code roster.Code) int {
 		return http.StatusUnsupportedMediaType
 	case roster.CodeRateLimited:
 		return http.StatusTooManyRequests
+	case roster.CodeCursorExpired:
+		return http.StatusGone
 	case roster.CodeServiceUnavailable:
 		return http.StatusServiceUnavailable
 	default:

@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -36,9 +37,19 @@ type Config struct {
 	// MaxInFlight is how many requests one account's keys together (a superadmin key: that key)
 	// may have running at once; zero is no limit.
 	MaxInFlight int
+	// EventRetention is how long events are kept (SPEC §13); zero is roster.DefaultEventRetention.
+	EventRetention time.Duration
+	// EventPruneInterval is how often events past EventRetention are pruned; zero is a minute.
+	EventPruneInterval time.Duration
 	// Server timeouts (http.Server's); each zero takes its default: 5 s for the header, 30 s
 	// for the read and the write, 120 s idle.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// TLSCert and TLSKey are PEM files (the certificate chain and its private key): with both,
+	// roster serves HTTPS only; with neither, plain HTTP. A renewed pair written over the files
+	// is picked up at the next handshake, without a restart.
+	TLSCert, TLSKey string
+	// CORSOrigins are the origins browsers may call the API from ("*": any); none turns CORS off.
+	CORSOrigins []string
 	// NoAudit turns the audit trail off (SPEC §15): only to measure what it costs (roster bench).
 	NoAudit bool
 }
@@ -61,12 +72,15 @@ func (cfg *Config) defaults() {
 	set(&cfg.ReadTimeout, 30*time.Second)
 	set(&cfg.WriteTimeout, 30*time.Second)
 	set(&cfg.IdleTimeout, 120*time.Second)
+	set(&cfg.EventRetention, roster.DefaultEventRetention)
+	set(&cfg.EventPruneInterval, time.Minute)
 }
 
 // App is a configured roster: its store and service, ready to serve.
 type App struct {
 	cfg   Config
 	log   *slog.Logger
+	tls   *certificate // nil: plain HTTP
 	store roster.Store
 	// Service is the core the server calls; the tests also call it directly.
 	Service *roster.Service
@@ -77,11 +91,18 @@ type App struct {
 func New(ctx context.Context, cfg Config) (*App, error) {
 	cfg.defaults()
 	log := slog.New(slog.NewJSONHandler(cfg.Log, nil))
+	var cert *certificate
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		var err error
+		if cert, err = loadCertificate(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return nil, err
+		}
+	}
 	st, err := store.Open(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, Service: roster.NewService(st, nil, log)}
+	a := &App{cfg: cfg, log: log, tls: cert, store: st, Service: roster.NewService(st, nil, log)}
 	a.Service.SetAudit(!cfg.NoAudit)
 	secret, err := a.Service.Bootstrap(ctx)
 	if err != nil {
@@ -104,8 +125,10 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
+	handler := api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight,
+		Collectors: store.Collectors(a.store), CORSOrigins: a.cfg.CORSOrigins})
 	srv := &http.Server{
-		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight, Collectors: store.Collectors(a.store)}),
+		Handler:           handler,
 		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
 		ReadTimeout:       a.cfg.ReadTimeout,
 		WriteTimeout:      a.cfg.WriteTimeout,
@@ -116,10 +139,23 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	purgeCtx, stopPurge := context.WithCancel(context.Background())
 	defer stopPurge()
 	go a.Service.RunPurger(purgeCtx, time.Minute)
+	go a.Service.RunEventPruner(purgeCtx, a.cfg.EventRetention, a.cfg.EventPruneInterval)
+	srv.RegisterOnShutdown(handler.CloseStreams)
 
+	scheme := "http"
+	if a.tls != nil {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.tls.get}
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(a.cfg.Notice, "roster: listening on http://%s\n", ln.Addr())
+	go func() {
+		if a.tls != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	fmt.Fprintf(a.cfg.Notice, "roster: listening on %s://%s\n", scheme, ln.Addr())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

@@ -37,6 +37,8 @@ import (
 // tmRoute is one line of (*api.Server).Routes().
 type tmRoute struct {
 	method, pattern string
+	surface         string        // "native", "leadbank", "leadconduit"; "" for the operational routes
+	access          roster.Access // who the table says may call it
 	public          bool
 }
 
@@ -47,7 +49,7 @@ func tmRouteTable(t *testing.T, e *env) []tmRoute {
 	t.Helper()
 	var out []tmRoute
 	for _, rt := range api.New(e.app.Service, nil, api.Options{}).Routes() {
-		out = append(out, tmRoute{method: rt.Method, pattern: rt.Pattern, public: rt.Access == roster.Public})
+		out = append(out, tmRoute{method: rt.Method, pattern: rt.Pattern, surface: rt.Surface, access: rt.Access, public: rt.Access == roster.Public})
 	}
 	return out
 }
@@ -56,7 +58,7 @@ func tmRouteTable(t *testing.T, e *env) []tmRoute {
 // here on purpose: anything else has to be keyed and described in tmSpecs.
 var tmPublic = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true,
-	"GET /docs": true, "GET /docs/{file}": true,
+	"GET /docs": true, "GET /docs/{file}": true, "GET /{$}": true, "GET /docs/{$}": true,
 }
 
 // tmParamKind is what a path parameter names.
@@ -68,6 +70,7 @@ const (
 	tmPKey                          // an API key: 404 when another tenant's
 	tmPRelEntity                    // the entity of a relationship on the path's account: 404 when none
 	tmPAudit                        // an audit record: 404 when another tenant's
+	tmPEvent                        // an event: 404 when another tenant's
 )
 
 type tmParam struct {
@@ -95,6 +98,7 @@ type tmMethod struct {
 	query     string // a query every request carries
 	idem      bool   // Idempotency-Key is required
 	renames   bool   // an allowed write changes the path's account itself
+	history   bool   // the event feed: a deleted account's events stay in the superadmin's (docs/events.md)
 	list      *tmList
 	body      func(x *tmFill) any
 }
@@ -176,13 +180,13 @@ var tmSpecs = map[string]tmPattern{
 		"GET": {ok: 200},
 	}},
 	"/v1/audit_events": {methods: map[string]tmMethod{
-		"GET": {ok: 200, auditor: true, list: tmNativeList},
+		"GET": {ok: 200, auditor: true, history: true, list: tmNativeList},
 	}},
 	"/v1/audit_events/verify": {methods: map[string]tmMethod{
-		"GET": {ok: 200, auditor: true},
+		"GET": {ok: 200, auditor: true, history: true},
 	}},
 	"/v1/audit_events/{id}": {params: []tmParam{{"id", tmPAudit}}, methods: map[string]tmMethod{
-		"GET": {ok: 200, auditor: true},
+		"GET": {ok: 200, auditor: true, history: true},
 	}},
 	"/v0/accounts/{id}/entity_relationships/batch": {params: []tmParam{{"id", tmPAccount}}, methods: map[string]tmMethod{
 		"POST": {ok: 200, write: true, refs: "entity_ids", idem: true, body: tmBatchBody},
@@ -203,18 +207,15 @@ var tmSpecs = map[string]tmPattern{
 		"PATCH":  {ok: 200, write: true, refs: "see", body: tmEntityPatchBody},
 		"DELETE": {ok: 200, write: true},
 	}},
-}
-
-// tmSurface is the surface of a path (SPEC §1).
-func tmSurface(path string) string {
-	switch {
-	case strings.HasPrefix(path, "/v1/"):
-		return "native"
-	case strings.HasPrefix(path, "/v0/"):
-		return "leadbank"
-	default:
-		return "leadconduit"
-	}
+	"/v1/events": {methods: map[string]tmMethod{
+		"GET": {ok: 200, history: true, list: tmNativeList},
+	}},
+	"/v1/events/stream": {methods: map[string]tmMethod{
+		"GET": {ok: 200, history: true},
+	}},
+	"/v1/events/{id}": {params: []tmParam{{"id", tmPEvent}}, methods: map[string]tmMethod{
+		"GET": {ok: 200, history: true},
+	}},
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,6 +237,8 @@ type tmRole struct {
 	acct string // its own account's letter; "" for the superadmin and refused keys
 	home string // whose objects fill the path when the foreign object sits in the query or body
 	key  string // the secret; "" sends none
+	// history is set on a copy of the role for the event routes (tmMethod.history).
+	history bool
 }
 
 // tmTenant is one seeded account: A (the tenant), B (the other tenant), S (suspended), D (deleted).
@@ -245,6 +248,7 @@ type tmTenant struct {
 	victim       string // an admin key no role uses: the object of the key routes
 	victimSecret string
 	audit        string // a record of its chain: the object of /v1/audit_events/{id}
+	event        string // an event of the account
 }
 
 type tmWorld struct {
@@ -265,13 +269,8 @@ type tmWorld struct {
 	// Objects made for allowed writes (kind and bare id), deleted now and then so that the
 	// snapshots stay small.
 	trash []string
-}
-
-func tmBare(id string) string {
-	if _, rest, ok := strings.Cut(id, "_"); ok {
-		return rest
-	}
-	return id
+	// events appends the tenants' events beside the server.
+	events roster.Store
 }
 
 func (w *tmWorld) next() int { w.n++; return w.n }
@@ -286,23 +285,17 @@ func (w *tmWorld) role(name string) *tmRole {
 	panic("tenant matrix: no role " + name)
 }
 
-// do sends a request as key (none when ""), presenting it the way the surface's clients do.
+// do sends a request as key (none when ""), presenting it the way the surface's clients do. An
+// event stream, which never ends, is read for a moment: what it sends at once (the events the
+// caller may see, or a heartbeat) is its body.
 func (w *tmWorld) do(t *testing.T, key, method, path string, body any, headers ...string) resp {
 	t.Helper()
-	return w.e.forT(t).req(method, path, body, append(tmAuth(tmSurface(path), key), headers...)...)
-}
-
-func tmAuth(surface, key string) []string {
-	switch {
-	case key == "":
-		return nil
-	case surface == "leadconduit":
-		return []string{"Authorization", entBasic(key)}
-	case surface == "leadbank":
-		return []string{"Authorization", "Bearer " + key}
-	default:
-		return []string{"leadr-api-key", key}
+	e := w.e.forT(t)
+	headers = append(authFor(path, key), headers...)
+	if !strings.HasPrefix(path, "/v1/events/stream") || method != "GET" {
+		return e.req(method, path, body, headers...)
 	}
+	return e.streamHead(path, 300*time.Millisecond, headers...)
 }
 
 func (w *tmWorld) must(t *testing.T, r resp, status int) map[string]any {
@@ -314,7 +307,7 @@ func (w *tmWorld) must(t *testing.T, r resp, status int) map[string]any {
 }
 
 func (w *tmWorld) own(letter, hexID string) {
-	w.hexOf[strings.ToLower(tmBare(hexID))] = letter
+	w.hexOf[strings.ToLower(bareID(hexID))] = letter
 }
 
 func (w *tmWorld) entity(t *testing.T, letter, name string) string {
@@ -323,6 +316,19 @@ func (w *tmWorld) entity(t *testing.T, letter, name string) string {
 		"account_id": w.ten[letter].id, "name": name, "module_ids": []any{"m1"}, "source": "seller", "recipient": nil,
 		"description": name + " private notes",
 	}), 201)["id"].(string)
+	w.own(letter, id)
+	return id
+}
+
+// event records an event of the tenant, beside the server (until writes record their own).
+func (w *tmWorld) event(t *testing.T, letter string) string {
+	t.Helper()
+	if w.events == nil {
+		w.events = relSideStore(t, w.e.database)
+	}
+	rec := feedRecord(w.ten[letter].id, roster.EventEntityUpdated, w.ten[letter].x1, time.Now())
+	rec.Data = []byte(`{"object":{"name":"zz-secret-` + letter + ` event"}}`)
+	id := roster.KindEvent.Prefixed(feedAppend(t, w.events, rec)[0].ID)
 	w.own(letter, id)
 	return id
 }
@@ -337,7 +343,7 @@ func (w *tmWorld) relate(t *testing.T, letter, entity, typ string) {
 func (w *tmWorld) key(t *testing.T, letter string, role roster.Role, name string) (string, string) {
 	t.Helper()
 	ck, err := w.svc.CreateKey(context.Background(), roster.Operator(),
-		roster.KeyCreate{AccountID: tmBare(w.ten[letter].id), Role: role, Name: name}.Body())
+		roster.KeyCreate{AccountID: bareID(w.ten[letter].id), Role: role, Name: name}.Body())
 	if err != nil {
 		t.Fatalf("create key: %v", err)
 	}
@@ -352,14 +358,14 @@ func (w *tmWorld) key(t *testing.T, letter string, role roster.Role, name string
 func (w *tmWorld) freshEntity(t *testing.T, letter string) string {
 	t.Helper()
 	id := w.entity(t, letter, fmt.Sprintf("zz-secret-%s fresh %d", letter, w.next()))
-	w.trash = append(w.trash, "entity "+tmBare(id))
+	w.trash = append(w.trash, "entity "+bareID(id))
 	return id
 }
 
 func (w *tmWorld) freshKey(t *testing.T, letter string) (string, string) {
 	t.Helper()
 	id, secret := w.key(t, letter, roster.RoleAdmin, fmt.Sprintf("zz-secret-%s fresh key %d", letter, w.next()))
-	w.trash = append(w.trash, "key "+tmBare(id))
+	w.trash = append(w.trash, "key "+bareID(id))
 	return id, secret
 }
 
@@ -422,6 +428,7 @@ func tmSeed(t *testing.T, e *env) *tmWorld {
 		tn.victim, tn.victimSecret = w.key(t, l, roster.RoleAdmin, "zz-secret-"+l+" victim key")
 		recs := w.must(t, w.do(t, e.super, "GET", "/v1/audit_events?limit=1&account_id="+tn.id, nil), 200)["data"].([]any)
 		tn.audit = recs[0].(map[string]any)["id"].(string)
+		tn.event = w.event(t, l)
 	}
 	_, adminA := w.key(t, "A", roster.RoleAdmin, "zz-secret-A admin key")
 	_, readerA := w.key(t, "A", roster.RoleReader, "zz-secret-A reader key")
@@ -564,7 +571,9 @@ var (
 func (r *tmRole) forbidden(letter string) bool {
 	switch r.kind {
 	case tmSuper:
-		return letter == "D" // a deleted account vanishes from everything, for everyone
+		// A deleted account vanishes from everything, for everyone, but the history of what
+		// was committed: its events, its deletion last, stay in the superadmin's feed.
+		return letter == "D" && !r.history
 	case tmUnauth:
 		return true
 	}
@@ -610,7 +619,7 @@ func tmStrings(path string, body any) []string {
 	var out []string
 	add := func(s string) {
 		out = append(out, s)
-		if b := tmBare(s); b != s {
+		if b := bareID(s); b != s {
 			out = append(out, b)
 		}
 	}
@@ -756,8 +765,10 @@ var (
 			func(c *tmCase) bool { return c.m.write && c.role.kind == tmSuspended }, tmWant{403, "account_suspended", nil}},
 		{"§3: a body account_id that chooses another account is 403",
 			func(c *tmCase) bool { return c.place.kind == "body.account_id" && c.foreign(c.Bd) }, tmForbidden},
-		{"§3: another tenant's entity or key, named by its id, is 404",
-			func(c *tmCase) bool { return (c.pat.has(tmPEntity) || c.pat.has(tmPKey)) && c.foreign(c.P) }, tmWant{404, "not_found", nil}},
+		{"§3: another tenant's entity, key or event, named by its id, is 404",
+			func(c *tmCase) bool {
+				return (c.pat.has(tmPEntity) || c.pat.has(tmPKey) || c.pat.has(tmPEvent)) && c.foreign(c.P)
+			}, tmWant{404, "not_found", nil}},
 		{"§9: no such relationship (the entity is another account's) is 404",
 			func(c *tmCase) bool { return c.pat.has(tmPRelEntity) && c.E2 != c.P }, tmWant{404, "not_found", nil}},
 		{"§2, §8: see naming an entity of another account is 422 not_found",
@@ -827,7 +838,7 @@ type tmFill struct {
 
 func (x *tmFill) id(prefixed string) string {
 	if x.bare {
-		return tmBare(prefixed)
+		return bareID(prefixed)
 	}
 	return prefixed
 }
@@ -917,7 +928,8 @@ func TestTenantMatrix(t *testing.T) {
 	})
 }
 
-// tmCheckCoverage fails for every route the matrix cannot build, and every description that no
+// tmCheckCoverage fails for every route the matrix cannot build, every route whose access or
+// surface in the route table is not what the matrix expects, and every description that no
 // longer matches a route.
 func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 	t.Helper()
@@ -955,9 +967,15 @@ func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 		if n := strings.Count(rt.pattern, "{"); n != len(pt.params) {
 			unknown = append(unknown, rt.String()+" (tmSpecs does not fill every path parameter)")
 		}
+		if want := tmAccess(pt, m); rt.access != want {
+			unknown = append(unknown, fmt.Sprintf("%s (the route table says access %q, the matrix expects %q)", rt, rt.access, want))
+		}
+		if want := surfaceOf(rt.pattern); rt.surface != want {
+			unknown = append(unknown, fmt.Sprintf("%s (the route table says surface %q, want %q)", rt, rt.surface, want))
+		}
 	}
 	if len(unknown) > 0 {
-		t.Errorf("routes the tenant matrix cannot build a case for:\n  %s", strings.Join(unknown, "\n  "))
+		t.Errorf("routes the tenant matrix cannot build a case for, or sees otherwise than the route table:\n  %s", strings.Join(unknown, "\n  "))
 	}
 	var stale []string
 	for p, pt := range tmSpecs {
@@ -978,10 +996,34 @@ func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 	}
 }
 
+// tmAccess is who may call a route by the matrix's description of it, which the route table's
+// Access must say too: the superadmin alone; the key family's managers (admins of the account,
+// the superadmin); the audit trail's readers (the same); a reader or a writer of the account in the path; any writer; any key.
+func tmAccess(pt tmPattern, m tmMethod) roster.Access {
+	pathAccount := slices.ContainsFunc(pt.params, func(p tmParam) bool { return p.kind == tmPAccount })
+	switch {
+	case m.superOnly:
+		return roster.Superadmin
+	case m.keys && m.write:
+		return roster.KeyWriter
+	case m.keys:
+		return roster.KeyManager
+	case m.auditor:
+		return roster.Auditor
+	case pathAccount && m.write:
+		return roster.AccountWriter
+	case pathAccount:
+		return roster.AccountReader
+	case m.write:
+		return roster.Writer
+	}
+	return roster.AnyKey
+}
+
 // canary makes sure the leak detector is not blind: B's entity, judged as A's admin, is a leak
 // (of a name and of ids), and judged as B's admin it is not.
 func (w *tmWorld) canary(t *testing.T) {
-	r := w.do(t, w.e.super, "GET", "/entities/"+tmBare(w.ten["B"].x1), nil)
+	r := w.do(t, w.e.super, "GET", "/entities/"+bareID(w.ten["B"].x1), nil)
 	if r.Status != 200 {
 		t.Fatalf("GET B's entity as the superadmin: %s", r)
 	}
@@ -1027,7 +1069,7 @@ func (w *tmWorld) matrix(t *testing.T, routes []tmRoute) int {
 		m := pt.methods[rt.method]
 		for _, role := range w.roles {
 			for _, pl := range tmPlaces(pt, m, role) {
-				c := &tmCase{route: rt, pat: pt, m: m, role: role, place: pl, surface: tmSurface(rt.pattern)}
+				c := &tmCase{route: rt, pat: pt, m: m, role: role, place: pl, surface: rt.surface}
 				c.P, c.Bd, c.E2 = role.home, role.home, role.home
 				switch pl.kind {
 				case "path":
@@ -1061,19 +1103,19 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		case tmPAccount:
 			v = w.ten[c.P].id
 			if c.m.renames && c.allowedWrites {
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
 		case tmPEntity:
 			v = w.ten[c.P].x1
 			if c.allowedWrites {
 				v, fresh = w.freshEntity(t, c.P), true
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
 		case tmPKey:
 			v = w.ten[c.P].victim
 			if c.allowedWrites {
 				v, _ = w.freshKey(t, c.P)
-				fresh, touched[tmBare(v)] = true, true
+				fresh, touched[bareID(v)] = true, true
 			}
 		case tmPAudit:
 			v = w.ten[c.P].audit
@@ -1081,8 +1123,10 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 			v = w.ten[c.E2].x1
 			if c.allowedWrites {
 				v, fresh = w.freshRel(t, c.P), true
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
+		case tmPEvent:
+			v = w.ten[c.P].event
 		}
 		path = strings.Replace(path, "{"+prm.name+"}", x.id(v), 1)
 	}
@@ -1090,7 +1134,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		x.bodyEnt = w.ten[c.Bd].x1
 		if c.allowedWrites {
 			x.bodyEnt, fresh = w.freshEntity(t, c.Bd), true
-			touched[tmBare(x.bodyEnt)] = true
+			touched[bareID(x.bodyEnt)] = true
 		}
 	}
 	var query []string
@@ -1132,20 +1176,25 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 	if c.route.method == "GET" && r.Status == 200 && c.m.list == nil && tmIsList(r) {
 		t.Errorf("%s answers a list, but tmSpecs gives it no tmList: the cursor binding test cannot cover it", c.route)
 	}
+	who := c.role
+	if c.m.history {
+		h := *c.role
+		h.history, who = true, &h
+	}
 	seen := tmStrings(path, body)
 	if c.m.auditor {
 		// A tenant's audit trail names the superadmin key that acted on the tenant, by its id
 		// and role (who did it: SPEC §15, docs/decisions.md); nothing else of it.
 		seen = append(seen, w.superP.KeyID)
 	}
-	if l := w.leaks(c.role, seen, r.Body); len(l) > 0 {
+	if l := w.leaks(who, seen, r.Body); len(l) > 0 {
 		t.Errorf("defect: %s as %s: the response shows data it may not see: %v\n  request: %s\n  response: %s", c.route, c.role.name, l, request, r)
 	}
 	if c.role.kind != tmSuper && r.Status < 300 {
 		var accts []string
 		tmAccountIDs(r.JSON(), &accts)
 		for _, a := range accts {
-			if strings.ToLower(tmBare(a)) != tmBare(w.ten[c.role.acct].id) {
+			if strings.ToLower(bareID(a)) != bareID(w.ten[c.role.acct].id) {
 				t.Errorf("defect: %s as %s: the response carries account_id %s\n  request: %s", c.route, c.role.name, a, request)
 			}
 		}
@@ -1160,7 +1209,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 	}
 	// An allowed write changes its own objects, and nothing else.
 	if id, ok := r.Obj()["id"].(string); ok {
-		touched[strings.ToLower(tmBare(id))] = true
+		touched[strings.ToLower(bareID(id))] = true
 		owner, kind := x.owner(), "entity"
 		switch {
 		case c.route.pattern == "/v1/accounts":
@@ -1170,7 +1219,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		}
 		w.own(owner, id)
 		if c.route.method == "POST" {
-			w.trash = append(w.trash, kind+" "+strings.ToLower(tmBare(id)))
+			w.trash = append(w.trash, kind+" "+strings.ToLower(bareID(id)))
 		}
 	}
 	if len(diff) == 0 {
@@ -1270,7 +1319,7 @@ const tmOld = "2001-02-03T04:05:06Z"
 func tmEntityReadOnly(w *tmWorld, bare bool) map[string]any {
 	id := func(s string) string {
 		if bare {
-			return tmBare(s)
+			return bareID(s)
 		}
 		return s
 	}
@@ -1279,17 +1328,6 @@ func tmEntityReadOnly(w *tmWorld, bare bool) map[string]any {
 		"pending": true, "expired": true, "connected": true, "connected_account_id": "ffffffffffffffffffffffff",
 		"invitation_expires_at": tmOld,
 	}
-}
-
-func tmWith(m map[string]any, kv ...any) map[string]any {
-	out := map[string]any{}
-	for k, v := range m {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i].(string)] = kv[i+1]
-	}
-	return out
 }
 
 // tmFields checks that obj has these values (a nil want: JSON null).
@@ -1341,7 +1379,7 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		a, b := w.ten["A"], w.ten["B"]
 		id := func(s string) string {
 			if conduit {
-				return tmBare(s)
+				return bareID(s)
 			}
 			return s
 		}
@@ -1354,22 +1392,22 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		defaults := map[string]any{"standard": false, "account": false, "pending": false, "expired": false,
 			"connected": nil, "connected_account_id": nil, "invitation_expires_at": nil}
 		if method == "POST" {
-			body := tmWith(ro, "name", nameOf(), "module_ids", []any{}, "source", nil, "recipient", nil, "account_id", id(a.id))
+			body := with(ro, "name", nameOf(), "module_ids", []any{}, "source", nil, "recipient", nil, "account_id", id(a.id))
 			return []tmMass{
 				{name: "read-only fields ignored", key: w.role("admin of A").key, method: "POST", path: list, body: body, want: tmWant{status: 201},
 					check: func(r resp) error {
 						o := r.Obj()
-						return tmFirst(tmFields(o, tmWith(defaults, "account_id", id(a.id))), tmNot(o, "id", id(b.x1)), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld))
+						return tmFirst(tmFields(o, with(defaults, "account_id", id(a.id))), tmNot(o, "id", id(b.x1)), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld))
 					}},
-				{name: "unknown field", key: w.role("admin of A").key, method: "POST", path: list, body: tmWith(body, "zz_unknown", 1),
+				{name: "unknown field", key: w.role("admin of A").key, method: "POST", path: list, body: with(body, "zz_unknown", 1),
 					want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 			}
 		}
 		f := w.freshEntity(t, "A")
 		stored := w.must(t, w.do(t, w.e.super, "GET", "/v1/entities/"+f, nil), 200)
 		path := list + "/" + id(f)
-		ro = tmWith(ro, "account_id", id(b.id))
-		body := tmWith(ro, "name", nameOf(), "module_ids", []any{"m3"}, "source", "form", "recipient", "esp")
+		ro = with(ro, "account_id", id(b.id))
+		body := with(ro, "name", nameOf(), "module_ids", []any{"m3"}, "source", "form", "recipient", "esp")
 		touched := []string{f}
 		if method == "PATCH" {
 			body, touched = ro, nil // only read-only fields: nothing changes
@@ -1377,9 +1415,9 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		return []tmMass{
 			{name: "read-only fields ignored", key: w.role("admin of A").key, method: method, path: path, body: body, want: tmWant{status: 200}, touched: touched,
 				check: func(r resp) error {
-					return tmFields(r.Obj(), tmWith(defaults, "id", id(f), "account_id", id(a.id), "created_at", stored["created_at"]))
+					return tmFields(r.Obj(), with(defaults, "id", id(f), "account_id", id(a.id), "created_at", stored["created_at"]))
 				}},
-			{name: "unknown field", key: w.role("admin of A").key, method: method, path: path, body: tmWith(body, "zz_unknown", 1),
+			{name: "unknown field", key: w.role("admin of A").key, method: method, path: path, body: with(body, "zz_unknown", 1),
 				want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 		}
 	}
@@ -1426,7 +1464,7 @@ var tmMassBuilders = map[string]func(w *tmWorld, t *testing.T) []tmMass{
 					o := r.Obj()
 					return tmFirst(tmNot(o, "id", w.ten["B"].id), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld), tmFields(o, map[string]any{"status": "active"}))
 				}},
-			{name: "unknown field", key: w.e.super, method: "POST", path: "/v1/accounts", body: tmWith(body, "zz_unknown", 1),
+			{name: "unknown field", key: w.e.super, method: "POST", path: "/v1/accounts", body: with(body, "zz_unknown", 1),
 				want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 		}
 	},
@@ -1538,7 +1576,7 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 			cases := build(w, t)
 			b := w.ten["B"]
 			sentinels := []string{tmOld[:10], "rk_zzzzzzzzz", "ffffffffffffffffffffffff", `"Role":"superadmin"`,
-				tmBare(b.id), tmBare(b.x1), tmBare(b.victim)}
+				bareID(b.id), bareID(b.x1), bareID(b.victim)}
 			w.base = w.snapshot(t)
 			for _, mc := range cases {
 				n++
@@ -1549,7 +1587,7 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 					w.base = after
 					sent, _ := json.Marshal(mc.body)
 					request := mc.method + " " + mc.path + " " + string(sent)
-					surface := tmSurface(mc.path)
+					surface := surfaceOf(mc.path)
 					switch {
 					case mc.or != 0 && r.Status == mc.or:
 					case mc.problem != "":
@@ -1564,10 +1602,10 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 					}
 					touched := map[string]bool{}
 					for _, id := range mc.touched {
-						touched[strings.ToLower(tmBare(id))] = true
+						touched[strings.ToLower(bareID(id))] = true
 					}
 					if id, ok := r.Obj()["id"].(string); ok && mc.method == "POST" && r.Status < 300 {
-						touched[strings.ToLower(tmBare(id))] = true
+						touched[strings.ToLower(bareID(id))] = true
 						owner := "A"
 						if mc.path == "/v1/accounts" {
 							owner = "N"
@@ -1640,8 +1678,8 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 			if p.kind == tmPEntity {
 				v = w.ten[letter].x1
 			}
-			if tmSurface(pattern) == "leadconduit" {
-				v = tmBare(v)
+			if surfaceOf(pattern) == "leadconduit" {
+				v = bareID(v)
 			}
 			path = strings.Replace(path, "{"+p.name+"}", v, 1)
 		}
@@ -1693,14 +1731,14 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 				r := w.do(t, other.key, "GET", path, nil)
 				w.base = w.snapshot(t)
 				want := tmWant{400, "cursor_mismatch", nil}
-				if tmSurface(rt.pattern) == "leadbank" {
+				if rt.surface == "leadbank" {
 					// Lead Bank's list answers bad parameters with 400 parameters_invalid (SPEC §5).
 					want.code = "parameters_invalid"
 					if !strings.Contains(string(r.Body), `"invalid_parameters":[{"parameter":"starting_after","reason":"cursor_mismatch"}]`) {
 						t.Errorf("defect: want starting_after cursor_mismatch, got %s\n  request: GET %s as %s", r, path, other.name)
 					}
 				}
-				tmCheckAnswer(t, tmSurface(rt.pattern), r, want, "GET "+path+" as "+other.name+" with the cursor of "+issuer.name)
+				tmCheckAnswer(t, rt.surface, r, want, "GET "+path+" as "+other.name+" with the cursor of "+issuer.name)
 				if l := w.leaks(other, nil, r.Body); len(l) > 0 {
 					t.Errorf("defect: %s with the cursor of %s shows %v: %s", other.name, issuer.name, l, r)
 				}

@@ -68,7 +68,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	database := fs.String("database", env("ROSTER_DATABASE", "sqlite:roster.db"), "database URL: sqlite:PATH or postgres://... (env ROSTER_DATABASE)")
 	switch args[0] {
 	case "serve":
+		web := serveWebFlags(fs, getenv) // --tls-cert, --tls-key, --cors-origins (serveweb.go)
 		cfg, err := serveConfig(fs, args[1:], getenv)
+		if err == nil {
+			err = web.apply(&cfg)
+		}
 		if err != nil {
 			return err
 		}
@@ -126,11 +130,12 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 	write := fs.Duration("write-timeout", 30*time.Second, "time to write a response (env ROSTER_WRITE_TIMEOUT)")
 	idle := fs.Duration("idle-timeout", 120*time.Second, "keep-alive idle time (env ROSTER_IDLE_TIMEOUT)")
 	drain := fs.Duration("shutdown-timeout", 15*time.Second, "time in-flight requests get to finish on SIGTERM (env ROSTER_SHUTDOWN_TIMEOUT)")
+	retention := fs.Duration("event-retention", roster.DefaultEventRetention, "how long events are kept; older ones are pruned in the background (env ROSTER_EVENT_RETENTION)")
 	audit := fs.Bool("audit", true, "record the audit trail; false only to measure what it costs (roster bench)")
 	if err := envFlags(fs, getenv, map[string]string{"rate-limit": "ROSTER_RATE_LIMIT", "rate-burst": "ROSTER_RATE_BURST",
 		"rate-limit-account": "ROSTER_RATE_LIMIT_ACCOUNT", "rate-burst-account": "ROSTER_RATE_BURST_ACCOUNT", "max-in-flight": "ROSTER_MAX_IN_FLIGHT",
 		"read-header-timeout": "ROSTER_READ_HEADER_TIMEOUT", "read-timeout": "ROSTER_READ_TIMEOUT", "write-timeout": "ROSTER_WRITE_TIMEOUT",
-		"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT"}); err != nil {
+		"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT", "event-retention": "ROSTER_EVENT_RETENTION"}); err != nil {
 		return app.Config{}, err
 	}
 	if err := fs.Parse(args); err != nil {
@@ -141,6 +146,9 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 	}
 	if *maxInFlight < 0 {
 		return app.Config{}, fmt.Errorf("--max-in-flight must be >= 0")
+	}
+	if *retention <= 0 {
+		return app.Config{}, fmt.Errorf("--event-retention must be positive")
 	}
 	// The zero value of each field is 4 × the per-key one (api.Options); 0 on the command line
 	// turns the per-account limit off, a negative Rate for api.
@@ -163,7 +171,8 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 		account.Burst = v
 	}
 	return app.Config{Addr: *addr, RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, AccountRateLimit: account, MaxInFlight: *maxInFlight,
-		ReadHeaderTimeout: *readHeader, ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain, NoAudit: !*audit}, nil
+		ReadHeaderTimeout: *readHeader, ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain, EventRetention: *retention,
+		NoAudit: !*audit}, nil
 }
 
 // envFlags sets flags from their environment variables, before the command line overrides them.

@@ -26,6 +26,7 @@ const migrationLock = 0x726f73746572 // "roster"
 type Store struct {
 	pool    *pgxpool.Pool
 	dialect *sqlstore.Dialect
+	events  *sqlstore.Notifier
 }
 
 var _ roster.Store = (*Store)(nil)
@@ -40,11 +41,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, dialect: &sqlstore.Dialect{Numbered: true, ShareLock: " FOR SHARE", UpdateLock: " FOR UPDATE", MapErr: mapErr}}
+	s := &Store{pool: pool, dialect: &sqlstore.Dialect{Numbered: true, ShareLock: " FOR SHARE", UpdateLock: " FOR UPDATE", MapErr: mapErr,
+		TxID: pgTxID, Visible: pgVisible}}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
+	s.events = sqlstore.NewNotifier(eventPoll, s.eventHead)
 	return s, nil
 }
 
@@ -73,14 +76,19 @@ const maxAttempts = 4
 func (s *Store) run(ctx context.Context, lazy bool, fn func(roster.Tx) error) error {
 	var err error
 	for attempt := 1; ; attempt++ {
+		var t *sqlstore.Tx
 		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 			if lazy {
 				if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
 					return err
 				}
 			}
-			return fn(sqlstore.NewTx(querier{tx}, s.dialect))
+			t = sqlstore.NewTx(querier{tx}, s.dialect)
+			return fn(t)
 		})
+		if err == nil && t.Appended() {
+			s.events.Wake()
+		}
 		if attempt == maxAttempts || !retryable(err) || ctx.Err() != nil {
 			return mapErr(err)
 		}
@@ -117,6 +125,7 @@ func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Close implements roster.Store.
 func (s *Store) Close() error {
+	s.events.Close()
 	s.pool.Close()
 	return nil
 }

@@ -42,7 +42,7 @@ func TestStore(t *testing.T) {
 
 // createDatabase makes an empty database and returns its name and URL; it is dropped when
 // the test ends.
-func createDatabase(t *testing.T, adminURL string) (name, dbURL string) {
+func createDatabase(t testing.TB, adminURL string) (name, dbURL string) {
 	t.Helper()
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -71,7 +71,7 @@ func createDatabase(t *testing.T, adminURL string) (name, dbURL string) {
 	return name, u.String()
 }
 
-func exec(t *testing.T, connURL, sql string) {
+func exec(t testing.TB, connURL, sql string) {
 	t.Helper()
 	if err := execErr(connURL, sql); err != nil {
 		t.Fatal(err)

@@ -120,6 +120,10 @@ func (s *Store) runBatch(batch []*writeReq) {
 	if err == nil {
 		err = s.inTx(context.Background(), s.batchBody(batch, results))
 	}
+	if err == nil && s.appended {
+		s.events.Wake()
+	}
+	s.appended = false
 	s.wstmts.prepareMissed()
 	s.commits.Add(1)
 	s.writesDone.Add(int64(len(batch)))
@@ -194,7 +198,11 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 				return err
 			}
 		}
-		return q.FlushAudit(context.Background())
+		if err := q.FlushAudit(context.Background()); err != nil {
+			return err
+		}
+		s.appended = q.Appended()
+		return nil
 	}
 }
 

@@ -44,6 +44,8 @@ type Store struct {
 	quit     chan struct{}
 	loopDone chan struct{}
 	closing  sync.Once
+	events   *sqlstore.Notifier
+	appended bool // the batch being written recorded events; the write loop's alone
 	counters
 }
 
@@ -72,7 +74,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	ckpt.SetMaxOpenConns(1)
-	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer), ckpt: ckpt,
+	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr, TxID: "0"}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer), ckpt: ckpt,
 		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		writer.Close()
@@ -80,6 +82,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		ckpt.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	s.events = sqlstore.NewNotifier(eventPoll, s.eventHead)
 	go s.writeLoop()
 	go s.checkpointLoop(s.ckpt)
 	return s, nil
@@ -156,6 +159,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closing.Do(func() {
 		close(s.quit)
+		s.events.Close()
 		<-s.loopDone
 		<-s.ckptDone
 		s.stmts.close()

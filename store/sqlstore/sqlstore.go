@@ -37,6 +37,11 @@ type Dialect struct {
 	// UpdateLock is appended to a SELECT whose rows the transaction will change from what it
 	// read (" FOR UPDATE"); "" where writers are already serialised.
 	UpdateLock string
+	// TxID is an SQL expression for the position of the running transaction in the feed of
+	// every account (PostgreSQL: its transaction id); "0" where one writer commits in the order
+	// it inserts (SQLite). Visible is a condition on an events row alias "e" that holds when no
+	// transaction still in flight can commit at or before the row's position ("" for none).
+	TxID, Visible string
 	// MapErr turns a driver error into a roster error (ErrConflict, ErrNotFound) where it has a
 	// meaning, by code, and returns others unchanged.
 	MapErr func(error) error

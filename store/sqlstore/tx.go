@@ -13,9 +13,10 @@ import (
 
 // Tx implements roster.Tx over one engine transaction.
 type Tx struct {
-	q     Querier
-	d     *Dialect
-	audit *auditBuffer // appends deferred to FlushAudit (audit.go); nil: written at once
+	q        Querier
+	d        *Dialect
+	appended bool         // the transaction recorded events (see Appended)
+	audit    *auditBuffer // appends deferred to FlushAudit (audit.go); nil: written at once
 }
 
 // NewTx wraps an engine transaction.

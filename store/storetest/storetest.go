@@ -62,6 +62,11 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"AuditRollback", testAuditRollback},
 		{"AuditConcurrentHead", testAuditConcurrentHead},
 		{"AuditConcurrentRollback", testAuditConcurrentRollback},
+		{"Events", testEvents},
+		{"EventsRollback", testEventsRollback},
+		{"EventsConcurrentSequence", testEventsConcurrentSequence},
+		{"EventsLateCommit", testEventsLateCommit},
+		{"EventsPrune", testEventsPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

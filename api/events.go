@@ -1,0 +1,234 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// eventView is an event as SPEC §13 shows it.
+type eventView struct {
+	ID        string           `json:"id"`
+	Type      string           `json:"type"`
+	AccountID *string          `json:"account_id"`
+	Sequence  int64            `json:"sequence"`
+	CreatedAt stamp            `json:"created_at"`
+	Data      json.RawMessage  `json:"data"`
+	Request   eventRequestView `json:"request"`
+}
+
+type eventRequestView struct {
+	ID             string  `json:"id"`
+	IdempotencyKey *string `json:"idempotency_key"`
+	KeyID          *string `json:"key_id"`
+}
+
+func (s *surface) event(e roster.Event) any {
+	v := eventView{ID: s.id(roster.KindEvent, e.ID), Type: e.Type, Sequence: e.Sequence, CreatedAt: stamp(e.CreatedAt),
+		Data: e.Data, Request: eventRequestView{ID: e.RequestID}}
+	if e.AccountID != "" {
+		id := s.id(roster.KindAccount, e.AccountID)
+		v.AccountID = &id
+	}
+	if e.IdempotencyKey != "" {
+		v.Request.IdempotencyKey = &e.IdempotencyKey
+	}
+	if e.KeyID != "" {
+		id := s.id(roster.KindKey, e.KeyID)
+		v.Request.KeyID = &id
+	}
+	return v
+}
+
+// eventRequest reads a feed request's query: limit, cursor, wait and the filters type,
+// object_id and account_id.
+func (c *call) eventRequest() roster.EventRequest {
+	limit, err := roster.EventFeed.CheckLimit(c.param("limit"))
+	req := roster.EventRequest{Limit: limit, Cursor: c.param("cursor"), Filters: map[string]string{}}
+	_ = req.Problems.Absorb(err)
+	req.Wait, err = roster.ParseEventWait(c.param("wait"))
+	_ = req.Problems.Absorb(err)
+	for _, f := range []string{"type", "object_id", "account_id"} {
+		if v := c.param(f); v != "" && req.Problems.Text(v, "query", f) {
+			req.Filters[f] = v
+		}
+	}
+	return req
+}
+
+// whileWaiting runs a request that may wait for events (a long poll, a stream) without holding
+// one of its account's --max-in-flight places: an idle wait costs the server nothing, and a
+// consumer's open stream must not starve the account's other requests. The place is taken back
+// (past the limit, for a moment) before the request ends, for serveRoute to give back.
+func (c *call) whileWaiting(fn func() error) error {
+	tenant := c.p.Scope()
+	c.s.running.release(tenant)
+	defer c.s.running.retake(tenant)
+	return fn()
+}
+
+// retake takes a place of id's back whatever the limit (see whileWaiting).
+func (f *inFlight) retake(id string) {
+	if f.max <= 0 {
+		return
+	}
+	f.mu.Lock()
+	f.n[id]++
+	f.mu.Unlock()
+}
+
+func (s *Server) listEvents(c *call) error {
+	req := c.eventRequest()
+	var page roster.EventPage
+	err := c.whileWaiting(func() error {
+		if req.Wait > 0 {
+			// The server's write timeout would cut a long poll short.
+			_ = http.NewResponseController(c.w).SetWriteDeadline(time.Now().Add(req.Wait + 30*time.Second))
+		}
+		var err error
+		page, err = s.svc.ListEvents(c.r.Context(), c.p, req)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := listView{Data: make([]any, len(page.Items)), Pagination: paginationView{
+		Count: len(page.Items), HasNext: page.HasNext, NextCursor: &page.Next}}
+	for i, e := range page.Items {
+		out.Data[i] = c.sf.event(e)
+	}
+	return c.reply(http.StatusOK, out)
+}
+
+func (s *Server) getEvent(c *call) error {
+	id, ok := roster.ParseID(roster.KindEvent, c.r.PathValue("id"))
+	if !ok {
+		return roster.Invalid("string_pattern_mismatch", "String should match pattern '"+roster.KindEvent.Pattern()+"'", "path", "id")
+	}
+	e, err := s.svc.Event(c.r.Context(), c.p, id)
+	if err != nil {
+		return err
+	}
+	return c.reply(http.StatusOK, c.sf.event(e))
+}
+
+// sseHeartbeat is how long an open stream stays silent before a comment line keeps it open.
+const sseHeartbeat = 15 * time.Second
+
+// eventStream serves the feed as Server-Sent Events: each event with its type and, as its id,
+// the cursor after it, so a client that reconnects with Last-Event-ID resumes where it was.
+// Errors found before the stream starts (a bad cursor, 410) are answered as JSON; once it has
+// started, an expired cursor ends it with an "error" event.
+func (s *Server) eventStream(c *call) error {
+	req := c.eventRequest()
+	if last := c.header("Last-Event-ID"); last != "" {
+		req.Cursor = last
+	}
+	req.Wait = 0
+	ctx := c.r.Context()
+	page, err := s.svc.ListEvents(ctx, c.p, req)
+	if err != nil {
+		return err
+	}
+	return c.whileWaiting(func() error {
+		rc := http.NewResponseController(c.w)
+		_ = rc.SetWriteDeadline(time.Time{}) // a stream has no end a write timeout could fit
+		h := c.w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		c.status = http.StatusOK
+		c.w.WriteHeader(http.StatusOK)
+		if c.r.Method == http.MethodHead {
+			return nil // the head of the stream, without the stream
+		}
+		stop, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-s.streams.done():
+				cancel()
+			case <-stop.Done():
+			}
+		}()
+		for {
+			var buf []byte
+			for i, e := range page.Items {
+				b, err := encode(c.sf.event(e))
+				if err != nil {
+					return err
+				}
+				buf = append(buf, "id: "+page.CursorAfter(i)+"\nevent: "+e.Type+"\ndata: "...)
+				buf = append(append(buf, b...), "\n\n"...)
+			}
+			if len(page.Items) == 0 && !page.HasNext {
+				buf = append(buf, ": heartbeat\n\n"...)
+			}
+			if _, err := c.w.Write(buf); err != nil {
+				return nil // the client went away
+			}
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+			req.Cursor, req.Filters, req.Wait = page.Next, nil, sseHeartbeat
+			if page.HasNext {
+				req.Wait = 0
+			}
+			page, err = s.svc.ListEvents(stop, c.p, req)
+			if stop.Err() != nil {
+				return nil // shutdown, or the client went away: the stream ends cleanly
+			}
+			if err != nil {
+				if roster.ErrorCode(err) == roster.CodeCursorExpired {
+					b, _ := encode(errorBody{Detail: err.(*roster.Error).Message, Code: string(roster.CodeCursorExpired)})
+					_, _ = c.w.Write(append(append([]byte("event: error\ndata: "), b...), "\n\n"...))
+					return nil
+				}
+				var e *roster.Error
+				if !errors.As(err, &e) || e.Code == roster.CodeInternal {
+					s.log.Error("event stream", "request_id", c.reqID, "err", err)
+				}
+				return nil
+			}
+		}
+	})
+}
+
+// streamStop ends the open event streams when the server shuts down (SPEC §13: SIGTERM ends
+// streams cleanly, where net/http's Shutdown would wait for them until its timeout). The zero
+// value is ready.
+type streamStop struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (s *streamStop) done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.chanLocked()
+}
+
+func (s *streamStop) chanLocked() chan struct{} {
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+// CloseStreams ends every open event stream, now and from now on. Register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) CloseStreams() {
+	s.streams.mu.Lock()
+	defer s.streams.mu.Unlock()
+	ch := s.streams.chanLocked()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
+}

@@ -1,0 +1,295 @@
+package sqlstore
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// allFeed is the event_horizons row of the feed of every account.
+const allFeed = "*"
+
+// Appended reports whether the transaction recorded events: the engine then wakes the feed's
+// waiters once it has committed.
+func (t *Tx) Appended() bool { return t.appended }
+
+// AppendEvents implements roster.EventTx. Each account's counter row is upserted first, in
+// account order (two transactions never take two counters in opposite orders), and holds the
+// account's next sequence numbers and the transaction position its events take: this
+// transaction's id, or the account's previous events' when that is higher, so that an account's
+// events keep their sequence order in the feed of every account as well.
+func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]roster.Event, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	counts := map[string]int64{}
+	for _, r := range recs {
+		counts[r.AccountID]++
+	}
+	accounts := make([]string, 0, len(counts))
+	for a := range counts {
+		accounts = append(accounts, a)
+	}
+	slices.Sort(accounts)
+	type counter struct{ seq, tx int64 }
+	next := make(map[string]counter, len(accounts))
+	for _, a := range accounts {
+		c, err := queryOne(ctx, t, func(r Rows) (counter, error) {
+			var c counter
+			return c, r.Scan(&c.seq, &c.tx)
+		}, `INSERT INTO event_counters (account_id, sequence, tx) VALUES (?, ?, `+t.d.TxID+`)
+			ON CONFLICT (account_id) DO UPDATE SET sequence = event_counters.sequence + excluded.sequence,
+				tx = CASE WHEN event_counters.tx > excluded.tx THEN event_counters.tx ELSE excluded.tx END
+			RETURNING sequence, tx`, a, counts[a])
+		if err != nil {
+			return nil, err
+		}
+		next[a] = counter{seq: c.seq - counts[a] + 1, tx: c.tx}
+	}
+	out := make([]roster.Event, len(recs))
+	byID := make(map[string]int, len(recs))
+	var b strings.Builder
+	b.WriteString(`INSERT INTO events (tx, id, account_id, sequence, type, object_id, data, request_id, idempotency_key, key_id, created_at) VALUES `)
+	args := make([]any, 0, 11*len(recs))
+	for i, r := range recs {
+		c := next[r.AccountID]
+		next[r.AccountID] = counter{seq: c.seq + 1, tx: c.tx}
+		e := roster.Event{ID: roster.NewID(r.CreatedAt), EventRecord: r, Sequence: c.seq, Position: roster.FeedPosition{Tx: c.tx}}
+		out[i] = e
+		byID[e.ID] = i
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, c.tx, e.ID, r.AccountID, c.seq, r.Type, r.ObjectID, r.Data, r.RequestID, r.IdempotencyKey, r.KeyID, micros(r.CreatedAt))
+	}
+	b.WriteString(` RETURNING id, n`)
+	type idN struct {
+		id string
+		n  int64
+	}
+	rows, err := queryRows(ctx, t, func(r Rows) (idN, error) {
+		var v idN
+		return v, r.Scan(&v.id, &v.n)
+	}, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range rows {
+		out[byID[v.id]].Position.N = v.n
+	}
+	t.appended = true
+	return out, nil
+}
+
+// eventCols are the columns every event read selects, in scanEvent's order, of the row alias e.
+const eventCols = `e.n, e.tx, e.sequence, e.id, e.account_id, e.type, e.object_id, e.data, e.request_id, e.idempotency_key, e.key_id, e.created_at`
+
+// scannedEvent is an event row of a read; ok is false for a row a filtered read examined
+// without matching (only its position was read).
+type scannedEvent struct {
+	e  roster.Event
+	ok bool
+}
+
+func scanEvent(r Rows) (scannedEvent, error) {
+	var s scannedEvent
+	var id, account, typ, object, request, idem, key *string
+	var data []byte
+	var created *int64
+	e := &s.e
+	if err := r.Scan(&e.Position.N, &e.Position.Tx, &e.Sequence, &id, &account, &typ, &object, &data, &request, &idem, &key, &created); err != nil {
+		return s, err
+	}
+	if id == nil {
+		return s, nil
+	}
+	s.ok = true
+	e.ID, e.AccountID, e.Type, e.ObjectID = *id, *account, *typ, *object
+	e.Data, e.RequestID, e.IdempotencyKey, e.KeyID, e.CreatedAt = data, *request, *idem, *key, fromMicros(*created)
+	return s, nil
+}
+
+// Events implements roster.EventTx. Without filters it reads q.Limit events in feed order.
+// With filters it reads a window of q.Window events in feed order (their positions and the
+// filtered columns only) and joins the whole row of those that match, so the rows examined are
+// bounded whatever the filters match.
+func (t *Tx) Events(ctx context.Context, q roster.EventQuery) (roster.EventScan, error) {
+	var where, order string
+	var args []any
+	if q.All {
+		where, order = `(e.tx, e.n) > (?, ?)`, `e.tx, e.n`
+		args = append(args, q.After.Tx, q.After.N)
+		if t.d.Visible != "" {
+			where += ` AND ` + t.d.Visible
+		}
+	} else {
+		where, order = `e.account_id = ? AND e.sequence > ?`, `e.sequence`
+		args = append(args, q.AccountID, q.AfterSequence)
+	}
+	var conds []string
+	var condArgs []any
+	if q.Type != "" {
+		conds, condArgs = append(conds, `w.type = ?`), append(condArgs, q.Type)
+	}
+	if q.TypePrefix != "" {
+		conds, condArgs = append(conds, `substr(w.type, 1, ?) = ?`), append(condArgs, len(q.TypePrefix), q.TypePrefix)
+	}
+	if q.ObjectID != "" {
+		conds, condArgs = append(conds, `w.object_id = ?`), append(condArgs, q.ObjectID)
+	}
+	var sql string
+	if len(conds) == 0 {
+		sql = `SELECT ` + eventCols + ` FROM events e WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ?`
+		args = append(args, q.Limit)
+	} else {
+		// w is the window (as e), m the matching rows' full columns (as e in eventCols).
+		cols := strings.ReplaceAll(eventCols, "e.", "m.")
+		cols = strings.Replace(cols, "m.n, m.tx, m.sequence", "w.n, w.tx, w.sequence", 1)
+		sql = `SELECT ` + cols + ` FROM (SELECT e.n, e.tx, e.sequence, e.type, e.object_id FROM events e WHERE ` + where +
+			` ORDER BY ` + order + ` LIMIT ?) w LEFT JOIN events m ON m.n = w.n AND ` + strings.Join(conds, " AND ") +
+			` ORDER BY ` + strings.ReplaceAll(order, "e.", "w.")
+		window := q.Window
+		if window <= 0 {
+			window = q.Limit
+		}
+		args = append(append(args, window), condArgs...)
+	}
+	rows, err := t.query(ctx, sql, args...)
+	if err != nil {
+		return roster.EventScan{}, err
+	}
+	defer rows.Close()
+	var out roster.EventScan
+	for len(out.Events) < q.Limit && rows.Next() {
+		s, err := scanEvent(rows)
+		if err != nil {
+			return roster.EventScan{}, t.d.MapErr(err)
+		}
+		out.Examined++
+		out.Last = s.e
+		if s.ok {
+			out.Events = append(out.Events, s.e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return roster.EventScan{}, t.d.MapErr(err)
+	}
+	return out, nil
+}
+
+// EventByID implements roster.EventTx.
+func (t *Tx) EventByID(ctx context.Context, id string) (roster.Event, error) {
+	s, err := queryOne(ctx, t, scanEvent, `SELECT `+eventCols+` FROM events e WHERE e.id = ?`, id)
+	return s.e, err
+}
+
+// PruneEvents implements roster.EventTx. It deletes a prefix of the feed of every account
+// (visible rows only, so nothing in flight can later land inside it); per account that is a
+// prefix of its sequence too, since an account's positions follow its sequence.
+func (t *Tx) PruneEvents(ctx context.Context, before time.Time, limit int) (int, error) {
+	where := ""
+	if t.d.Visible != "" {
+		where = ` WHERE ` + t.d.Visible
+	}
+	type head struct {
+		pos     roster.FeedPosition
+		created int64
+	}
+	front, err := queryRows(ctx, t, func(r Rows) (head, error) {
+		var h head
+		return h, r.Scan(&h.pos.Tx, &h.pos.N, &h.created)
+	}, `SELECT e.tx, e.n, e.created_at FROM events e`+where+` ORDER BY e.tx, e.n LIMIT ?`, limit)
+	if err != nil {
+		return 0, err
+	}
+	k := 0
+	for k < len(front) && front[k].created < micros(before) {
+		k++
+	}
+	if k == 0 {
+		return 0, nil
+	}
+	last := front[k-1].pos
+	type gone struct {
+		account string
+		seq     int64
+	}
+	deleted, err := queryRows(ctx, t, func(r Rows) (gone, error) {
+		var g gone
+		return g, r.Scan(&g.account, &g.seq)
+	}, `DELETE FROM events WHERE (tx, n) <= (?, ?) RETURNING account_id, sequence`, last.Tx, last.N)
+	if err != nil {
+		return 0, err
+	}
+	highest := map[string]int64{}
+	for _, g := range deleted {
+		highest[g.account] = max(highest[g.account], g.seq)
+	}
+	feeds := make([]string, 0, len(highest))
+	for a := range highest {
+		feeds = append(feeds, a)
+	}
+	slices.Sort(feeds)
+	for _, a := range feeds {
+		if _, err := t.exec(ctx, `INSERT INTO event_horizons (feed, sequence, tx, n) VALUES (?, ?, 0, 0)
+			ON CONFLICT (feed) DO UPDATE SET sequence = CASE WHEN excluded.sequence > event_horizons.sequence THEN excluded.sequence ELSE event_horizons.sequence END`,
+			a, highest[a]); err != nil {
+			return 0, err
+		}
+	}
+	_, err = t.exec(ctx, `INSERT INTO event_horizons (feed, sequence, tx, n) VALUES (?, 0, ?, ?)
+		ON CONFLICT (feed) DO UPDATE SET tx = excluded.tx, n = excluded.n
+		WHERE (excluded.tx, excluded.n) > (event_horizons.tx, event_horizons.n)`, allFeed, last.Tx, last.N)
+	return len(deleted), err
+}
+
+// EventHorizon implements roster.EventTx.
+func (t *Tx) EventHorizon(ctx context.Context, accountID string) (roster.EventHorizon, error) {
+	type row struct {
+		feed string
+		h    roster.EventHorizon
+	}
+	rows, err := queryRows(ctx, t, func(r Rows) (row, error) {
+		var v row
+		return v, r.Scan(&v.feed, &v.h.Sequence, &v.h.Position.Tx, &v.h.Position.N)
+	}, `SELECT feed, sequence, tx, n FROM event_horizons WHERE feed IN (?, ?)`, accountID, allFeed)
+	var h roster.EventHorizon
+	for _, v := range rows {
+		if v.feed == allFeed {
+			h.Position = v.h.Position
+		} else {
+			h.Sequence = v.h.Sequence
+		}
+	}
+	return h, err
+}
+
+// EventHead returns what a waiter of another process watches for: the newest position a reader
+// of the feed of every account may pass now, and the highest insertion number committed (which
+// moves sooner when an older transaction still holds the first back).
+func (t *Tx) EventHead(ctx context.Context) (roster.FeedPosition, int64, error) {
+	where := ""
+	if t.d.Visible != "" {
+		where = ` WHERE ` + t.d.Visible
+	}
+	heads, err := queryRows(ctx, t, func(r Rows) (roster.FeedPosition, error) {
+		var p roster.FeedPosition
+		return p, r.Scan(&p.Tx, &p.N)
+	}, `SELECT e.tx, e.n FROM events e`+where+` ORDER BY e.tx DESC, e.n DESC LIMIT 1`)
+	if err != nil {
+		return roster.FeedPosition{}, 0, err
+	}
+	n, err := queryOne(ctx, t, func(r Rows) (int64, error) {
+		var n int64
+		return n, r.Scan(&n)
+	}, `SELECT COALESCE(MAX(n), 0) FROM events`)
+	var head roster.FeedPosition
+	if len(heads) > 0 {
+		head = heads[0]
+	}
+	return head, n, err
+}
