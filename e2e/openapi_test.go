@@ -319,7 +319,7 @@ func oaFixtures(t *testing.T, e *env, do func(oaCall) resp) *oaFixture {
 	return &oaFixture{
 		auditID: auditID,
 		events:  oaEvents(t, e, aID),
-		super:  e.super, aID: aID, bID: bID, bSlug: bSlug, kA: kA, rA: rA, kB: kB,
+		super:   e.super, aID: aID, bID: bID, bSlug: bSlug, kA: kA, rA: rA, kB: kB,
 		e1: e1, e2: e2, e3: e3, c1: c1, c2: c2, keyID: keyID,
 		rels: rels, v0: v0, bad: "/v1/accounts/account_" + oaUnknownHex,
 		batch:   map[string]any{"entity_ids": []string{e1, bareID(e2)}, "relationship_type": "account_holder"},
