@@ -53,7 +53,7 @@ func checkSQLite(path string, readOnly bool) error {
 	case err == nil && fi.IsDir():
 		return fmt.Errorf("database %s is a folder, not a file", path)
 	case err == nil:
-		return checkSQLiteFile(path, fi)
+		return checkSQLiteFile(path, fi, readOnly)
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("database %s: %w", path, err)
 	case readOnly:
@@ -74,9 +74,9 @@ func checkSQLite(path string, readOnly bool) error {
 	return nil
 }
 
-// checkSQLiteFile checks that an existing file is a SQLite database roster can write, with a
-// folder it can write its WAL in.
-func checkSQLiteFile(path string, fi os.FileInfo) error {
+// checkSQLiteFile checks that an existing file is a SQLite database and, unless readOnly, that
+// roster can write it and its folder, where SQLite keeps the WAL.
+func checkSQLiteFile(path string, fi os.FileInfo, readOnly bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("database %s cannot be read: %w", path, err)
@@ -86,6 +86,9 @@ func checkSQLiteFile(path string, fi os.FileInfo) error {
 	f.Close()
 	if fi.Size() > 0 && (err != nil || !bytes.Equal(head[:n], []byte(sqliteHeader))) {
 		return fmt.Errorf("%s is not a SQLite database", path)
+	}
+	if readOnly {
+		return nil
 	}
 	if !writable(path) {
 		return fmt.Errorf("database %s is not writable", path)
