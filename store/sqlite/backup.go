@@ -26,7 +26,7 @@ func Backup(ctx context.Context, path, dest string) error {
 		return fmt.Errorf("%s exists: a backup never overwrites a file", dest)
 	}
 	tmp := dest + ".tmp"
-	_ = os.Remove(tmp) // what a backup interrupted before left
+	_ = os.Remove(tmp)                       // what a backup interrupted before left
 	db, err := sql.Open("sqlite", dsn(path)) // query_only would refuse VACUUM INTO
 	if err != nil {
 		return err
