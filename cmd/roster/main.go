@@ -29,7 +29,7 @@ var commands = []command{
 	{"keys", "create|list|revoke ...", "make, list and revoke API keys (roster keys --help)", keysCmd},
 	{"backup", "FILE", "write a verified copy of a live SQLite database and print its SHA-256", backupCmd},
 	{"restore", "FILE", "put a backup in place of a SQLite database no server is using", restoreCmd},
-	//	{"copy", "--to URL", "copy everything into an empty database of either engine", copyCmd},
+	{"copy", "--to URL", "copy everything into an empty database of either engine", copyCmd},
 	//	{"export", "[--account ID] > FILE", "write accounts, entities and relationships as NDJSON", exportCmd},
 	//	{"import", "[--dry-run] FILE", "read an export into the database, idempotently", importCmd},
 	{"version", "", "print the version of this build", versionCmd},
