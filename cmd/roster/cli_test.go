@@ -89,7 +89,7 @@ func TestHelpAndExitStatus(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"help"}, {"-h"}, {"help", "keys"}, {"serve", "--help"}, {"migrate", "-h"},
 		{"keys", "--help"}, {"keys", "create", "--help"}, {"keys", "list", "-h"}, {"keys", "revoke", "--help"},
 		{"accounts", "--help"}, {"accounts", "create", "--help"}, {"version", "--help"}, {"bench", "--help"},
-		{"backup", "--help"}, {"restore", "--help"},
+		{"backup", "--help"}, {"restore", "--help"}, {"copy", "--help"}, {"export", "--help"}, {"import", "--help"},
 	} {
 		out, errOut, code := runBin(t, dir, nil, args...)
 		if code != 0 || !strings.Contains(out, "usage: roster") || errOut != "" {
@@ -102,7 +102,8 @@ func TestHelpAndExitStatus(t *testing.T) {
 	// A command line roster cannot read: 2, one line on stderr.
 	for _, args := range [][]string{{}, {"frobnicate"}, {"keys"}, {"keys", "frob"}, {"serve", "--nope"}, {"keys", "create"},
 		{"keys", "create", "--account", "nope"}, {"keys", "revoke"}, {"accounts", "create"}, {"version", "extra"},
-		{"serve", "--rate-limit", "-1"}, {"backup"}, {"restore", "a", "b"}} {
+		{"serve", "--rate-limit", "-1"}, {"backup"}, {"restore", "a", "b"}, {"copy"}, {"export", "extra"}, {"import"},
+		{"export", "--account", "nope"}} {
 		_, errOut, code := runBin(t, dir, nil, args...)
 		if code != 2 || !strings.HasPrefix(lastLine(errOut), "roster: ") {
 			t.Errorf("roster %s: exit %d, stderr %q; want 2", strings.Join(args, " "), code, errOut)
@@ -132,6 +133,8 @@ func TestErrorsNameTheirCause(t *testing.T) {
 		{[]string{"serve", "--database", "sqlite:" + missing}, "the folder " + filepath.Join(dir, "nope") + " does not exist"},
 		{[]string{"migrate", "--database", "sqlite:" + notDB}, notDB + " is not a SQLite database"},
 		{[]string{"keys", "list", "--database", "sqlite:" + filepath.Join(dir, "typo.db")}, "typo.db does not exist"},
+		{[]string{"export", "--database", "sqlite:" + filepath.Join(dir, "typo.db")}, "typo.db does not exist"},
+		{[]string{"copy", "--to", "sqlite:" + filepath.Join(dir, "t.db"), "--database", "sqlite:" + filepath.Join(dir, "typo.db")}, "typo.db does not exist"},
 		{[]string{"backup", "--database", "sqlite:" + filepath.Join(dir, "typo.db"), filepath.Join(dir, "b.db")}, "typo.db does not exist"},
 		{[]string{"keys", "list", "--database", "postgres://postgres@127.0.0.1:1/x?sslmode=disable"}, "is not answering"},
 		{[]string{"serve", "--database", "mysql://x"}, "want sqlite:PATH or a postgres:// URL"},

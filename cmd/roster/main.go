@@ -30,8 +30,8 @@ var commands = []command{
 	{"backup", "FILE", "write a verified copy of a live SQLite database and print its SHA-256", backupCmd},
 	{"restore", "FILE", "put a backup in place of a SQLite database no server is using", restoreCmd},
 	{"copy", "--to URL", "copy everything into an empty database of either engine", copyCmd},
-	//	{"export", "[--account ID] > FILE", "write accounts, entities and relationships as NDJSON", exportCmd},
-	//	{"import", "[--dry-run] FILE", "read an export into the database, idempotently", importCmd},
+	{"export", "[--account ID] > FILE", "write accounts, entities and relationships as NDJSON", exportCmd},
+	{"import", "[--dry-run] FILE", "read an export into the database, idempotently", importCmd},
 	{"version", "", "print the version of this build", versionCmd},
 	{"bench", "[flags]", "load benchmark: seed, serve, measure (roster bench --help)", func(ctx context.Context, c *cli, args []string) error {
 		return benchCmd(ctx, args, c.env, c.stdout, c.stderr)
