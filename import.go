@@ -160,76 +160,126 @@ func (s *Service) ImportAccount(ctx context.Context, r *Request, a Account) (Imp
 // the result's i-th. An entity's see must name an entity that exists by then (earlier in es, or
 // stored).
 func (s *Service) ImportEntities(ctx context.Context, r *Request, es []Entity) ([]ImportOutcome, error) {
-	return importMany(ctx, s, r, "entity.create", es, func(tx Tx, ch *changes, e Entity) (ImportOutcome, error) {
-		old, err := tx.Entity(ctx, e.ID)
-		switch {
-		case err == nil:
-			return compared(old, e), nil
-		case !errors.Is(err, ErrNotFound):
-			return ImportOutcome{}, err
-		}
-		if _, err := tx.LockAccount(ctx, e.AccountID); errors.Is(err, ErrNotFound) {
-			return ImportOutcome{ImportInvalid, "its account " + KindAccount.Prefixed(e.AccountID) + " does not exist"}, nil
-		} else if err != nil {
-			return ImportOutcome{}, err
-		}
-		if err := checkSee(ctx, tx, e); err != nil {
-			var re *Error
-			if errors.As(err, &re) {
-				return ImportOutcome{ImportInvalid, re.Error()}, nil
+	return importMany(ctx, s, r, "entity.create", func(tx Tx, ch *changes) ([]ImportOutcome, error) {
+		out := make([]ImportOutcome, len(es))
+		accounts := accountLocks{}
+		for i, e := range es {
+			old, err := tx.Entity(ctx, e.ID)
+			switch {
+			case err == nil:
+				out[i] = compared(old, e)
+				continue
+			case !errors.Is(err, ErrNotFound):
+				return nil, err
 			}
-			return ImportOutcome{}, err
-		}
-		if err := tx.InsertEntity(ctx, &e); err != nil {
-			return ImportOutcome{}, err
-		}
-		ch.add("entity.created", e.AccountID, e.ID, e, nil)
-		return ImportOutcome{Status: ImportCreated}, nil
-	})
-}
-
-// ImportRelationships writes relationships read from an export, in one transaction.
-func (s *Service) ImportRelationships(ctx context.Context, r *Request, rs []Relationship) ([]ImportOutcome, error) {
-	return importMany(ctx, s, r, "relationship.create", rs, func(tx Tx, ch *changes, rel Relationship) (ImportOutcome, error) {
-		if _, err := tx.LockAccount(ctx, rel.AccountID); errors.Is(err, ErrNotFound) {
-			return ImportOutcome{ImportInvalid, "its account " + KindAccount.Prefixed(rel.AccountID) + " does not exist"}, nil
-		} else if err != nil {
-			return ImportOutcome{}, err
-		}
-		found, err := tx.ExistingEntities(ctx, rel.AccountID, []string{rel.EntityID})
-		if err != nil {
-			return ImportOutcome{}, err
-		}
-		if !found[rel.EntityID] {
-			return ImportOutcome{ImportInvalid, "its entity " + KindEntity.Prefixed(rel.EntityID) + " is not an entity of its account"}, nil
-		}
-		created, err := tx.InsertRelationships(ctx, []Relationship{rel})
-		if err != nil {
-			return ImportOutcome{}, err
-		}
-		if len(created) == 0 {
-			return ImportOutcome{Status: ImportSame}, nil
-		}
-		ch.add("relationship.created", rel.AccountID, rel.EntityID, created[0], nil)
-		return ImportOutcome{Status: ImportCreated}, nil
-	})
-}
-
-// importMany writes items in one transaction through the write path, one outcome each.
-func importMany[T any](ctx context.Context, s *Service, r *Request, action string, items []T,
-	one func(Tx, *changes, T) (ImportOutcome, error)) ([]ImportOutcome, error) {
-	return write(ctx, s, r, mutation[[]ImportOutcome]{action: action, mode: Shared, prepare: func(*Problems) (operation[[]ImportOutcome], error) {
-		return func(tx Tx, ch *changes) ([]ImportOutcome, error) {
-			out := make([]ImportOutcome, len(items))
-			for i, it := range items {
-				o, err := one(tx, ch, it)
-				if err != nil {
-					return nil, fmt.Errorf("item %d: %w", i+1, err)
+			if ok, err := accounts.lock(ctx, tx, e.AccountID); err != nil {
+				return nil, err
+			} else if !ok {
+				out[i] = ImportOutcome{ImportInvalid, "its account " + KindAccount.Prefixed(e.AccountID) + " does not exist"}
+				continue
+			}
+			if err := checkSee(ctx, tx, e); err != nil {
+				var re *Error
+				if !errors.As(err, &re) {
+					return nil, err
 				}
-				out[i] = o
+				out[i] = ImportOutcome{ImportInvalid, re.Error()}
+				continue
 			}
-			return out, nil
-		}, nil
+			if err := tx.InsertEntity(ctx, &e); err != nil {
+				return nil, fmt.Errorf("entity %s: %w", KindEntity.Prefixed(e.ID), err)
+			}
+			ch.add("entity.created", e.AccountID, e.ID, e, nil)
+			out[i] = ImportOutcome{Status: ImportCreated}
+		}
+		return out, nil
+	})
+}
+
+// ImportRelationships writes relationships read from an export, in one transaction: rs[i]'s
+// outcome is the result's i-th. A relationship that exists is Same.
+func (s *Service) ImportRelationships(ctx context.Context, r *Request, rs []Relationship) ([]ImportOutcome, error) {
+	return importMany(ctx, s, r, "relationship.create", func(tx Tx, ch *changes) ([]ImportOutcome, error) {
+		out := make([]ImportOutcome, len(rs))
+		accounts := accountLocks{}
+		// By account, in the order they come: one look-up of the entities, one insert.
+		byAccount := map[string][]int{}
+		var order []string
+		for i, rel := range rs {
+			if _, ok := byAccount[rel.AccountID]; !ok {
+				order = append(order, rel.AccountID)
+			}
+			byAccount[rel.AccountID] = append(byAccount[rel.AccountID], i)
+		}
+		for _, account := range order {
+			idx := byAccount[account]
+			if ok, err := accounts.lock(ctx, tx, account); err != nil {
+				return nil, err
+			} else if !ok {
+				for _, i := range idx {
+					out[i] = ImportOutcome{ImportInvalid, "its account " + KindAccount.Prefixed(account) + " does not exist"}
+				}
+				continue
+			}
+			ids := make([]string, len(idx))
+			for k, i := range idx {
+				ids[k] = rs[i].EntityID
+			}
+			found, err := tx.ExistingEntities(ctx, account, ids)
+			if err != nil {
+				return nil, err
+			}
+			var valid []Relationship
+			for _, i := range idx {
+				if !found[rs[i].EntityID] {
+					out[i] = ImportOutcome{ImportInvalid, "its entity " + KindEntity.Prefixed(rs[i].EntityID) + " is not an entity of its account"}
+					continue
+				}
+				out[i] = ImportOutcome{Status: ImportSame} // unless the insert reports it created
+				valid = append(valid, rs[i])
+			}
+			if len(valid) == 0 {
+				continue
+			}
+			created, err := tx.InsertRelationships(ctx, valid)
+			if err != nil {
+				return nil, err
+			}
+			isNew := map[[2]string]bool{}
+			for _, c := range created {
+				isNew[[2]string{c.EntityID, c.Type}] = true
+				ch.add("relationship.created", c.AccountID, c.EntityID, c, nil)
+			}
+			for _, i := range idx {
+				if out[i].Status == ImportSame && isNew[[2]string{rs[i].EntityID, rs[i].Type}] {
+					out[i] = ImportOutcome{Status: ImportCreated}
+				}
+			}
+		}
+		return out, nil
+	})
+}
+
+// accountLocks holds, in one transaction, the accounts an import writes under (LockAccount),
+// each looked up once.
+type accountLocks map[string]bool
+
+func (a accountLocks) lock(ctx context.Context, tx Tx, id string) (bool, error) {
+	if ok, seen := a[id]; seen {
+		return ok, nil
+	}
+	_, err := tx.LockAccount(ctx, id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	a[id] = err == nil
+	return err == nil, nil
+}
+
+// importMany runs op, an import's operation, through the write path.
+func importMany(ctx context.Context, s *Service, r *Request, action string, op operation[[]ImportOutcome]) ([]ImportOutcome, error) {
+	return write(ctx, s, r, mutation[[]ImportOutcome]{action: action, mode: Shared, prepare: func(*Problems) (operation[[]ImportOutcome], error) {
+		return op, nil
 	}})
 }
 

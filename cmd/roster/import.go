@@ -17,7 +17,7 @@ import (
 )
 
 // Batches of an import: entities and relationships go in this many to a transaction.
-const importBatch = 500
+const importBatch = 1000
 
 // maxImportLine bounds one line: an entity at every limit of SPEC §8 is about 89 KB of JSON.
 const maxImportLine = 1 << 20

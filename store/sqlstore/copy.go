@@ -217,7 +217,7 @@ func copyTable(ctx context.Context, q Querier, srcCat Catalog, to Copier, load L
 			if !yield(vals) {
 				return
 			}
-			if n++; n%10000 == 0 {
+			if n++; n%10000 == 0 && n < total { // the last report comes once the table is in
 				progress(table, n, total)
 			}
 		}
