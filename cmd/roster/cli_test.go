@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -177,5 +178,16 @@ func TestAccountsCreateThenKey(t *testing.T) {
 	_, errOut, code = runBin(t, dir, env, "accounts", "create", "--name", "Other", "--slug", "acme")
 	if code != 1 || !strings.Contains(errOut, "slug") {
 		t.Fatalf("a taken slug: %d %q", code, errOut)
+	}
+}
+
+func TestVersionFromBuildInfo(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.4.0"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef"}, {Key: "vcs.time", Value: "2026-12-06T19:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	if got, want := version(bi), "v1.4.0 rev 0123456789abcdef 2026-12-06T19:00:00Z modified go1.26.8"; got != want {
+		t.Fatalf("version: %q, want %q", got, want)
+	}
+	if got := version(&debug.BuildInfo{GoVersion: "go1.26.8"}); got != "(devel) go1.26.8" {
+		t.Fatalf("a build without module or VCS information: %q", got)
 	}
 }

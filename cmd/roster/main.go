@@ -74,12 +74,11 @@ func report(stderr io.Writer, err error) int {
 		return 0
 	}
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
+	fmt.Fprintf(stderr, "roster: %s\n", msg)
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "roster: %s\n", msg)
 		return 2
 	}
-	fmt.Fprintf(stderr, "roster: %s\n", msg)
 	return 1
 }
 
