@@ -449,15 +449,7 @@ func lockEntity(ctx context.Context, tx Tx, p Principal, id string) (Entity, err
 }
 
 func findEntityWith(ctx context.Context, read func(context.Context, string) (Entity, error), p Principal, id string) (Entity, error) {
-	notFound := Errorf(CodeNotFound, "entity not found")
-	if id == "" {
-		return Entity{}, notFound
-	}
-	e, err := read(ctx, id)
-	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && e.AccountID != p.AccountID {
-		return Entity{}, notFound
-	}
-	return e, err
+	return findOwned(ctx, read, func(e Entity) string { return e.AccountID }, p, id, "entity")
 }
 
 // Entity reads one entity p may see.

@@ -307,15 +307,7 @@ func lockKey(ctx context.Context, tx Tx, p Principal, id string) (APIKey, error)
 }
 
 func findKeyWith(ctx context.Context, read func(context.Context, string) (APIKey, error), p Principal, id string) (APIKey, error) {
-	notFound := Errorf(CodeNotFound, "key not found")
-	if id == "" {
-		return APIKey{}, notFound
-	}
-	k, err := read(ctx, id)
-	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && k.AccountID != p.AccountID {
-		return APIKey{}, notFound
-	}
-	return k, err
+	return findOwned(ctx, read, func(k APIKey) string { return k.AccountID }, p, id, "key")
 }
 
 // KeyPatch is a validated key update.

@@ -156,6 +156,22 @@ func (p Principal) scopeFilter(raw string) (accountID string, ok bool, err error
 	return id, id != "", err
 }
 
+// findOwned reads object id with read for caller p: one that does not exist, or that belongs
+// to another tenant, is the same 404 naming noun (SPEC §3: another tenant's objects are not
+// told apart from missing ones).
+func findOwned[T any](ctx context.Context, read func(context.Context, string) (T, error), account func(T) string, p Principal, id, noun string) (T, error) {
+	var zero T
+	notFound := Errorf(CodeNotFound, "%s not found", noun)
+	if id == "" {
+		return zero, notFound
+	}
+	v, err := read(ctx, id)
+	if errors.Is(err, ErrNotFound) || err == nil && !p.IsSuperadmin() && account(v) != p.AccountID {
+		return zero, notFound
+	}
+	return v, err
+}
+
 func unauthorized() error { return Errorf(CodeUnauthorized, "authentication failed") }
 
 // keyTouchInterval bounds how often last_used_at is written for one key.

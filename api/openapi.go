@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -89,12 +90,30 @@ func (s *Server) docs(c *call) error {
 	return nil
 }
 
+// root and /docs/ send a browser to the API reference: roster has no page of its own at /.
+func (s *Server) root(c *call) error {
+	return c.redirect("/docs")
+}
+
 func (s *Server) docsAsset(c *call) error {
 	f, ok := docsAssets[c.r.PathValue("file")]
 	if !ok {
 		return roster.Errorf(roster.CodeNotFound, "no such file")
 	}
 	c.sendStatic(f)
+	return nil
+}
+
+// redirect answers 302 Found to a path of this server.
+func (c *call) redirect(to string) error {
+	h := c.w.Header()
+	h.Set("Location", to)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	body := `<a href="` + to + `">Found</a>.` + "\n"
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.status = http.StatusFound
+	c.w.WriteHeader(http.StatusFound)
+	_, _ = io.WriteString(c.w, body)
 	return nil
 }
 

@@ -41,6 +41,7 @@ type Server struct {
 	accounts *limiter  // per account, over all of its keys
 	running  *inFlight // requests running per account (per key for a superadmin)
 	metrics  *metrics
+	cors     cors
 	notFound http.Handler
 }
 
@@ -56,6 +57,9 @@ type Options struct {
 	MaxInFlight int
 	// Collectors are extra Prometheus collectors (database pool statistics).
 	Collectors []prometheus.Collector
+	// CORSOrigins are the origins browsers may call roster from (exact, as in the Origin
+	// header, or "*" for any); none turns CORS off.
+	CORSOrigins []string
 }
 
 // New builds the handler over a service.
@@ -64,7 +68,8 @@ func New(svc *roster.Service, log *slog.Logger, opts Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), metrics: newMetrics(opts.Collectors...),
-		keys: newLimiter("per-key", opts.RateLimit), accounts: newLimiter("per-account", accountLimit(opts)), running: newInFlight(opts.MaxInFlight)}
+		keys: newLimiter("per-key", opts.RateLimit), accounts: newLimiter("per-account", accountLimit(opts)), running: newInFlight(opts.MaxInFlight),
+		cors: newCORS(opts.CORSOrigins)}
 	s.mount()
 	return s
 }
@@ -100,11 +105,13 @@ func (s *Server) Routes() []Route {
 // routes is the route table: every path roster serves, who may call it, and its handler.
 func (s *Server) routes() []route {
 	return []route{
+		r("GET", "/{$}", roster.Public, s.root),
 		r("GET", "/healthz", roster.Public, s.healthz),
 		r("GET", "/readyz", roster.Public, s.readyz),
 		r("GET", "/metrics", roster.Public, s.serveMetrics),
 		r("GET", "/openapi.json", roster.Public, s.openAPI),
 		r("GET", "/docs", roster.Public, s.docs),
+		r("GET", "/docs/{$}", roster.Public, s.root),
 		r("GET", "/docs/{file}", roster.Public, s.docsAsset),
 
 		r("POST", "/v1/accounts", roster.Superadmin, s.createAccount),
@@ -165,8 +172,8 @@ func (rt route) accountParam() string {
 }
 
 // mount registers every path once, with a dispatcher that serves HEAD wherever GET is served
-// (net/http sends the head and drops the body), answers 405 for other methods, and a catch-all
-// that answers 404 in the shape of the path's surface.
+// (net/http sends the head and drops the body), answers CORS preflights (cors.go) and 405 for
+// other methods, and a catch-all that answers 404 in the shape of the path's surface.
 func (s *Server) mount() {
 	byPattern := map[string]map[string]route{}
 	var order []string
@@ -192,6 +199,10 @@ func (s *Server) mount() {
 			if !ok && c.r.Method == http.MethodHead {
 				rt, ok = methods[http.MethodGet]
 			}
+			if !ok && s.cors.preflight(c.w, c.r, allow) {
+				c.status = http.StatusNoContent
+				return nil
+			}
 			if !ok {
 				c.w.Header().Set("Allow", strings.Join(allow, ", "))
 				return roster.Errorf(roster.CodeMethodNotAllowed, "method %s is not allowed on this path", c.r.Method)
@@ -205,10 +216,11 @@ func (s *Server) mount() {
 	s.mux.Handle("/", s.notFound)
 }
 
-// ServeHTTP implements http.Handler. A path that is not in clean form (//, /./, /../) names
-// nothing: it is a 404 in the surface's shape, never the standard library's redirect.
+// ServeHTTP implements http.Handler. A path that is not in clean form (//, /./, /../; a
+// trailing slash is clean) names nothing: it is a 404 in the surface's shape, never the
+// standard library's redirect.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; p == "" || p[0] != '/' || path.Clean(p) != p {
+	if p := r.URL.Path; p == "" || p[0] != '/' || (path.Clean(p) != p && path.Clean(p)+"/" != p) {
 		s.notFound.ServeHTTP(w, r)
 		return
 	}
@@ -242,6 +254,7 @@ func (s *Server) wrap(pattern string, h func(*call) error) http.Handler {
 		start := time.Now()
 		c := &call{s: s, w: w, r: r, sf: surfaceFor(r.URL.Path), pattern: pattern, reqID: requestID(r.Header.Get("X-Request-Id"))}
 		w.Header().Set("X-Request-Id", c.reqID)
+		s.cors.decorate(w, r)
 		defer func() {
 			if v := recover(); v != nil {
 				s.log.Error("panic", "request_id", c.reqID, "panic", v, "stack", string(debug.Stack()))

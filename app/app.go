@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,12 @@ type Config struct {
 	// Server timeouts (http.Server's); each zero takes its default: 5 s for the header, 30 s
 	// for the read and the write, 120 s idle.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// TLSCert and TLSKey are PEM files (the certificate chain and its private key): with both,
+	// roster serves HTTPS only; with neither, plain HTTP. A renewed pair written over the files
+	// is picked up at the next handshake, without a restart.
+	TLSCert, TLSKey string
+	// CORSOrigins are the origins browsers may call the API from ("*": any); none turns CORS off.
+	CORSOrigins []string
 }
 
 // defaults fills in every zero field of cfg that has a default.
@@ -65,6 +72,7 @@ func (cfg *Config) defaults() {
 type App struct {
 	cfg   Config
 	log   *slog.Logger
+	tls   *certificate // nil: plain HTTP
 	store roster.Store
 	// Service is the core the server calls; the tests also call it directly.
 	Service *roster.Service
@@ -75,11 +83,18 @@ type App struct {
 func New(ctx context.Context, cfg Config) (*App, error) {
 	cfg.defaults()
 	log := slog.New(slog.NewJSONHandler(cfg.Log, nil))
+	var cert *certificate
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		var err error
+		if cert, err = loadCertificate(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return nil, err
+		}
+	}
 	st, err := store.Open(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: st, Service: roster.NewService(st, nil, log)}
+	a := &App{cfg: cfg, log: log, tls: cert, store: st, Service: roster.NewService(st, nil, log)}
 	secret, err := a.Service.Bootstrap(ctx)
 	if err != nil {
 		st.Close()
@@ -101,7 +116,8 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight, Collectors: store.Collectors(a.store)}),
+		Handler: api.New(a.Service, a.log, api.Options{RateLimit: a.cfg.RateLimit, AccountRateLimit: a.cfg.AccountRateLimit, MaxInFlight: a.cfg.MaxInFlight,
+			Collectors: store.Collectors(a.store), CORSOrigins: a.cfg.CORSOrigins}),
 		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
 		ReadTimeout:       a.cfg.ReadTimeout,
 		WriteTimeout:      a.cfg.WriteTimeout,
@@ -113,9 +129,20 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	defer stopPurge()
 	go a.Service.RunPurger(purgeCtx, time.Minute)
 
+	scheme := "http"
+	if a.tls != nil {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: a.tls.get}
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(a.cfg.Notice, "roster: listening on http://%s\n", ln.Addr())
+	go func() {
+		if a.tls != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	fmt.Fprintf(a.cfg.Notice, "roster: listening on %s://%s\n", scheme, ln.Addr())
 	if ready != nil {
 		ready(ln.Addr().String())
 	}

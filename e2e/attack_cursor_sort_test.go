@@ -55,7 +55,7 @@ func TestAttackForgedCursorSort(t *testing.T) {
 		wantNative(t, e.as(admin, "GET", list+"?sort=relationship_type:asc", nil), 400, "invalid_sort")
 		wantNative(t, e.as(admin, "GET", list+"?sort=entity_id:desc", nil), 400, "invalid_sort")
 
-		first := lsGet(t, e, admin, list+"?limit=1")
+		first := getPage(t, e, admin, list+"?limit=1")
 		if !first.hasNext {
 			t.Fatal("no next cursor")
 		}

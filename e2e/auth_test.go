@@ -10,10 +10,6 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-func basic(user, secret string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
-}
-
 // TestAuthPresentation covers SPEC §3's three equivalent ways to present a key.
 func TestAuthPresentation(t *testing.T) {
 	t.Parallel()

@@ -209,7 +209,7 @@ func TestBoundsListMemory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.Header.Set("Authorization", entBasic(admin))
+		r.Header.Set("Authorization", basic("API", admin))
 		res, err := e.client.Do(r)
 		if err != nil {
 			t.Fatal(err)
@@ -300,13 +300,13 @@ func TestBoundsChunkedPages(t *testing.T) {
 		admin := e.key(acct, "admin")
 		var order []string
 		for i := range 250 {
-			order = append(order, entBare(str(entCreate(t, e, admin, entMin(fmt.Sprintf("small %03d", i))), "id")))
+			order = append(order, bareID(str(entCreate(t, e, admin, entMin(fmt.Sprintf("small %03d", i))), "id")))
 		}
 		boundsCreateWorst(t, e, admin, 100)
 
 		// 250 small entities in pages of 120: chunks of 100 and 20, then 100 and 20, then 10
 		// and the first big ones.
-		r := entMust(t, entConduit(e, admin, "GET", "/entities?limit=120", nil), 200)
+		r := mustStatus(t, entConduit(e, admin, "GET", "/entities?limit=120", nil), 200)
 		page := entArray(t, r)
 		if len(page) != 120 || !strings.Contains(r.Header.Get("Link"), "limit=120") {
 			t.Fatalf("first page of 120: %d entities, Link %q", len(page), r.Header.Get("Link"))
@@ -341,7 +341,7 @@ func TestBoundsChunkedPages(t *testing.T) {
 		if len(seen) != 350 {
 			t.Fatalf("the walk saw %d of 350 entities", len(seen))
 		}
-		r = entMust(t, entConduit(e, admin, "GET", "/entities?limit=1000", nil), 200)
+		r = mustStatus(t, entConduit(e, admin, "GET", "/entities?limit=1000", nil), 200)
 		if len(r.Body) > 8<<20 || len(r.Body) < 8<<20-200_000 {
 			t.Fatalf("first page: %d bytes, want just under 8 MiB", len(r.Body))
 		}

@@ -65,14 +65,14 @@ func TestConduitSeedRoundTrip(t *testing.T) {
 		acct := e.account("A Corporation Buyer")["id"].(string)
 		admin := e.key(acct, "admin")
 
-		c := entMust(t, entConduit(e, admin, "POST", "/entities", entMin("Placeholder")), 201)
+		c := mustStatus(t, entConduit(e, admin, "POST", "/entities", entMin("Placeholder")), 201)
 		created := c.Obj()
 		entShape(t, created, true)
 		id := created["id"].(string)
 
 		// The page's PUT, Basic auth with the user API.
 		r := entConduit(e, admin, "PUT", "/entities/"+id, entSeedPut)
-		entMust(t, r, 200)
+		mustStatus(t, r, 200)
 		got := r.Obj()
 		entShape(t, got, true)
 
@@ -94,7 +94,7 @@ func TestConduitSeedRoundTrip(t *testing.T) {
 		entExpect(t, got, sent)
 		// roster's ids bare lower-case hex; the read-only fields at SPEC §8's defaults.
 		entExpect(t, got, map[string]any{
-			"id": id, "account_id": entBare(acct), "see": nil,
+			"id": id, "account_id": bareID(acct), "see": nil,
 			"standard": false, "account": false, "pending": true, "connected": nil, "connected_account_id": nil,
 			"invitation_expires_at": nil, "expired": false, "created_at": created["created_at"],
 		})
@@ -103,41 +103,41 @@ func TestConduitSeedRoundTrip(t *testing.T) {
 		}
 
 		// The same entity on /v1, with prefixed ids, the id given prefixed.
-		n := entMust(t, e.as(admin, "GET", "/v1/entities/entity_"+id, nil), 200).Obj()
+		n := mustStatus(t, e.as(admin, "GET", "/v1/entities/entity_"+id, nil), 200).Obj()
 		entShape(t, n, false)
 		entSame(t, n, got, "id", "account_id")
 		entExpect(t, n, map[string]any{"id": "entity_" + id, "account_id": acct})
 
 		// The path id in any accepted form, on both surfaces.
 		for _, form := range []string{id, strings.ToUpper(id), "entity_" + id, "entity_" + strings.ToUpper(id)} {
-			entSame(t, entMust(t, entConduit(e, admin, "GET", "/entities/"+form, nil), 200).Obj(), got)
-			entSame(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+form, nil), 200).Obj(), n)
+			entSame(t, mustStatus(t, entConduit(e, admin, "GET", "/entities/"+form, nil), 200).Obj(), got)
+			entSame(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+form, nil), 200).Obj(), n)
 		}
 		// The same PUT again changes nothing, updated_at included; with the id in upper case.
-		entSame(t, entMust(t, entConduit(e, admin, "PUT", "/entities/"+strings.ToUpper(id), entSeedPut), 200).Obj(), got)
+		entSame(t, mustStatus(t, entConduit(e, admin, "PUT", "/entities/"+strings.ToUpper(id), entSeedPut), 200).Obj(), got)
 
 		// see: another entity of the account, named in any accepted form; answered bare here,
 		// prefixed on /v1.
-		other := entMust(t, entConduit(e, admin, "POST", "/entities", entMin("Successor")), 201).Obj()["id"].(string)
+		other := mustStatus(t, entConduit(e, admin, "POST", "/entities", entMin("Successor")), 201).Obj()["id"].(string)
 		for _, form := range []string{strings.ToUpper(other), "entity_" + strings.ToUpper(other), "entity_" + other, other} {
 			body := resp{Body: []byte(entSeedPut)}.Obj()
 			body["deprecated"], body["see"] = true, form
-			p := entMust(t, entConduit(e, admin, "PUT", "/entities/"+id, body), 200).Obj()
+			p := mustStatus(t, entConduit(e, admin, "PUT", "/entities/"+id, body), 200).Obj()
 			entShape(t, p, true)
 			entExpect(t, p, map[string]any{"see": other, "deprecated": true})
 		}
-		entExpect(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+id, nil), 200).Obj(), map[string]any{"see": "entity_" + other})
+		entExpect(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+id, nil), 200).Obj(), map[string]any{"see": "entity_" + other})
 		// Another account's entity is not a usable see.
 		foreign := e.account("Another Tenant")["id"].(string)
 		theirs := entCreate(t, e, e.key(foreign, "admin"), entMin("Theirs"))["id"].(string)
 		body := resp{Body: []byte(entSeedPut)}.Obj()
-		body["deprecated"], body["see"] = true, entBare(theirs)
+		body["deprecated"], body["see"] = true, bareID(theirs)
 		entWantConduitProblems(t, entConduit(e, admin, "PUT", "/entities/"+id, body), `["body","see"] not_found`)
 
 		// The Basic user is not checked; Bearer and leadr-api-key work on the root too.
-		entMust(t, e.req("GET", "/entities/"+id, nil, "Authorization", "Basic "+entB64("someone:"+admin)), 200)
-		entMust(t, e.as(admin, "GET", "/entities/"+id, nil), 200)
-		entMust(t, e.req("GET", "/entities/"+id, nil, "leadr-api-key", admin), 200)
+		mustStatus(t, e.req("GET", "/entities/"+id, nil, "Authorization", basic("someone", admin)), 200)
+		mustStatus(t, e.as(admin, "GET", "/entities/"+id, nil), 200)
+		mustStatus(t, e.req("GET", "/entities/"+id, nil, "leadr-api-key", admin), 200)
 	})
 }
 
@@ -151,7 +151,7 @@ func entConduitWalk(t *testing.T, e *env, key, path string) [][]map[string]any {
 		if len(pages) > 200 {
 			t.Fatal("the Link walk does not end")
 		}
-		r := entMust(t, entConduit(e, key, "GET", path, nil), 200)
+		r := mustStatus(t, entConduit(e, key, "GET", path, nil), 200)
 		pages = append(pages, entArray(t, r))
 		links := r.Header.Values("Link")
 		if len(links) == 0 {
@@ -195,7 +195,7 @@ func TestConduitList(t *testing.T) {
 		theirs := entCreate(t, e, e.key(other, "admin"), entMin("not mine"))["id"].(string)
 
 		// An empty list is an empty array, without a Link.
-		r := entMust(t, entConduit(e, admin, "GET", "/entities", nil), 200)
+		r := mustStatus(t, entConduit(e, admin, "GET", "/entities", nil), 200)
 		if strings.TrimSpace(string(r.Body)) != "[]" || r.Header.Get("Link") != "" {
 			t.Fatalf("empty list: %s, Link %q", r, r.Header.Get("Link"))
 		}
@@ -204,7 +204,7 @@ func TestConduitList(t *testing.T) {
 		var want []string
 		for i := 0; i < total; i++ {
 			source := []any{"form", "seller", nil}[i%3]
-			c := entMust(t, entConduit(e, admin, "POST", "/entities", entWith(entMin("E"+strings.Repeat("x", i%5)), "source", source)), 201)
+			c := mustStatus(t, entConduit(e, admin, "POST", "/entities", with(entMin("E"+strings.Repeat("x", i%5)), "source", source)), 201)
 			want = append(want, c.Obj()["id"].(string))
 		}
 
@@ -228,11 +228,11 @@ func TestConduitList(t *testing.T) {
 		if got := entIDs(all); strings.Join(sorted(got), ",") != strings.Join(sorted(want), ",") {
 			t.Fatalf("default walk saw %d entities, want the account's %d", len(got), total)
 		}
-		if entHas(entIDs(all), entBare(theirs)) {
+		if entHas(entIDs(all), bareID(theirs)) {
 			t.Fatal("another account's entity is listed")
 		}
 		// The list is the same entities the native API shows.
-		one := entMust(t, e.as(admin, "GET", "/v1/entities/"+all[7]["id"].(string), nil), 200).Obj()
+		one := mustStatus(t, e.as(admin, "GET", "/v1/entities/"+all[7]["id"].(string), nil), 200).Obj()
 		entSame(t, all[7], one, "id", "account_id")
 
 		// Any limit walks the same rows in the same order, each once.
@@ -251,7 +251,7 @@ func TestConduitList(t *testing.T) {
 			}
 		}
 		// limit=1: one entity a page, the Link leading to the next one.
-		r1 := entMust(t, entConduit(e, admin, "GET", "/entities?limit=1", nil), 200)
+		r1 := mustStatus(t, entConduit(e, admin, "GET", "/entities?limit=1", nil), 200)
 		if p := entArray(t, r1); len(p) != 1 || p[0]["id"] != all[0]["id"] {
 			t.Fatalf("limit=1 first page: %s", r1)
 		}
@@ -260,7 +260,7 @@ func TestConduitList(t *testing.T) {
 			t.Fatalf("limit=1: Link %q", r1.Header.Get("Link"))
 		}
 		next, _ := url.Parse(m[1])
-		if p := entArray(t, entMust(t, entConduit(e, admin, "GET", "/entities?"+next.RawQuery, nil), 200)); len(p) != 1 || p[0]["id"] != all[1]["id"] {
+		if p := entArray(t, mustStatus(t, entConduit(e, admin, "GET", "/entities?"+next.RawQuery, nil), 200)); len(p) != 1 || p[0]["id"] != all[1]["id"] {
 			t.Fatalf("limit=1 second page: %v", p)
 		}
 		if n := len(entConduitWalk(t, e, admin, "/entities?limit=1000")); n != 1 {
@@ -289,7 +289,7 @@ func TestConduitList(t *testing.T) {
 		for _, p := range entConduitWalk(t, e, e.super, "/entities?limit=1000") {
 			superIDs = append(superIDs, entIDs(p)...)
 		}
-		if len(superIDs) != total+1 || !entHas(superIDs, entBare(theirs)) {
+		if len(superIDs) != total+1 || !entHas(superIDs, bareID(theirs)) {
 			t.Fatalf("superadmin list: %d entities", len(superIDs))
 		}
 
@@ -307,7 +307,7 @@ func TestConduitErrors(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		acct := e.account("Conduit Errors")["id"].(string)
 		admin := e.key(acct, "admin")
-		id := entBare(entCreate(t, e, admin, entMin("Here"))["id"].(string))
+		id := bareID(entCreate(t, e, admin, entMin("Here"))["id"].(string))
 		seed := entSeedPut
 
 		// 401: LeadConduit's message, on every entity route.
@@ -320,8 +320,8 @@ func TestConduitErrors(t *testing.T) {
 			}
 			for _, auth := range [][]string{
 				nil,
-				{"Authorization", entBasic("rk_notakey")},
-				{"Authorization", "Basic " + entB64("API:")},
+				{"Authorization", basic("API", "rk_notakey")},
+				{"Authorization", basic("API", "")},
 				{"Authorization", "Basic !!!"},
 				{"Authorization", "Bearer " + admin + "x"},
 			} {
@@ -366,6 +366,6 @@ func TestConduitErrors(t *testing.T) {
 		entWantConduitError(t, entConduit(e, admin, "PUT", "/entities/"+id, seed, "Content-Type", "text/plain"), 415, "unsupported_media_type")
 
 		// Nothing changed.
-		entExpect(t, entMust(t, entConduit(e, admin, "GET", "/entities/"+id, nil), 200).Obj(), entWith(entDefaults, "name", "Here"))
+		entExpect(t, mustStatus(t, entConduit(e, admin, "GET", "/entities/"+id, nil), 200).Obj(), with(entDefaults, "name", "Here"))
 	})
 }

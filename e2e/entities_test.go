@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -29,18 +28,10 @@ const (
 	entFlow2      = "5FD4371E940DF5A34A3888B4" // not roster's: returned as sent
 )
 
-// entBasic is LeadConduit's Authorization header: Basic API:<key>.
-func entBasic(key string) string {
-	return "Basic " + entB64("API:"+key)
-}
-
-// entB64 is standard base64.
-func entB64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-
 // entConduit sends a request the way a LeadConduit client does, with Basic auth.
 func entConduit(e *env, key, method, path string, body any, headers ...string) resp {
 	e.t.Helper()
-	return e.req(method, path, body, append([]string{"Authorization", entBasic(key)}, headers...)...)
+	return e.req(method, path, body, append([]string{"Authorization", basic("API", key)}, headers...)...)
 }
 
 // entMin is the smallest valid entity body: the four required keys.
@@ -58,18 +49,6 @@ func entFull(name string) map[string]any {
 	}
 }
 
-// entWith returns a copy of body with the given key, value pairs set.
-func entWith(body map[string]any, kv ...any) map[string]any {
-	out := map[string]any{}
-	for k, v := range body {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i].(string)] = kv[i+1]
-	}
-	return out
-}
-
 // entCreate creates an entity on /v1 and returns it.
 func entCreate(t *testing.T, e *env, key string, body any) map[string]any {
 	t.Helper()
@@ -78,23 +57,6 @@ func entCreate(t *testing.T, e *env, key string, body any) map[string]any {
 		t.Fatalf("create entity: want 201, got %s", r)
 	}
 	return r.Obj()
-}
-
-// entMust fails t unless r has the status (e.must reports on the engine's t, not a subtest's).
-func entMust(t *testing.T, r resp, status int) resp {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("want status %d, got %s", status, r)
-	}
-	return r
-}
-
-// entBare strips the prefix of a native id.
-func entBare(id string) string {
-	if _, rest, ok := strings.Cut(id, "_"); ok {
-		return rest
-	}
-	return id
 }
 
 // entJSON turns a Go value into what resp.JSON() yields for it.
@@ -269,7 +231,7 @@ func entIDs(items []map[string]any) []string {
 // entListAll reads every entity a key sees on /v1 (at most 100).
 func entListAll(t *testing.T, e *env, key, query string) []map[string]any {
 	t.Helper()
-	r := entMust(t, e.as(key, "GET", "/v1/entities?limit=100&"+query, nil), 200)
+	r := mustStatus(t, e.as(key, "GET", "/v1/entities?limit=100&"+query, nil), 200)
 	if r.Obj()["pagination"].(map[string]any)["has_next"] != false {
 		t.Fatalf("more than 100 entities: %s", r)
 	}
@@ -285,7 +247,7 @@ func TestEntitiesCreateDefaults(t *testing.T) {
 		admin := e.key(acct, "admin")
 
 		r := e.as(admin, "POST", "/v1/entities", entMin("Bare Minimum"))
-		entMust(t, r, 201)
+		mustStatus(t, r, 201)
 		got := r.Obj()
 		entShape(t, got, false)
 		entExpect(t, got, entDefaults)
@@ -294,10 +256,10 @@ func TestEntitiesCreateDefaults(t *testing.T) {
 			t.Fatalf("a new entity has created_at != updated_at: %v", got)
 		}
 		// GET shows the same entity.
-		entSame(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+got["id"].(string), nil), 200).Obj(), got)
+		entSame(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+got["id"].(string), nil), 200).Obj(), got)
 
 		// Every writable field given: returned as sent; pending follows invitation_id.
-		full := entMust(t, e.as(admin, "POST", "/v1/entities", entFull("Full")), 201).Obj()
+		full := mustStatus(t, e.as(admin, "POST", "/v1/entities", entFull("Full")), 201).Obj()
 		entShape(t, full, false)
 		entExpect(t, full, entFull("Full"))
 		entExpect(t, full, map[string]any{"pending": true, "standard": false, "account": false, "expired": false,
@@ -305,44 +267,44 @@ func TestEntitiesCreateDefaults(t *testing.T) {
 
 		// The LeadConduit surface creates the same way, with bare ids.
 		c := entConduit(e, admin, "POST", "/entities", entMin("Via Conduit"))
-		entMust(t, c, 201)
+		mustStatus(t, c, 201)
 		entShape(t, c.Obj(), true)
 		entExpect(t, c.Obj(), entDefaults)
-		entExpect(t, c.Obj(), map[string]any{"account_id": entBare(acct)})
+		entExpect(t, c.Obj(), map[string]any{"account_id": bareID(acct)})
 
 		// An account key's own account is implied, and may be named in any accepted form.
-		for _, own := range []string{acct, entBare(acct), strings.ToUpper(entBare(acct)), "account_" + strings.ToUpper(entBare(acct))} {
-			got := entCreate(t, e, admin, entWith(entMin("Own "+own), "account_id", own))
+		for _, own := range []string{acct, bareID(acct), strings.ToUpper(bareID(acct)), "account_" + strings.ToUpper(bareID(acct))} {
+			got := entCreate(t, e, admin, with(entMin("Own "+own), "account_id", own))
 			entExpect(t, got, map[string]any{"account_id": acct})
 		}
 		// Another account's id in the body is 403, whether it exists, and even malformed.
 		other := e.account("Entity Defaults Other")["id"].(string)
-		for _, foreign := range []any{other, entBare(other), "account_000000000000000000000000", "account_nope", "garbage!", ""} {
-			wantError(t, e.as(admin, "POST", "/v1/entities", entWith(entMin("Foreign"), "account_id", foreign)), 403, "forbidden")
-			entWantConduitError(t, entConduit(e, admin, "POST", "/entities", entWith(entMin("Foreign"), "account_id", foreign)), 403, "forbidden")
+		for _, foreign := range []any{other, bareID(other), "account_000000000000000000000000", "account_nope", "garbage!", ""} {
+			wantError(t, e.as(admin, "POST", "/v1/entities", with(entMin("Foreign"), "account_id", foreign)), 403, "forbidden")
+			entWantConduitError(t, entConduit(e, admin, "POST", "/entities", with(entMin("Foreign"), "account_id", foreign)), 403, "forbidden")
 		}
 
 		// A superadmin must name the account.
 		wantProblems(t, e.as(e.super, "POST", "/v1/entities", entMin("No Account")), `["body","account_id"] missing`)
-		wantProblems(t, e.as(e.super, "POST", "/v1/entities", entWith(entMin("Null Account"), "account_id", nil)), `["body","account_id"] missing`)
+		wantProblems(t, e.as(e.super, "POST", "/v1/entities", with(entMin("Null Account"), "account_id", nil)), `["body","account_id"] missing`)
 		wantProblems(t, e.as(e.super, "POST", "/v1/entities", map[string]any{"account_id": acct}),
 			`["body","name"] missing`, `["body","module_ids"] missing`, `["body","source"] missing`, `["body","recipient"] missing`)
 		// A problem already reported at account_id (or a body that is no object) is not also "missing".
-		wantProblems(t, e.as(e.super, "POST", "/v1/entities", entWith(entMin("Number Account"), "account_id", 5)), `["body","account_id"] string_type`)
+		wantProblems(t, e.as(e.super, "POST", "/v1/entities", with(entMin("Number Account"), "account_id", 5)), `["body","account_id"] string_type`)
 		wantProblems(t, e.as(e.super, "POST", "/v1/entities", []any{1}), `["body"] model_attributes_type`)
-		wantProblems(t, e.as(e.super, "POST", "/v1/entities", entWith(entMin("Bad Account"), "account_id", "acct-1")),
+		wantProblems(t, e.as(e.super, "POST", "/v1/entities", with(entMin("Bad Account"), "account_id", "acct-1")),
 			`["body","account_id"] string_pattern_mismatch`)
-		wantProblems(t, e.as(e.super, "POST", "/v1/entities", entWith(entMin("Unknown Account"), "account_id", "account_000000000000000000000000")),
+		wantProblems(t, e.as(e.super, "POST", "/v1/entities", with(entMin("Unknown Account"), "account_id", "account_000000000000000000000000")),
 			`["body","account_id"] not_found`)
-		wantProblems(t, e.as(e.super, "POST", "/v1/entities", entWith(entMin("Unknown Account"), "account_id", "account_nothex")),
+		wantProblems(t, e.as(e.super, "POST", "/v1/entities", with(entMin("Unknown Account"), "account_id", "account_nothex")),
 			`["body","account_id"] not_found`)
-		for _, form := range []string{other, entBare(other), strings.ToUpper(entBare(other))} {
-			got := entCreate(t, e, e.super, entWith(entMin("Super"), "account_id", form))
+		for _, form := range []string{other, bareID(other), strings.ToUpper(bareID(other))} {
+			got := entCreate(t, e, e.super, with(entMin("Super"), "account_id", form))
 			entExpect(t, got, map[string]any{"account_id": other})
 		}
-		sc := entConduit(e, e.super, "POST", "/entities", entWith(entMin("Super Conduit"), "account_id", other))
-		entMust(t, sc, 201)
-		entExpect(t, sc.Obj(), map[string]any{"account_id": entBare(other)})
+		sc := entConduit(e, e.super, "POST", "/entities", with(entMin("Super Conduit"), "account_id", other))
+		mustStatus(t, sc, 201)
+		entExpect(t, sc.Obj(), map[string]any{"account_id": bareID(other)})
 	})
 }
 
@@ -363,41 +325,41 @@ func TestEntitiesValidation(t *testing.T) {
 		}{
 			{"empty object", map[string]any{}, []string{`["body","name"] missing`, `["body","module_ids"] missing`, `["body","source"] missing`, `["body","recipient"] missing`}},
 			{"source and recipient keys required even when null", map[string]any{"name": "x", "module_ids": []any{}}, []string{`["body","source"] missing`, `["body","recipient"] missing`}},
-			{"enums", entWith(m, "source", "web", "recipient", "seller"), []string{`["body","source"] enum`, `["body","recipient"] enum`}},
-			{"enum types", entWith(m, "source", 1, "recipient", true), []string{`["body","source"] string_type`, `["body","recipient"] string_type`}},
-			{"name empty", entWith(m, "name", ""), []string{`["body","name"] string_too_short`}},
-			{"name too long", entWith(m, "name", long), []string{`["body","name"] string_too_long`}},
-			{"name null", entWith(m, "name", nil), []string{`["body","name"] string_type`}},
-			{"name not a string", entWith(m, "name", 12), []string{`["body","name"] string_type`}},
-			{"module_ids not a list", entWith(m, "module_ids", "mod"), []string{`["body","module_ids"] list_type`}},
-			{"module_ids null", entWith(m, "module_ids", nil), []string{`["body","module_ids"] list_type`}},
-			{"module_ids items", entWith(m, "module_ids", []any{"ok", 3, nil}), []string{`["body","module_ids",1] string_type`, `["body","module_ids",2] string_type`}},
-			{"field_suffix short", entWith(m, "field_suffix", "ab"), []string{`["body","field_suffix"] string_too_short`}},
-			{"field_suffix long", entWith(m, "field_suffix", "abcdef"), []string{`["body","field_suffix"] string_too_long`}},
-			{"field_suffix pattern", entWith(m, "field_suffix", "ab_c"), []string{`["body","field_suffix"] string_pattern_mismatch`}},
-			{"field_suffix unicode", entWith(m, "field_suffix", "abcé"), []string{`["body","field_suffix"] string_pattern_mismatch`}},
-			{"invitation_id", entWith(m, "invitation_id", "5fd4371e940df5a34a3888bz"), []string{`["body","invitation_id"] string_pattern_mismatch`}},
-			{"invitation_id prefixed", entWith(m, "invitation_id", "entity_"+entInvitation), []string{`["body","invitation_id"] string_pattern_mismatch`}},
-			{"flow_ids items", entWith(m, "flow_ids", []any{entFlow1, "nothex", entFlow1 + "0"}), []string{`["body","flow_ids",1] string_pattern_mismatch`, `["body","flow_ids",2] string_pattern_mismatch`}},
-			{"flow_ids not a list", entWith(m, "flow_ids", entFlow1), []string{`["body","flow_ids"] list_type`}},
-			{"logo_url javascript", entWith(m, "logo_url", "javascript:alert(1)"), []string{`["body","logo_url"] url_scheme`}},
-			{"website ftp", entWith(m, "website", "ftp://x"), []string{`["body","website"] url_scheme`}},
-			{"logo_url relative", entWith(m, "logo_url", "/relative/path.png"), []string{`["body","logo_url"] url_parsing`}},
-			{"website relative", entWith(m, "website", "www.example.com"), []string{`["body","website"] url_parsing`}},
-			{"website no host", entWith(m, "website", "https://"), []string{`["body","website"] url_parsing`}},
-			{"time_zone unknown", entWith(m, "time_zone", "Mars/Olympus"), []string{`["body","time_zone"] value_error`}},
-			{"time_zone Local", entWith(m, "time_zone", "Local"), []string{`["body","time_zone"] value_error`}},
-			{"time_zone path", entWith(m, "time_zone", "../etc/passwd"), []string{`["body","time_zone"] value_error`}},
-			{"booleans", entWith(m, "deprecated", "yes", "trustedform_certified_vendor", 1), []string{`["body","deprecated"] bool_type`, `["body","trustedform_certified_vendor"] bool_type`}},
-			{"description type", entWith(m, "description", 5), []string{`["body","description"] string_type`}},
-			{"see without deprecated", entWith(m, "see", mine), []string{`["body","see"] value_error`}},
-			{"see with deprecated false", entWith(m, "see", mine, "deprecated", false), []string{`["body","see"] value_error`}},
-			{"see malformed", entWith(m, "see", "not an id", "deprecated", true), []string{`["body","see"] string_pattern_mismatch`}},
-			{"see unknown", entWith(m, "see", "000000000000000000000000", "deprecated", true), []string{`["body","see"] not_found`}},
-			{"see well formed, names nothing", entWith(m, "see", "entity_xyz", "deprecated", true), []string{`["body","see"] not_found`}},
-			{"see of another account", entWith(m, "see", foreign, "deprecated", true), []string{`["body","see"] not_found`}},
-			{"see of another account, bare", entWith(m, "see", entBare(foreign), "deprecated", true), []string{`["body","see"] not_found`}},
-			{"unknown fields", entWith(m, "color", "red", "Name", "x"), []string{`["body","color"] extra_forbidden`, `["body","Name"] extra_forbidden`}},
+			{"enums", with(m, "source", "web", "recipient", "seller"), []string{`["body","source"] enum`, `["body","recipient"] enum`}},
+			{"enum types", with(m, "source", 1, "recipient", true), []string{`["body","source"] string_type`, `["body","recipient"] string_type`}},
+			{"name empty", with(m, "name", ""), []string{`["body","name"] string_too_short`}},
+			{"name too long", with(m, "name", long), []string{`["body","name"] string_too_long`}},
+			{"name null", with(m, "name", nil), []string{`["body","name"] string_type`}},
+			{"name not a string", with(m, "name", 12), []string{`["body","name"] string_type`}},
+			{"module_ids not a list", with(m, "module_ids", "mod"), []string{`["body","module_ids"] list_type`}},
+			{"module_ids null", with(m, "module_ids", nil), []string{`["body","module_ids"] list_type`}},
+			{"module_ids items", with(m, "module_ids", []any{"ok", 3, nil}), []string{`["body","module_ids",1] string_type`, `["body","module_ids",2] string_type`}},
+			{"field_suffix short", with(m, "field_suffix", "ab"), []string{`["body","field_suffix"] string_too_short`}},
+			{"field_suffix long", with(m, "field_suffix", "abcdef"), []string{`["body","field_suffix"] string_too_long`}},
+			{"field_suffix pattern", with(m, "field_suffix", "ab_c"), []string{`["body","field_suffix"] string_pattern_mismatch`}},
+			{"field_suffix unicode", with(m, "field_suffix", "abcé"), []string{`["body","field_suffix"] string_pattern_mismatch`}},
+			{"invitation_id", with(m, "invitation_id", "5fd4371e940df5a34a3888bz"), []string{`["body","invitation_id"] string_pattern_mismatch`}},
+			{"invitation_id prefixed", with(m, "invitation_id", "entity_"+entInvitation), []string{`["body","invitation_id"] string_pattern_mismatch`}},
+			{"flow_ids items", with(m, "flow_ids", []any{entFlow1, "nothex", entFlow1 + "0"}), []string{`["body","flow_ids",1] string_pattern_mismatch`, `["body","flow_ids",2] string_pattern_mismatch`}},
+			{"flow_ids not a list", with(m, "flow_ids", entFlow1), []string{`["body","flow_ids"] list_type`}},
+			{"logo_url javascript", with(m, "logo_url", "javascript:alert(1)"), []string{`["body","logo_url"] url_scheme`}},
+			{"website ftp", with(m, "website", "ftp://x"), []string{`["body","website"] url_scheme`}},
+			{"logo_url relative", with(m, "logo_url", "/relative/path.png"), []string{`["body","logo_url"] url_parsing`}},
+			{"website relative", with(m, "website", "www.example.com"), []string{`["body","website"] url_parsing`}},
+			{"website no host", with(m, "website", "https://"), []string{`["body","website"] url_parsing`}},
+			{"time_zone unknown", with(m, "time_zone", "Mars/Olympus"), []string{`["body","time_zone"] value_error`}},
+			{"time_zone Local", with(m, "time_zone", "Local"), []string{`["body","time_zone"] value_error`}},
+			{"time_zone path", with(m, "time_zone", "../etc/passwd"), []string{`["body","time_zone"] value_error`}},
+			{"booleans", with(m, "deprecated", "yes", "trustedform_certified_vendor", 1), []string{`["body","deprecated"] bool_type`, `["body","trustedform_certified_vendor"] bool_type`}},
+			{"description type", with(m, "description", 5), []string{`["body","description"] string_type`}},
+			{"see without deprecated", with(m, "see", mine), []string{`["body","see"] value_error`}},
+			{"see with deprecated false", with(m, "see", mine, "deprecated", false), []string{`["body","see"] value_error`}},
+			{"see malformed", with(m, "see", "not an id", "deprecated", true), []string{`["body","see"] string_pattern_mismatch`}},
+			{"see unknown", with(m, "see", "000000000000000000000000", "deprecated", true), []string{`["body","see"] not_found`}},
+			{"see well formed, names nothing", with(m, "see", "entity_xyz", "deprecated", true), []string{`["body","see"] not_found`}},
+			{"see of another account", with(m, "see", foreign, "deprecated", true), []string{`["body","see"] not_found`}},
+			{"see of another account, bare", with(m, "see", bareID(foreign), "deprecated", true), []string{`["body","see"] not_found`}},
+			{"unknown fields", with(m, "color", "red", "Name", "x"), []string{`["body","color"] extra_forbidden`, `["body","Name"] extra_forbidden`}},
 			{"not an object", []any{m}, []string{`["body"] model_attributes_type`}},
 			{"malformed JSON", `{"name": "x",`, []string{`["body",13] json_invalid`}},
 			{"all problems at once", map[string]any{
@@ -417,32 +379,32 @@ func TestEntitiesValidation(t *testing.T) {
 				wantProblems(t, e.as(admin, "POST", "/v1/entities", c.body), c.want...)
 				// PUT validates the same body the same way, on both surfaces.
 				wantProblems(t, e.as(admin, "PUT", "/v1/entities/"+mine, c.body), c.want...)
-				entWantConduitProblems(t, entConduit(e, admin, "PUT", "/entities/"+entBare(mine), c.body), c.want...)
+				entWantConduitProblems(t, entConduit(e, admin, "PUT", "/entities/"+bareID(mine), c.body), c.want...)
 			})
 		}
 		// Nothing was written by any of them.
 		if n := len(entListAll(t, e, admin, "")); n != 1 {
 			t.Fatalf("want 1 entity after the refused requests, got %d", n)
 		}
-		entExpect(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+mine, nil), 200).Obj(), entMin("Mine"))
+		entExpect(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+mine, nil), 200).Obj(), entMin("Mine"))
 
 		// The limits are inclusive and the accepted forms are kept as sent.
-		ok := entCreate(t, e, admin, entWith(m, "name", strings.Repeat("é", 200), "field_suffix", "ABC", "time_zone", "America/Los Angeles",
+		ok := entCreate(t, e, admin, with(m, "name", strings.Repeat("é", 200), "field_suffix", "ABC", "time_zone", "America/Los Angeles",
 			"logo_url", "https://example.com/a.png", "website", "http://localhost:8080/", "invitation_id", strings.ToUpper(entInvitation),
 			"module_ids", []any{"m", "<string>"}, "description", ""))
 		entExpect(t, ok, map[string]any{"name": strings.Repeat("é", 200), "field_suffix": "ABC", "time_zone": "America/Los Angeles",
 			"logo_url": "https://example.com/a.png", "website": "http://localhost:8080/", "invitation_id": strings.ToUpper(entInvitation),
 			"module_ids": []any{"m", "<string>"}, "description": "", "pending": true})
 		for _, tz := range []string{"America/New_York", "America/New York", "UTC", "Asia/Kolkata"} {
-			entExpect(t, entCreate(t, e, admin, entWith(m, "time_zone", tz)), map[string]any{"time_zone": tz})
+			entExpect(t, entCreate(t, e, admin, with(m, "time_zone", tz)), map[string]any{"time_zone": tz})
 		}
-		entExpect(t, entCreate(t, e, admin, entWith(m, "field_suffix", "a1B2c")), map[string]any{"field_suffix": "a1B2c"})
+		entExpect(t, entCreate(t, e, admin, with(m, "field_suffix", "a1B2c")), map[string]any{"field_suffix": "a1B2c"})
 		// see: deprecated true, naming an entity of the same account, in any accepted form.
-		for _, form := range []string{mine, entBare(mine), strings.ToUpper(entBare(mine)), "entity_" + strings.ToUpper(entBare(mine))} {
-			entExpect(t, entCreate(t, e, admin, entWith(m, "deprecated", true, "see", form)), map[string]any{"see": mine, "deprecated": true})
+		for _, form := range []string{mine, bareID(mine), strings.ToUpper(bareID(mine)), "entity_" + strings.ToUpper(bareID(mine))} {
+			entExpect(t, entCreate(t, e, admin, with(m, "deprecated", true, "see", form)), map[string]any{"see": mine, "deprecated": true})
 		}
 		// deprecated without see is fine; see null is unset.
-		entExpect(t, entCreate(t, e, admin, entWith(m, "deprecated", true, "see", nil)), map[string]any{"see": nil, "deprecated": true})
+		entExpect(t, entCreate(t, e, admin, with(m, "deprecated", true, "see", nil)), map[string]any{"see": nil, "deprecated": true})
 	})
 }
 
@@ -451,7 +413,7 @@ func TestEntitiesReadOnlyRoundTrip(t *testing.T) {
 		acct := e.account("Entity Round Trip")["id"].(string)
 		admin := e.key(acct, "admin")
 		target := entCreate(t, e, admin, entMin("Target"))["id"].(string)
-		created := entCreate(t, e, admin, entWith(entFull("Round"), "deprecated", true, "see", target))
+		created := entCreate(t, e, admin, with(entFull("Round"), "deprecated", true, "see", target))
 		id := created["id"].(string)
 
 		for _, sf := range []struct {
@@ -460,25 +422,25 @@ func TestEntitiesReadOnlyRoundTrip(t *testing.T) {
 			do   func(method, path string, body any) resp
 		}{
 			{"native", "/v1/entities/" + id, func(m, p string, b any) resp { return e.as(admin, m, p, b) }},
-			{"leadconduit", "/entities/" + entBare(id), func(m, p string, b any) resp { return entConduit(e, admin, m, p, b) }},
+			{"leadconduit", "/entities/" + bareID(id), func(m, p string, b any) resp { return entConduit(e, admin, m, p, b) }},
 		} {
 			t.Run(sf.name, func(t *testing.T) {
 				got := sf.do("GET", sf.path, nil)
-				entMust(t, got, 200)
+				mustStatus(t, got, 200)
 				before := got.Obj()
 				// What was read goes back as it is: PUT and PATCH accept it and change nothing.
 				for _, method := range []string{"PUT", "PATCH"} {
 					r := sf.do(method, sf.path, got.Body)
-					entMust(t, r, 200)
+					mustStatus(t, r, 200)
 					entSame(t, r.Obj(), before)
 				}
 				// Read-only fields are ignored whatever their value.
-				odd := entWith(before, "id", "entity_000000000000000000000000", "account_id", "account_000000000000000000000000",
+				odd := with(before, "id", "entity_000000000000000000000000", "account_id", "account_000000000000000000000000",
 					"created_at", "yesterday", "updated_at", 7, "standard", true, "account", nil, "pending", "no",
 					"connected", "both", "connected_account_id", "zz", "invitation_expires_at", "2025-11-07T00:00:00Z", "expired", true)
 				for _, method := range []string{"PUT", "PATCH"} {
 					r := sf.do(method, sf.path, odd)
-					entMust(t, r, 200)
+					mustStatus(t, r, 200)
 					entSame(t, r.Obj(), before)
 				}
 				entSame(t, sf.do("GET", sf.path, nil).Obj(), before)
@@ -492,12 +454,12 @@ func TestEntitiesPutReplacesPatchChanges(t *testing.T) {
 		acct := e.account("Entity Updates")["id"].(string)
 		admin := e.key(acct, "admin")
 		other := entCreate(t, e, admin, entMin("Other"))["id"].(string)
-		full := entWith(entFull("Full"), "deprecated", true, "see", other)
+		full := with(entFull("Full"), "deprecated", true, "see", other)
 
 		// PUT replaces: what is omitted returns to its default.
 		x := entCreate(t, e, admin, full)
 		id := x["id"].(string)
-		r := entMust(t, e.as(admin, "PUT", "/v1/entities/"+id, map[string]any{"name": "Replaced", "module_ids": []any{"m"}, "source": nil, "recipient": "esp"}), 200)
+		r := mustStatus(t, e.as(admin, "PUT", "/v1/entities/"+id, map[string]any{"name": "Replaced", "module_ids": []any{"m"}, "source": nil, "recipient": "esp"}), 200)
 		put := r.Obj()
 		entShape(t, put, false)
 		entExpect(t, put, entDefaults)
@@ -506,20 +468,20 @@ func TestEntitiesPutReplacesPatchChanges(t *testing.T) {
 		if !entLater(t, put["updated_at"], x["updated_at"]) {
 			t.Fatalf("updated_at did not move: %v → %v", x["updated_at"], put["updated_at"])
 		}
-		entSame(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+id, nil), 200).Obj(), put)
+		entSame(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+id, nil), 200).Obj(), put)
 		// PUT needs the required keys, as POST does.
 		wantProblems(t, e.as(admin, "PUT", "/v1/entities/"+id, map[string]any{"description": "d"}),
 			`["body","name"] missing`, `["body","module_ids"] missing`, `["body","source"] missing`, `["body","recipient"] missing`)
 		// PUT of the same values changes nothing, updated_at included.
-		same := entMust(t, e.as(admin, "PUT", "/v1/entities/"+id, map[string]any{"name": "Replaced", "module_ids": []any{"m"}, "source": nil, "recipient": "esp"}), 200).Obj()
+		same := mustStatus(t, e.as(admin, "PUT", "/v1/entities/"+id, map[string]any{"name": "Replaced", "module_ids": []any{"m"}, "source": nil, "recipient": "esp"}), 200).Obj()
 		entSame(t, same, put)
 		// see may not name the entity itself.
-		wantProblems(t, e.as(admin, "PUT", "/v1/entities/"+id, entWith(entMin("Self"), "deprecated", true, "see", id)), `["body","see"] not_found`)
+		wantProblems(t, e.as(admin, "PUT", "/v1/entities/"+id, with(entMin("Self"), "deprecated", true, "see", id)), `["body","see"] not_found`)
 
 		// PATCH changes only the fields given.
 		y := entCreate(t, e, admin, full)
 		yid := y["id"].(string)
-		p := entMust(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"description": "new words", "module_ids": []any{"z"}}), 200).Obj()
+		p := mustStatus(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"description": "new words", "module_ids": []any{"z"}}), 200).Obj()
 		entSame(t, p, y, "description", "module_ids", "updated_at")
 		entExpect(t, p, map[string]any{"description": "new words", "module_ids": []any{"z"}})
 		if !entLater(t, p["updated_at"], y["updated_at"]) {
@@ -527,10 +489,10 @@ func TestEntitiesPutReplacesPatchChanges(t *testing.T) {
 		}
 		// An empty PATCH, and null for the fields that cannot be null, change nothing.
 		for _, body := range []map[string]any{{}, {"name": nil, "module_ids": nil, "deprecated": nil, "flow_ids": nil, "trustedform_certified_vendor": nil}, {"description": "new words"}} {
-			entSame(t, entMust(t, e.as(admin, "PATCH", "/v1/entities/"+yid, body), 200).Obj(), p)
+			entSame(t, mustStatus(t, e.as(admin, "PATCH", "/v1/entities/"+yid, body), 200).Obj(), p)
 		}
 		// null clears the nullable fields.
-		cleared := entMust(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"source": nil, "recipient": nil, "description": nil,
+		cleared := mustStatus(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"source": nil, "recipient": nil, "description": nil,
 			"see": nil, "field_suffix": nil, "invitation_id": nil, "logo_url": nil, "website": nil, "time_zone": nil}), 200).Obj()
 		entExpect(t, cleared, map[string]any{"source": nil, "recipient": nil, "description": nil, "see": nil, "field_suffix": nil,
 			"invitation_id": nil, "pending": false, "logo_url": nil, "website": nil, "time_zone": nil,
@@ -541,19 +503,19 @@ func TestEntitiesPutReplacesPatchChanges(t *testing.T) {
 		// PATCH validates what it is given, and the see rules hold against the stored entity.
 		wantProblems(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"name": "", "source": "web", "time_zone": "Mars/Olympus", "bogus": 1}),
 			`["body","name"] string_too_short`, `["body","source"] enum`, `["body","time_zone"] value_error`, `["body","bogus"] extra_forbidden`)
-		see := entMust(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"see": strings.ToUpper(entBare(other))}), 200).Obj()
+		see := mustStatus(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"see": strings.ToUpper(bareID(other))}), 200).Obj()
 		entExpect(t, see, map[string]any{"see": other, "deprecated": true})
 		wantProblems(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"deprecated": false}), `["body","see"] value_error`)
 		wantProblems(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"see": yid}), `["body","see"] not_found`)
-		undep := entMust(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"deprecated": false, "see": nil}), 200).Obj()
+		undep := mustStatus(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"deprecated": false, "see": nil}), 200).Obj()
 		entExpect(t, undep, map[string]any{"see": nil, "deprecated": false})
 		wantProblems(t, e.as(admin, "PATCH", "/v1/entities/"+yid, map[string]any{"see": other}), `["body","see"] value_error`)
-		entSame(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+yid, nil), 200).Obj(), undep)
+		entSame(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+yid, nil), 200).Obj(), undep)
 
 		// The LeadConduit surface PATCHes the same way.
-		c := entMust(t, entConduit(e, admin, "PATCH", "/entities/"+strings.ToUpper(entBare(yid)), map[string]any{"deprecated": true, "see": "entity_" + entBare(other)}), 200).Obj()
+		c := mustStatus(t, entConduit(e, admin, "PATCH", "/entities/"+strings.ToUpper(bareID(yid)), map[string]any{"deprecated": true, "see": "entity_" + bareID(other)}), 200).Obj()
 		entShape(t, c, true)
-		entExpect(t, c, map[string]any{"see": entBare(other), "id": entBare(yid), "deprecated": true})
+		entExpect(t, c, map[string]any{"see": bareID(other), "id": bareID(yid), "deprecated": true})
 	})
 }
 
@@ -568,12 +530,12 @@ func TestEntitiesDelete(t *testing.T) {
 
 		batch := func(key string, ids []string, typ string) {
 			t.Helper()
-			entMust(t, e.as(admin, "POST", "/v1/accounts/"+acct+"/entity_relationships/batch",
+			mustStatus(t, e.as(admin, "POST", "/v1/accounts/"+acct+"/entity_relationships/batch",
 				map[string]any{"entity_ids": ids, "relationship_type": typ}, "Idempotency-Key", key), 200)
 		}
 		batch("ent-delete-1", []string{id1, id2}, "account_holder")
-		batch("ent-delete-2", []string{entBare(id1)}, "authorized_signer")
-		rels := entData(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+id1+"/relationships", nil), 200))
+		batch("ent-delete-2", []string{bareID(id1)}, "authorized_signer")
+		rels := entData(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+id1+"/relationships", nil), 200))
 		if len(rels) != 2 {
 			t.Fatalf("want 2 relationships of %s before the delete, got %v", id1, rels)
 		}
@@ -584,8 +546,8 @@ func TestEntitiesDelete(t *testing.T) {
 		}
 
 		// DELETE answers the entity as it was, then it is gone everywhere.
-		before := entMust(t, e.as(admin, "GET", "/v1/entities/"+id1, nil), 200).Obj()
-		d := entMust(t, e.as(admin, "DELETE", "/v1/entities/"+id1, nil), 200).Obj()
+		before := mustStatus(t, e.as(admin, "GET", "/v1/entities/"+id1, nil), 200).Obj()
+		d := mustStatus(t, e.as(admin, "DELETE", "/v1/entities/"+id1, nil), 200).Obj()
 		entShape(t, d, false)
 		entSame(t, d, before)
 		wantError(t, e.as(admin, "GET", "/v1/entities/"+id1, nil), 404, "not_found")
@@ -593,12 +555,12 @@ func TestEntitiesDelete(t *testing.T) {
 		wantError(t, e.as(admin, "PUT", "/v1/entities/"+id1, entMin("Back")), 404, "not_found")
 		wantError(t, e.as(admin, "PATCH", "/v1/entities/"+id1, map[string]any{"name": "Back"}), 404, "not_found")
 		wantError(t, e.as(admin, "GET", "/v1/entities/"+id1+"/relationships", nil), 404, "not_found")
-		entWantConduitError(t, entConduit(e, admin, "GET", "/entities/"+entBare(id1), nil), 404, "not_found")
+		entWantConduitError(t, entConduit(e, admin, "GET", "/entities/"+bareID(id1), nil), 404, "not_found")
 		if ids := entIDs(entListAll(t, e, admin, "")); entHas(ids, id1) || len(ids) != 2 {
 			t.Fatalf("list after delete: %v", ids)
 		}
 		// Its relationships went with it; the others stay.
-		left := entData(t, entMust(t, e.as(admin, "GET", "/v1/accounts/"+acct+"/entity_relationships", nil), 200))
+		left := entData(t, mustStatus(t, e.as(admin, "GET", "/v1/accounts/"+acct+"/entity_relationships", nil), 200))
 		if len(left) != 1 || left[0]["entity_id"] != id2 || left[0]["relationship_type"] != "account_holder" {
 			t.Fatalf("relationships after delete: %v", left)
 		}
@@ -609,24 +571,24 @@ func TestEntitiesDelete(t *testing.T) {
 
 		// An entity whose see named the deleted one can still be written: a PATCH of another field
 		// and a PUT of what was read succeed; a new see must name a live entity.
-		dep := entCreate(t, e, admin, entWith(entMin("Deprecated"), "deprecated", true, "see", id2))
+		dep := entCreate(t, e, admin, with(entMin("Deprecated"), "deprecated", true, "see", id2))
 		depID := dep["id"].(string)
-		entMust(t, e.as(admin, "DELETE", "/v1/entities/"+id2, nil), 200)
-		read := entMust(t, e.as(admin, "GET", "/v1/entities/"+depID, nil), 200)
-		entSame(t, entMust(t, e.as(admin, "PUT", "/v1/entities/"+depID, read.Body), 200).Obj(), read.Obj())
-		entExpect(t, entMust(t, e.as(admin, "PATCH", "/v1/entities/"+depID, map[string]any{"name": "Still Deprecated"}), 200).Obj(),
+		mustStatus(t, e.as(admin, "DELETE", "/v1/entities/"+id2, nil), 200)
+		read := mustStatus(t, e.as(admin, "GET", "/v1/entities/"+depID, nil), 200)
+		entSame(t, mustStatus(t, e.as(admin, "PUT", "/v1/entities/"+depID, read.Body), 200).Obj(), read.Obj())
+		entExpect(t, mustStatus(t, e.as(admin, "PATCH", "/v1/entities/"+depID, map[string]any{"name": "Still Deprecated"}), 200).Obj(),
 			map[string]any{"name": "Still Deprecated", "see": id2, "deprecated": true})
 		wantProblems(t, e.as(admin, "PATCH", "/v1/entities/"+depID, map[string]any{"see": id1}), `["body","see"] not_found`)
 		wantProblems(t, e.as(admin, "PATCH", "/v1/entities/"+depID, map[string]any{"deprecated": false}), `["body","see"] value_error`)
-		entExpect(t, entMust(t, e.as(admin, "PATCH", "/v1/entities/"+depID, map[string]any{"see": id3}), 200).Obj(), map[string]any{"see": id3})
-		entMust(t, e.as(admin, "DELETE", "/v1/entities/"+depID, nil), 200)
+		entExpect(t, mustStatus(t, e.as(admin, "PATCH", "/v1/entities/"+depID, map[string]any{"see": id3}), 200).Obj(), map[string]any{"see": id3})
+		mustStatus(t, e.as(admin, "DELETE", "/v1/entities/"+depID, nil), 200)
 
 		// On the LeadConduit surface: bare ids, any case, and its error shape after.
-		before3 := entMust(t, entConduit(e, admin, "GET", "/entities/"+entBare(id3), nil), 200).Obj()
-		c := entMust(t, entConduit(e, admin, "DELETE", "/entities/"+strings.ToUpper(entBare(id3)), nil), 200).Obj()
+		before3 := mustStatus(t, entConduit(e, admin, "GET", "/entities/"+bareID(id3), nil), 200).Obj()
+		c := mustStatus(t, entConduit(e, admin, "DELETE", "/entities/"+strings.ToUpper(bareID(id3)), nil), 200).Obj()
 		entShape(t, c, true)
 		entSame(t, c, before3)
-		entWantConduitError(t, entConduit(e, admin, "DELETE", "/entities/"+entBare(id3), nil), 404, "not_found")
+		entWantConduitError(t, entConduit(e, admin, "DELETE", "/entities/"+bareID(id3), nil), 404, "not_found")
 		wantError(t, e.as(admin, "GET", "/v1/entities/"+id3, nil), 404, "not_found")
 		// Malformed ids are 422, well-formed ids naming nothing 404.
 		wantProblems(t, e.as(admin, "DELETE", "/v1/entities/nope", nil), `["path","id"] string_pattern_mismatch`)
@@ -634,7 +596,7 @@ func TestEntitiesDelete(t *testing.T) {
 		if ids := entIDs(entListAll(t, e, admin, "")); len(ids) != 0 {
 			t.Fatalf("list after every delete: %v", ids)
 		}
-		if left := entData(t, entMust(t, e.as(admin, "GET", "/v1/accounts/"+acct+"/entity_relationships", nil), 200)); len(left) != 0 {
+		if left := entData(t, mustStatus(t, e.as(admin, "GET", "/v1/accounts/"+acct+"/entity_relationships", nil), 200)); len(left) != 0 {
 			t.Fatalf("relationships after every delete: %v", left)
 		}
 	})
@@ -646,7 +608,7 @@ func TestEntitiesListFilters(t *testing.T) {
 		b := e.account("Entity Filters B")["id"].(string)
 		adminA, adminB := e.key(a, "admin"), e.key(b, "admin")
 		mk := func(key, name string, source, recipient any, deprecated bool) string {
-			return entCreate(t, e, key, entWith(entMin(name), "source", source, "recipient", recipient, "deprecated", deprecated))["id"].(string)
+			return entCreate(t, e, key, with(entMin(name), "source", source, "recipient", recipient, "deprecated", deprecated))["id"].(string)
 		}
 		a1 := mk(adminA, "a1", "form", "buyer", false)
 		a2 := mk(adminA, "a2", "form", "crm", true)
@@ -667,14 +629,14 @@ func TestEntitiesListFilters(t *testing.T) {
 			{adminA, "source=form&recipient=crm&deprecated=true", []string{a2}},
 			{adminA, "source=other", nil},
 			{adminA, "account_id=" + a, []string{a1, a2, a3, a4}},
-			{adminA, "account_id=" + strings.ToUpper(entBare(a)), []string{a1, a2, a3, a4}},
+			{adminA, "account_id=" + strings.ToUpper(bareID(a)), []string{a1, a2, a3, a4}},
 			{adminA, "unknown=1&source=", []string{a1, a2, a3, a4}},
 			{adminB, "", []string{b1}},
 			{adminB, "source=form", []string{b1}},
 			{e.super, "", []string{a1, a2, a3, a4, b1}},
 			{e.super, "source=form", []string{a1, a2, b1}},
 			{e.super, "account_id=" + a, []string{a1, a2, a3, a4}},
-			{e.super, "account_id=" + entBare(b) + "&recipient=crm", []string{b1}},
+			{e.super, "account_id=" + bareID(b) + "&recipient=crm", []string{b1}},
 			{e.super, "account_id=account_000000000000000000000000", nil},
 		}
 		for _, c := range cases {
@@ -686,14 +648,14 @@ func TestEntitiesListFilters(t *testing.T) {
 		bare := func(ids ...string) []string {
 			out := make([]string, len(ids))
 			for i, id := range ids {
-				out[i] = entBare(id)
+				out[i] = bareID(id)
 			}
 			return out
 		}
-		if got := entIDs(entArray(t, entMust(t, entConduit(e, adminA, "GET", "/entities?recipient=crm", nil), 200))); set(got) != set(bare(a2, a4)) {
+		if got := entIDs(entArray(t, mustStatus(t, entConduit(e, adminA, "GET", "/entities?recipient=crm", nil), 200))); set(got) != set(bare(a2, a4)) {
 			t.Fatalf("conduit recipient=crm: %v", got)
 		}
-		if got := entIDs(entArray(t, entMust(t, entConduit(e, e.super, "GET", "/entities?source=form&account_id="+a, nil), 200))); set(got) != set(bare(a1, a2)) {
+		if got := entIDs(entArray(t, mustStatus(t, entConduit(e, e.super, "GET", "/entities?source=form&account_id="+a, nil), 200))); set(got) != set(bare(a1, a2)) {
 			t.Fatalf("conduit super source=form account_id: %v", got)
 		}
 		// Bad filter values are 422 at their query loc; another account's id is 403.
@@ -701,7 +663,7 @@ func TestEntitiesListFilters(t *testing.T) {
 			`["query","source"] enum`, `["query","recipient"] enum`, `["query","deprecated"] bool_parsing`)
 		entWantConduitProblems(t, entConduit(e, adminA, "GET", "/entities?source=web", nil), `["query","source"] enum`)
 		wantProblems(t, e.as(e.super, "GET", "/v1/entities?account_id=acct!", nil), `["query","account_id"] string_pattern_mismatch`)
-		for _, q := range []string{b, entBare(b), "account_000000000000000000000000", "garbage!"} {
+		for _, q := range []string{b, bareID(b), "account_000000000000000000000000", "garbage!"} {
 			wantError(t, e.as(adminA, "GET", "/v1/entities?account_id="+url.QueryEscape(q), nil), 403, "forbidden")
 			entWantConduitError(t, entConduit(e, adminA, "GET", "/entities?account_id="+url.QueryEscape(q), nil), 403, "forbidden")
 		}
@@ -713,16 +675,16 @@ func TestEntitiesListFilters(t *testing.T) {
 			}
 		}
 		// A filtered walk keeps its filters in the cursor.
-		r := entMust(t, e.as(adminA, "GET", "/v1/entities?limit=1&recipient=crm&sort=name:asc", nil), 200)
+		r := mustStatus(t, e.as(adminA, "GET", "/v1/entities?limit=1&recipient=crm&sort=name:asc", nil), 200)
 		first := entData(t, r)
 		next := r.Obj()["pagination"].(map[string]any)["next_cursor"].(string)
-		r2 := entMust(t, e.as(adminA, "GET", "/v1/entities?limit=1&cursor="+next, nil), 200)
+		r2 := mustStatus(t, e.as(adminA, "GET", "/v1/entities?limit=1&cursor="+next, nil), 200)
 		second := entData(t, r2)
 		if len(first) != 1 || len(second) != 1 || first[0]["id"] != a2 || second[0]["id"] != a4 || r2.Obj()["pagination"].(map[string]any)["has_next"] != false {
 			t.Fatalf("filtered walk: %v then %s", first, r2)
 		}
 		// Repeating the filters exactly is fine; other filters are a cursor_mismatch.
-		entMust(t, e.as(adminA, "GET", "/v1/entities?limit=1&recipient=crm&cursor="+next, nil), 200)
+		mustStatus(t, e.as(adminA, "GET", "/v1/entities?limit=1&recipient=crm&cursor="+next, nil), 200)
 		wantError(t, e.as(adminA, "GET", "/v1/entities?limit=1&recipient=buyer&cursor="+next, nil), 400, "cursor_mismatch")
 		wantError(t, e.as(adminB, "GET", "/v1/entities?limit=1&cursor="+next, nil), 400, "cursor_mismatch")
 	})
@@ -761,7 +723,7 @@ func entWalk(t *testing.T, e *env, key string, query url.Values) (fwd, back []st
 	t.Helper()
 	page := func(q url.Values) ([]string, map[string]any) {
 		t.Helper()
-		r := entMust(t, e.as(key, "GET", "/v1/entities?"+q.Encode(), nil), 200)
+		r := mustStatus(t, e.as(key, "GET", "/v1/entities?"+q.Encode(), nil), 200)
 		items := entData(t, r)
 		pg := r.Obj()["pagination"].(map[string]any)
 		if n, _ := pg["count"].(json.Number).Int64(); int(n) != len(items) || len(items) > 2 {
@@ -821,7 +783,7 @@ func TestEntitiesSortWalk(t *testing.T) {
 		entCreate(t, e, e.key(b, "admin"), entMin("not mine"))
 		// Touch some in reverse order so updated_at differs from created_at order.
 		for i := len(ids) - 1; i >= 0; i -= 2 {
-			entMust(t, e.as(admin, "PATCH", "/v1/entities/"+ids[i], map[string]any{"description": fmt.Sprint("touch ", i)}), 200)
+			mustStatus(t, e.as(admin, "PATCH", "/v1/entities/"+ids[i], map[string]any{"description": fmt.Sprint("touch ", i)}), 200)
 		}
 		all := entListAll(t, e, admin, "")
 		if len(all) != len(names) {

@@ -25,7 +25,7 @@ func entSurfaces(e *env) []entSurface {
 			ids: func(t *testing.T, r resp) []string { return entIDs(entData(t, r)) },
 		},
 		{
-			name: "leadconduit", bare: true, path: func(id string) string { return "/entities/" + entBare(id) }, list: "/entities?limit=1000",
+			name: "leadconduit", bare: true, path: func(id string) string { return "/entities/" + bareID(id) }, list: "/entities?limit=1000",
 			do:  func(key, method, path string, body any) resp { return entConduit(e, key, method, path, body) },
 			err: entWantConduitError,
 			ids: func(t *testing.T, r resp) []string {
@@ -51,12 +51,12 @@ func TestEntityTenancy(t *testing.T) {
 		x := entCreate(t, e, adminA, entFull("X of A"))["id"].(string)
 		xb := entCreate(t, e, adminB, entFull("X of B"))["id"].(string)
 		y := entCreate(t, e, adminS, entFull("Y of S"))["id"].(string)
-		sus := entMust(t, e.as(e.super, "PATCH", "/v1/accounts/"+s, map[string]any{"status": "suspended"}), 200).Obj()
+		sus := mustStatus(t, e.as(e.super, "PATCH", "/v1/accounts/"+s, map[string]any{"status": "suspended"}), 200).Obj()
 		if sus["status"] != "suspended" {
 			t.Fatalf("suspend: %v", sus)
 		}
 
-		put := entWith(entMin("Hijacked"), "description", "hijacked")
+		put := with(entMin("Hijacked"), "description", "hijacked")
 		writes := []struct {
 			method string
 			body   any
@@ -67,13 +67,13 @@ func TestEntityTenancy(t *testing.T) {
 			t.Run(sf.name, func(t *testing.T) {
 				get := func(key, id string) map[string]any {
 					t.Helper()
-					r := entMust(t, sf.do(key, "GET", sf.path(id), nil), 200).Obj()
+					r := mustStatus(t, sf.do(key, "GET", sf.path(id), nil), 200).Obj()
 					entShape(t, r, sf.bare)
 					return r
 				}
 				listed := func(key, query string) []string {
 					t.Helper()
-					return sf.ids(t, entMust(t, sf.do(key, "GET", sf.list+query, nil), 200))
+					return sf.ids(t, mustStatus(t, sf.do(key, "GET", sf.list+query, nil), 200))
 				}
 				beforeX, beforeXB, beforeY := get(e.super, x), get(e.super, xb), get(e.super, y)
 				unchanged := func() {
@@ -85,14 +85,14 @@ func TestEntityTenancy(t *testing.T) {
 
 				// Own admin: reads and writes (a PATCH that changes nothing keeps it the same).
 				entSame(t, get(adminA, x), beforeX)
-				entSame(t, entMust(t, sf.do(adminA, "PATCH", sf.path(x), map[string]any{"name": "X of A"}), 200).Obj(), beforeX)
+				entSame(t, mustStatus(t, sf.do(adminA, "PATCH", sf.path(x), map[string]any{"name": "X of A"}), 200).Obj(), beforeX)
 				if ids := listed(adminA, ""); len(ids) != 1 || ids[0] != x {
 					t.Fatalf("admin A lists %v", ids)
 				}
 
 				// Another account's admin: 404 on every route, for every accepted form of the id.
 				listPath := strings.Split(sf.list, "?")[0]
-				for _, form := range []string{x, entBare(x), strings.ToUpper(entBare(x)), "entity_" + strings.ToUpper(entBare(x))} {
+				for _, form := range []string{x, bareID(x), strings.ToUpper(bareID(x)), "entity_" + strings.ToUpper(bareID(x))} {
 					path := listPath + "/" + form
 					sf.err(t, sf.do(adminB, "GET", path, nil), 404, "not_found")
 					for _, w := range writes {
@@ -124,7 +124,7 @@ func TestEntityTenancy(t *testing.T) {
 					t.Fatalf("reader A lists %v", ids)
 				}
 				if !sf.bare {
-					entMust(t, sf.do(readerA, "GET", sf.path(x)+"/relationships", nil), 200)
+					mustStatus(t, sf.do(readerA, "GET", sf.path(x)+"/relationships", nil), 200)
 				}
 				sf.err(t, sf.do(readerA, "POST", listPath, entMin("By Reader")), 403, "forbidden")
 				sf.err(t, sf.do(readerA, "POST", listPath, bad), 403, "forbidden")
@@ -162,16 +162,16 @@ func TestEntityTenancy(t *testing.T) {
 				// ... and writes to any of them, a suspended account's included; then deletes.
 				acctForm := a
 				if sf.bare {
-					acctForm = entBare(a)
+					acctForm = bareID(a)
 				}
-				tmp := entMust(t, sf.do(e.super, "POST", listPath, entWith(entMin("Temp"), "account_id", acctForm)), 201).Obj()
-				tmpID := "entity_" + entBare(tmp["id"].(string))
-				entExpect(t, entMust(t, sf.do(e.super, "PUT", sf.path(tmpID), entMin("Temp 2")), 200).Obj(), map[string]any{"name": "Temp 2"})
-				entExpect(t, entMust(t, sf.do(e.super, "PATCH", sf.path(tmpID), map[string]any{"source": "other"}), 200).Obj(), map[string]any{"source": "other"})
-				entExpect(t, entMust(t, sf.do(e.super, "DELETE", sf.path(tmpID), nil), 200).Obj(), map[string]any{"name": "Temp 2", "source": "other"})
+				tmp := mustStatus(t, sf.do(e.super, "POST", listPath, with(entMin("Temp"), "account_id", acctForm)), 201).Obj()
+				tmpID := "entity_" + bareID(tmp["id"].(string))
+				entExpect(t, mustStatus(t, sf.do(e.super, "PUT", sf.path(tmpID), entMin("Temp 2")), 200).Obj(), map[string]any{"name": "Temp 2"})
+				entExpect(t, mustStatus(t, sf.do(e.super, "PATCH", sf.path(tmpID), map[string]any{"source": "other"}), 200).Obj(), map[string]any{"source": "other"})
+				entExpect(t, mustStatus(t, sf.do(e.super, "DELETE", sf.path(tmpID), nil), 200).Obj(), map[string]any{"name": "Temp 2", "source": "other"})
 				sf.err(t, sf.do(e.super, "GET", sf.path(tmpID), nil), 404, "not_found")
 				// Only now, with the checks on y done: the superadmin is no key of the suspended account.
-				entExpect(t, entMust(t, sf.do(e.super, "PATCH", sf.path(y), map[string]any{"description": "by super " + sf.name}), 200).Obj(),
+				entExpect(t, mustStatus(t, sf.do(e.super, "PATCH", sf.path(y), map[string]any{"description": "by super " + sf.name}), 200).Obj(),
 					map[string]any{"description": "by super " + sf.name})
 				entSame(t, get(e.super, x), beforeX)
 				entSame(t, get(e.super, xb), beforeXB)

@@ -33,7 +33,7 @@ func TestErrorsNotFound(t *testing.T) {
 			{"GET", "/v0/accounts/account_" + hex, leadBank},
 			{"POST", "/v0/accounts/account_" + hex + "/entity_relationships/batch/more", leadBank},
 			{"GET", "/v0/entities", leadBank},
-			{"GET", "/", conduit},
+			{"PUT", "/v1/accounts/", native},
 			{"GET", "/nope", conduit},
 			{"GET", "/entitiez", conduit},
 			{"GET", "/entities/" + hex + "/more", conduit},

@@ -6,14 +6,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +26,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/app"
+	"github.com/rosterhq/roster/internal/oapi"
 )
 
 // engines runs fn once per engine as a subtest.
@@ -236,13 +241,22 @@ func (e *env) must(r resp, status int) resp {
 	return r
 }
 
+// mustStatus fails t unless r has the status (e.must reports on the engine's t, not a
+// subtest's).
+func mustStatus(t *testing.T, r resp, status int) resp {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("want status %d, got %s", status, r)
+	}
+	return r
+}
+
 // account creates an account as the superadmin and returns its response.
 func (e *env) account(name string) map[string]any {
 	e.t.Helper()
 	return e.must(e.as(e.super, "POST", "/v1/accounts", map[string]any{"name": name}), 201).Obj()
 }
 
-// key makes a key of role for account (a prefixed or bare id) and returns its secret.
 // expiredKey makes a key of the account (bare hex) that expired an hour ago. The API refuses a
 // past expires_at, so a service whose clock is two hours behind makes it beside the server, as
 // the operator, on the same database.
@@ -257,6 +271,7 @@ func (e *env) expiredKey(account string, role roster.Role, name string) roster.C
 	return ck
 }
 
+// key makes a key of role for account (a prefixed or bare id) and returns its secret.
 func (e *env) key(account string, role roster.Role) string {
 	e.t.Helper()
 	id, _ := roster.ParseID(roster.KindAccount, account)
@@ -316,4 +331,110 @@ func sorted(s []string) []string {
 		}
 	}
 	return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers every test file may use: keys by surface, bodies, ids, list pages, rate limits.
+
+// surfaceOf names the surface of a path as the route table does: "native" (/v1), "leadbank"
+// (/v0) or "leadconduit" (the rest).
+func surfaceOf(path string) string {
+	return map[string]string{"Native": "native", "LeadBank": "leadbank", "Conduit": "leadconduit"}[oapi.Surface(path)]
+}
+
+// authFor presents key the way the surface of path documents it (SPEC §3): leadr-api-key on
+// /v1, Bearer on /v0, Basic with the user API on LeadConduit's paths; no key, no header.
+func authFor(path, key string) []string {
+	switch {
+	case key == "":
+		return nil
+	case surfaceOf(path) == "leadconduit":
+		return []string{"Authorization", basic("API", key)}
+	case surfaceOf(path) == "leadbank":
+		return []string{"Authorization", "Bearer " + key}
+	default:
+		return []string{"leadr-api-key", key}
+	}
+}
+
+// basic is an Authorization header of the Basic scheme.
+func basic(user, secret string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
+}
+
+// with copies a body and sets fields on the copy: with(body, "name", "x", "slug", nil).
+func with(body map[string]any, kv ...any) map[string]any {
+	out := maps.Clone(body)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+// bareID strips the kind prefix of an id ("entity_0123…" → "0123…"); a bare id stays as it is.
+func bareID(id string) string {
+	if _, rest, ok := strings.Cut(id, "_"); ok {
+		return rest
+	}
+	return id
+}
+
+// nativePage is one native list page, its envelope checked.
+type nativePage struct {
+	ids              []string // the rows' ids
+	rows             []map[string]any
+	hasNext, hasPrev bool
+	next, prev       string
+}
+
+// getPage reads one native list page of path (which holds its query) and checks the envelope:
+// exactly data and pagination, count the page's size, a cursor a string exactly when its flag
+// is true.
+func getPage(t *testing.T, e *env, key, path string) nativePage {
+	t.Helper()
+	r := mustStatus(t, e.as(key, "GET", path, nil), 200)
+	body := r.Obj()
+	data, ok := body["data"].([]any)
+	if !ok || len(body) != 2 {
+		t.Fatalf("not a list envelope: %s", r)
+	}
+	pg, _ := body["pagination"].(map[string]any)
+	var p nativePage
+	p.hasNext, _ = pg["has_next"].(bool)
+	p.hasPrev, _ = pg["has_prev"].(bool)
+	cursor := func(has bool) any {
+		if has {
+			return anyText
+		}
+		return nil
+	}
+	if err := match(pg, obj{"count": len(data), "has_next": p.hasNext, "has_prev": p.hasPrev,
+		"next_cursor": cursor(p.hasNext), "prev_cursor": cursor(p.hasPrev)}, "pagination"); err != nil {
+		t.Fatalf("%v: %s", err, r)
+	}
+	p.next, p.prev = str(pg, "next_cursor"), str(pg, "prev_cursor")
+	for _, d := range data {
+		m := d.(map[string]any)
+		p.rows = append(p.rows, m)
+		p.ids = append(p.ids, str(m, "id"))
+	}
+	return p
+}
+
+// rlHeader is the RateLimit header of an answer.
+var rlHeader = regexp.MustCompile(`^"(per-key|per-account)";r=(\d+);t=(\d+)$`)
+
+// rlState reads the RateLimit header: the policy it names, the tokens left and the reset.
+func rlState(t *testing.T, r resp) (policy string, remaining, reset int) {
+	t.Helper()
+	m := rlHeader.FindStringSubmatch(r.Header.Get("RateLimit"))
+	if m == nil {
+		t.Fatalf("RateLimit %q is not well formed (%s)", r.Header.Get("RateLimit"), r)
+	}
+	remaining, _ = strconv.Atoi(m[2])
+	reset, _ = strconv.Atoi(m[3])
+	return m[1], remaining, reset
 }

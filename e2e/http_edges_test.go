@@ -123,8 +123,8 @@ func TestHTTPSemicolonInQuery(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		a := str(e.account("Semi Colon"), "id")
 		admin := e.key(a, roster.RoleAdmin)
-		seller := entCreate(t, e, admin, entWith(entMin("Seller One"), "source", "seller"))
-		entCreate(t, e, admin, entWith(entMin("Form One"), "source", "form"))
+		seller := entCreate(t, e, admin, with(entMin("Seller One"), "source", "seller"))
+		entCreate(t, e, admin, with(entMin("Form One"), "source", "form"))
 
 		// The value is "seller;", which no source is: a 422, not a filter dropped in silence.
 		for _, q := range []string{"source=seller;", "source=seller%3B", "limit=5&source=seller;", "source=seller;&limit=5", "source=seller;limit=5"} {
@@ -172,8 +172,8 @@ func TestHTTPRepeatedParameter(t *testing.T) {
 	engines(t, func(t *testing.T, e *env) {
 		a := str(e.account("Repeated"), "id")
 		admin := e.key(a, roster.RoleAdmin)
-		seller := entCreate(t, e, admin, entWith(entMin("Seller"), "source", "seller"))
-		form := entCreate(t, e, admin, entWith(entMin("Form"), "source", "form"))
+		seller := entCreate(t, e, admin, with(entMin("Seller"), "source", "seller"))
+		form := entCreate(t, e, admin, with(entMin("Form"), "source", "form"))
 
 		sameIDs(t, ids(t, e.must(e.as(admin, "GET", "/v1/entities?source=form&source=seller", nil), 200)), []string{str(seller, "id")})
 		sameIDs(t, ids(t, e.must(e.as(admin, "GET", "/v1/entities?source=seller&source=form", nil), 200)), []string{str(form, "id")})

@@ -146,7 +146,7 @@ func TestIdempotencyReplay(t *testing.T) {
 		patch := map[string]any{"description": "patched"}
 		pk := relIdem("patch")
 		p1 := e.must(e.as(a.admin, "PATCH", "/v1/entities/"+id, patch, "Idempotency-Key", pk), 200)
-		p2 := e.must(e.as(a.admin, "PATCH", "/v1/entities/"+strings.ToUpper(relBare(id)), patch, "Idempotency-Key", pk), 200)
+		p2 := e.must(e.as(a.admin, "PATCH", "/v1/entities/"+strings.ToUpper(bareID(id)), patch, "Idempotency-Key", pk), 200)
 		if !bytes.Equal(p1.Body, p2.Body) || p2.Header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("bare id in the path is another request: %s", p2)
 		}
@@ -154,7 +154,7 @@ func TestIdempotencyReplay(t *testing.T) {
 		bk := relIdem("batch")
 		batch := map[string]any{"entity_ids": ents, "relationship_type": "authorized_user"}
 		b1 := e.must(e.as(a.admin, "POST", "/v1/accounts/"+a.id+"/entity_relationships/batch", batch, "Idempotency-Key", bk), 200)
-		b2 := e.must(e.as(a.admin, "POST", "/v1/accounts/"+relBare(a.id)+"/entity_relationships/batch", batch, "Idempotency-Key", bk), 200)
+		b2 := e.must(e.as(a.admin, "POST", "/v1/accounts/"+bareID(a.id)+"/entity_relationships/batch", batch, "Idempotency-Key", bk), 200)
 		if !bytes.Equal(b1.Body, b2.Body) || b2.Header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("bare account in the path is another request: %s", b2)
 		}
@@ -163,7 +163,7 @@ func TestIdempotencyReplay(t *testing.T) {
 			409, "idempotency_request_inconsistent")
 		dk := relIdem("del")
 		d1 := e.must(e.as(a.admin, "DELETE", "/v1/accounts/"+a.id+"/entity_relationships/"+ents[0]+"?relationship_type=authorized_user&z=1", nil, "Idempotency-Key", dk), 200)
-		d2 := e.as(a.admin, "DELETE", "/v1/accounts/"+a.id+"/entity_relationships/"+relBare(ents[0])+"?z=1&relationship_type=authorized_user", nil, "Idempotency-Key", dk)
+		d2 := e.as(a.admin, "DELETE", "/v1/accounts/"+a.id+"/entity_relationships/"+bareID(ents[0])+"?z=1&relationship_type=authorized_user", nil, "Idempotency-Key", dk)
 		if d2.Status != 200 || !bytes.Equal(d1.Body, d2.Body) || d2.Header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("reordered query is another request: %s", d2)
 		}

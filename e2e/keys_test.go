@@ -121,151 +121,165 @@ func TestKeysCreateRoles(t *testing.T) {
 		adminA, readerA := e.key(a, roster.RoleAdmin), e.key(a, roster.RoleReader)
 		adminS := e.key(s, roster.RoleAdmin)
 		e.must(e.as(e.super, "PATCH", "/v1/accounts/"+s, map[string]any{"status": "suspended"}), 200)
-		future := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+		kc := &kcFixture{a: a, b: b, s: s, adminA: adminA, readerA: readerA, adminS: adminS,
+			future: time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)}
 
-		t.Run("superadmin", func(t *testing.T) {
-			e := e.forT(t)
-			// Any role for any account; role defaults to admin; user_id is accepted and ignored.
-			k := opsCreateKey(t, e, e.super, map[string]any{"account_id": b, "name": "beta ops"}, b, "admin")
-			opsWorks(t, e, k.secret, b, true)
-			e.must(e.as(k.secret, "POST", "/v1/api-keys", map[string]any{"account_id": b, "name": "made by beta"}), 201)
-			r := opsCreateKey(t, e, e.super, map[string]any{"account_id": a, "name": "alpha reader", "role": "reader", "user_id": "user_123"}, a, "reader")
-			opsWorks(t, e, r.secret, a, true)
-			wantNative(t, e.as(r.secret, "PATCH", "/v1/accounts/"+a, map[string]any{"name": "Renamed"}), 403, "forbidden")
-			opsCreateKey(t, e, e.super, map[string]any{"account_id": strings.ToUpper(strings.TrimPrefix(a, "account_")), "name": "bare hex", "role": "admin"}, a, "admin")
-
-			// A superadmin key: account_id null or omitted; it sees every account.
-			su := opsCreateKey(t, e, e.super, map[string]any{"account_id": nil, "name": "second superadmin", "role": "superadmin"}, nil, "superadmin")
-			opsCreateKey(t, e, e.super, map[string]any{"name": "third superadmin", "role": "superadmin"}, nil, "superadmin")
-			got := ids(t, e.must(e.as(su.secret, "GET", "/v1/accounts?limit=100", nil), 200))
-			sameIDSet(t, got, []string{a, b, s})
-			opsCreateKey(t, e, su.secret, map[string]any{"account_id": a, "name": "from the new superadmin"}, a, "admin")
-
-			// A future expires_at is kept (as an instant, in UTC).
-			x := e.must(e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "expiring",
-				"expires_at": future.In(time.FixedZone("x", 3600)).Format(time.RFC3339)}), 201)
-			wantBody(t, x, 201, opsCreatedBody(a, "admin", "expiring", anyStamp))
-			if at, err := time.Parse(time.RFC3339Nano, str(x.Obj(), "expires_at")); err != nil || !at.Equal(future) || !strings.HasSuffix(str(x.Obj(), "expires_at"), "Z") {
-				t.Fatalf("expires_at %q, want %s", str(x.Obj(), "expires_at"), future)
-			}
-		})
-
-		t.Run("superadmin errors", func(t *testing.T) {
-			e := e.forT(t)
-			// An unknown account is 404 (LEADR's exception to the body not_found 422), whatever
-			// the form of the well-formed id; a deleted account is unknown.
-			for _, id := range []string{opsUnknownAccount, strings.TrimPrefix(opsUnknownAccount, "account_"), "account_nothex"} {
-				wantNative(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": id, "name": "x"}), 404, "not_found")
-			}
-			// Validation comes before the look-up (SPEC §5's order), whatever the id's form.
-			for _, id := range []string{opsUnknownAccount, "account_nothex"} {
-				wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": id, "name": ""}), `["body","name"] string_too_short`)
-				wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": id, "name": "x", "role": "owner"}), `["body","role"] enum`)
-			}
-			// A deleted account's keys stop working and vanish, from lists and by id.
-			gone := str(e.account("Keys Gone"), "id")
-			goneKey := e.key(gone, roster.RoleAdmin)
-			goneIDs := ids(t, e.must(e.as(e.super, "GET", "/v1/api-keys?account_id="+gone, nil), 200))
-			if len(goneIDs) != 1 {
-				t.Fatalf("keys of the account: %v", goneIDs)
-			}
-			e.must(e.as(e.super, "PATCH", "/v1/accounts/"+gone, map[string]any{"deleted": true}), 200)
-			wantNative(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": gone, "name": "x"}), 404, "not_found")
-			wantUnauthorized(t, e.as(goneKey, "GET", "/v1/api-keys", nil))
-			wantNative(t, e.as(e.super, "GET", "/v1/api-keys/"+goneIDs[0], nil), 404, "not_found")
-			sameIDs(t, ids(t, e.must(e.as(e.super, "GET", "/v1/api-keys?account_id="+gone, nil), 200)), []string{})
-			for _, id := range ids(t, e.must(e.as(e.super, "GET", "/v1/api-keys?limit=100", nil), 200)) {
-				if id == goneIDs[0] {
-					t.Fatal("a deleted account's key is listed")
-				}
-			}
-
-			// Malformed ids, bad roles, missing fields, past expiry: 422, all problems at once.
-			for _, id := range []any{"acct-1", "account-0123", "ACCOUNT_0123456789abcdef01234567", "", 5} {
-				typ := "string_pattern_mismatch"
-				if _, isInt := id.(int); isInt {
-					typ = "string_type"
-				}
-				wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": id, "name": "x"}), `["body","account_id"] `+typ)
-			}
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"name": "x"}), `["body","account_id"] missing`)
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": nil, "name": "x"}), `["body","account_id"] string_type`)
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "role": "owner"}), `["body","role"] enum`)
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a}), `["body","name"] missing`)
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": ""}), `["body","name"] string_too_short`)
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "scopes": []any{}}), `["body","scopes"] extra_forbidden`)
-			past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "expires_at": past}), `["body","expires_at"] value_error`)
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "expires_at": "tomorrow"}), `["body","expires_at"] datetime_from_date_parsing`)
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": "nope", "name": "", "expires_at": past}),
-				`["body","account_id"] string_pattern_mismatch`, `["body","name"] string_too_short`, `["body","expires_at"] value_error`)
-			// A superadmin key has no account.
-			wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "role": "superadmin"}), `["body","account_id"] value_error`)
-		})
-
-		t.Run("admin", func(t *testing.T) {
-			e := e.forT(t)
-			k := opsCreateKey(t, e, adminA, map[string]any{"account_id": a, "name": "ci", "user_id": "u_1"}, a, "admin")
-			opsWorks(t, e, k.secret, a, true)
-			r := opsCreateKey(t, e, adminA, map[string]any{"account_id": a, "name": "dashboard", "role": "reader"}, a, "reader")
-			opsWorks(t, e, r.secret, a, true)
-			opsCreateKey(t, e, adminA, map[string]any{"account_id": "account_" + strings.ToUpper(strings.TrimPrefix(a, "account_")), "name": "upper hex", "role": "admin"}, a, "admin")
-			wantProblems(t, e.as(adminA, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "expires_at": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}),
-				`["body","expires_at"] value_error`)
-
-			// Never a superadmin key, never another account's key, whatever the id looks like:
-			// 403, with no existence oracle.
-			for _, body := range []map[string]any{
-				{"account_id": a, "name": "x", "role": "superadmin"},
-				{"account_id": nil, "name": "x", "role": "superadmin"},
-				{"name": "x", "role": "superadmin"},
-				{"account_id": b, "name": "x"},
-				{"account_id": b, "name": "x", "role": "reader"},
-				{"account_id": strings.TrimPrefix(b, "account_"), "name": "x"},
-				{"account_id": opsUnknownAccount, "name": "x"},
-				{"account_id": "account_nothex", "name": "x"},
-				{"account_id": "acct-1", "name": "x"},
-				{"account_id": "", "name": "x"},
-				{"account_id": b, "name": "", "role": "owner"}, // tenancy before validation
-			} {
-				wantNative(t, e.as(adminA, "POST", "/v1/api-keys", body), 403, "forbidden")
-			}
-			// An admin of a suspended account may list but not create.
-			own := ids(t, e.must(e.as(adminS, "GET", "/v1/api-keys", nil), 200))
-			wantNative(t, e.as(adminS, "POST", "/v1/api-keys", map[string]any{"account_id": s, "name": "x"}), 403, "account_suspended")
-			wantNative(t, e.as(adminS, "PATCH", "/v1/api-keys/"+own[0], map[string]any{"status": "revoked"}), 403, "account_suspended")
-			opsWorks(t, e, adminS, s, true)
-			// LEADR's account_id query parameter follows the same rule.
-			wantNative(t, e.as(adminA, "POST", "/v1/api-keys?account_id="+b, map[string]any{"account_id": a, "name": "x"}), 403, "forbidden")
-		})
-
-		t.Run("reader", func(t *testing.T) {
-			e := e.forT(t)
-			first := e.must(e.as(e.super, "GET", "/v1/api-keys?account_id="+a+"&limit=1", nil), 200)
-			keyID := ids(t, first)[0]
-			for _, tc := range []struct {
-				method, path string
-				body         any
-			}{
-				{"POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x"}},
-				{"POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "role": "reader"}},
-				{"POST", "/v1/api-keys", map[string]any{"account_id": b, "name": "x"}},
-				{"POST", "/v1/api-keys", map[string]any{"name": 5}},
-				{"GET", "/v1/api-keys", nil},
-				{"GET", "/v1/api-keys?status=active", nil},
-				{"GET", "/v1/api-keys/" + keyID, nil},
-				{"GET", "/v1/api-keys/key_0123456789abcdef01234567", nil},
-				{"GET", "/v1/api-keys/not-a-key", nil},
-				{"PATCH", "/v1/api-keys/" + keyID, map[string]any{"status": "revoked"}},
-				{"PATCH", "/v1/api-keys/" + keyID, map[string]any{"name": "x"}},
-			} {
-				wantNative(t, e.as(readerA, tc.method, tc.path, tc.body), 403, "forbidden")
-			}
-			// Nothing changed.
-			wantBody(t, e.as(e.super, "GET", "/v1/api-keys/"+keyID, nil), 200,
-				opsKeyBody(keyID, a, anyText, anyText, anyText, "active", opsAnything, nil))
-		})
+		t.Run("superadmin", func(t *testing.T) { kc.superadmin(t, e.forT(t)) })
+		t.Run("superadmin errors", func(t *testing.T) { kc.superadminErrors(t, e.forT(t)) })
+		t.Run("admin", func(t *testing.T) { kc.admin(t, e.forT(t)) })
+		t.Run("reader", func(t *testing.T) { kc.reader(t, e.forT(t)) })
 	})
+}
+
+// kcFixture is what TestKeysCreateRoles's cases share: accounts A, B and S (suspended), A's
+// admin and reader keys, S's admin key, and an instant two days ahead.
+type kcFixture struct {
+	a, b, s                 string
+	adminA, readerA, adminS string
+	future                  time.Time
+}
+
+func (kc *kcFixture) superadmin(t *testing.T, e *env) {
+	a, b, s, future := kc.a, kc.b, kc.s, kc.future
+	// Any role for any account; role defaults to admin; user_id is accepted and ignored.
+	k := opsCreateKey(t, e, e.super, map[string]any{"account_id": b, "name": "beta ops"}, b, "admin")
+	opsWorks(t, e, k.secret, b, true)
+	e.must(e.as(k.secret, "POST", "/v1/api-keys", map[string]any{"account_id": b, "name": "made by beta"}), 201)
+	r := opsCreateKey(t, e, e.super, map[string]any{"account_id": a, "name": "alpha reader", "role": "reader", "user_id": "user_123"}, a, "reader")
+	opsWorks(t, e, r.secret, a, true)
+	wantNative(t, e.as(r.secret, "PATCH", "/v1/accounts/"+a, map[string]any{"name": "Renamed"}), 403, "forbidden")
+	opsCreateKey(t, e, e.super, map[string]any{"account_id": strings.ToUpper(strings.TrimPrefix(a, "account_")), "name": "bare hex", "role": "admin"}, a, "admin")
+
+	// A superadmin key: account_id null or omitted; it sees every account.
+	su := opsCreateKey(t, e, e.super, map[string]any{"account_id": nil, "name": "second superadmin", "role": "superadmin"}, nil, "superadmin")
+	opsCreateKey(t, e, e.super, map[string]any{"name": "third superadmin", "role": "superadmin"}, nil, "superadmin")
+	got := ids(t, e.must(e.as(su.secret, "GET", "/v1/accounts?limit=100", nil), 200))
+	sameIDSet(t, got, []string{a, b, s})
+	opsCreateKey(t, e, su.secret, map[string]any{"account_id": a, "name": "from the new superadmin"}, a, "admin")
+
+	// A future expires_at is kept (as an instant, in UTC).
+	x := e.must(e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "expiring",
+		"expires_at": future.In(time.FixedZone("x", 3600)).Format(time.RFC3339)}), 201)
+	wantBody(t, x, 201, opsCreatedBody(a, "admin", "expiring", anyStamp))
+	if at, err := time.Parse(time.RFC3339Nano, str(x.Obj(), "expires_at")); err != nil || !at.Equal(future) || !strings.HasSuffix(str(x.Obj(), "expires_at"), "Z") {
+		t.Fatalf("expires_at %q, want %s", str(x.Obj(), "expires_at"), future)
+	}
+}
+
+func (kc *kcFixture) superadminErrors(t *testing.T, e *env) {
+	a := kc.a
+	// An unknown account is 404 (LEADR's exception to the body not_found 422), whatever
+	// the form of the well-formed id; a deleted account is unknown.
+	for _, id := range []string{opsUnknownAccount, strings.TrimPrefix(opsUnknownAccount, "account_"), "account_nothex"} {
+		wantNative(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": id, "name": "x"}), 404, "not_found")
+	}
+	// Validation comes before the look-up (SPEC §5's order), whatever the id's form.
+	for _, id := range []string{opsUnknownAccount, "account_nothex"} {
+		wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": id, "name": ""}), `["body","name"] string_too_short`)
+		wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": id, "name": "x", "role": "owner"}), `["body","role"] enum`)
+	}
+	// A deleted account's keys stop working and vanish, from lists and by id.
+	gone := str(e.account("Keys Gone"), "id")
+	goneKey := e.key(gone, roster.RoleAdmin)
+	goneIDs := ids(t, e.must(e.as(e.super, "GET", "/v1/api-keys?account_id="+gone, nil), 200))
+	if len(goneIDs) != 1 {
+		t.Fatalf("keys of the account: %v", goneIDs)
+	}
+	e.must(e.as(e.super, "PATCH", "/v1/accounts/"+gone, map[string]any{"deleted": true}), 200)
+	wantNative(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": gone, "name": "x"}), 404, "not_found")
+	wantUnauthorized(t, e.as(goneKey, "GET", "/v1/api-keys", nil))
+	wantNative(t, e.as(e.super, "GET", "/v1/api-keys/"+goneIDs[0], nil), 404, "not_found")
+	sameIDs(t, ids(t, e.must(e.as(e.super, "GET", "/v1/api-keys?account_id="+gone, nil), 200)), []string{})
+	for _, id := range ids(t, e.must(e.as(e.super, "GET", "/v1/api-keys?limit=100", nil), 200)) {
+		if id == goneIDs[0] {
+			t.Fatal("a deleted account's key is listed")
+		}
+	}
+
+	// Malformed ids, bad roles, missing fields, past expiry: 422, all problems at once.
+	for _, id := range []any{"acct-1", "account-0123", "ACCOUNT_0123456789abcdef01234567", "", 5} {
+		typ := "string_pattern_mismatch"
+		if _, isInt := id.(int); isInt {
+			typ = "string_type"
+		}
+		wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": id, "name": "x"}), `["body","account_id"] `+typ)
+	}
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"name": "x"}), `["body","account_id"] missing`)
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": nil, "name": "x"}), `["body","account_id"] string_type`)
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "role": "owner"}), `["body","role"] enum`)
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a}), `["body","name"] missing`)
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": ""}), `["body","name"] string_too_short`)
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "scopes": []any{}}), `["body","scopes"] extra_forbidden`)
+	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "expires_at": past}), `["body","expires_at"] value_error`)
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "expires_at": "tomorrow"}), `["body","expires_at"] datetime_from_date_parsing`)
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": "nope", "name": "", "expires_at": past}),
+		`["body","account_id"] string_pattern_mismatch`, `["body","name"] string_too_short`, `["body","expires_at"] value_error`)
+	// A superadmin key has no account.
+	wantProblems(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "role": "superadmin"}), `["body","account_id"] value_error`)
+}
+
+func (kc *kcFixture) admin(t *testing.T, e *env) {
+	a, b, s, adminA, adminS := kc.a, kc.b, kc.s, kc.adminA, kc.adminS
+	k := opsCreateKey(t, e, adminA, map[string]any{"account_id": a, "name": "ci", "user_id": "u_1"}, a, "admin")
+	opsWorks(t, e, k.secret, a, true)
+	r := opsCreateKey(t, e, adminA, map[string]any{"account_id": a, "name": "dashboard", "role": "reader"}, a, "reader")
+	opsWorks(t, e, r.secret, a, true)
+	opsCreateKey(t, e, adminA, map[string]any{"account_id": "account_" + strings.ToUpper(strings.TrimPrefix(a, "account_")), "name": "upper hex", "role": "admin"}, a, "admin")
+	wantProblems(t, e.as(adminA, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "expires_at": time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}),
+		`["body","expires_at"] value_error`)
+
+	// Never a superadmin key, never another account's key, whatever the id looks like:
+	// 403, with no existence oracle.
+	for _, body := range []map[string]any{
+		{"account_id": a, "name": "x", "role": "superadmin"},
+		{"account_id": nil, "name": "x", "role": "superadmin"},
+		{"name": "x", "role": "superadmin"},
+		{"account_id": b, "name": "x"},
+		{"account_id": b, "name": "x", "role": "reader"},
+		{"account_id": strings.TrimPrefix(b, "account_"), "name": "x"},
+		{"account_id": opsUnknownAccount, "name": "x"},
+		{"account_id": "account_nothex", "name": "x"},
+		{"account_id": "acct-1", "name": "x"},
+		{"account_id": "", "name": "x"},
+		{"account_id": b, "name": "", "role": "owner"}, // tenancy before validation
+	} {
+		wantNative(t, e.as(adminA, "POST", "/v1/api-keys", body), 403, "forbidden")
+	}
+	// An admin of a suspended account may list but not create.
+	own := ids(t, e.must(e.as(adminS, "GET", "/v1/api-keys", nil), 200))
+	wantNative(t, e.as(adminS, "POST", "/v1/api-keys", map[string]any{"account_id": s, "name": "x"}), 403, "account_suspended")
+	wantNative(t, e.as(adminS, "PATCH", "/v1/api-keys/"+own[0], map[string]any{"status": "revoked"}), 403, "account_suspended")
+	opsWorks(t, e, adminS, s, true)
+	// LEADR's account_id query parameter follows the same rule.
+	wantNative(t, e.as(adminA, "POST", "/v1/api-keys?account_id="+b, map[string]any{"account_id": a, "name": "x"}), 403, "forbidden")
+}
+
+func (kc *kcFixture) reader(t *testing.T, e *env) {
+	a, b, readerA := kc.a, kc.b, kc.readerA
+	first := e.must(e.as(e.super, "GET", "/v1/api-keys?account_id="+a+"&limit=1", nil), 200)
+	keyID := ids(t, first)[0]
+	for _, tc := range []struct {
+		method, path string
+		body         any
+	}{
+		{"POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x"}},
+		{"POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "x", "role": "reader"}},
+		{"POST", "/v1/api-keys", map[string]any{"account_id": b, "name": "x"}},
+		{"POST", "/v1/api-keys", map[string]any{"name": 5}},
+		{"GET", "/v1/api-keys", nil},
+		{"GET", "/v1/api-keys?status=active", nil},
+		{"GET", "/v1/api-keys/" + keyID, nil},
+		{"GET", "/v1/api-keys/key_0123456789abcdef01234567", nil},
+		{"GET", "/v1/api-keys/not-a-key", nil},
+		{"PATCH", "/v1/api-keys/" + keyID, map[string]any{"status": "revoked"}},
+		{"PATCH", "/v1/api-keys/" + keyID, map[string]any{"name": "x"}},
+	} {
+		wantNative(t, e.as(readerA, tc.method, tc.path, tc.body), 403, "forbidden")
+	}
+	// Nothing changed.
+	wantBody(t, e.as(e.super, "GET", "/v1/api-keys/"+keyID, nil), 200,
+		opsKeyBody(keyID, a, anyText, anyText, anyText, "active", opsAnything, nil))
 }
 
 // TestKeysSecretShownOnce: the secret is in the 201 body only; GET and lists show its first 12

@@ -396,8 +396,8 @@ func TestLeadBankSeedExample(t *testing.T) {
 		}
 
 		// Bare hex ids (any case) and a bare account id in the path come back prefixed, lower case.
-		bare := []string{strings.ToUpper(relBare(ents[3])), relBare(ents[0]), ents[4]}
-		r = relV0(t, e, a.admin, "POST", "/v0/accounts/"+relBare(a.id)+"/entity_relationships/batch",
+		bare := []string{strings.ToUpper(bareID(ents[3])), bareID(ents[0]), ents[4]}
+		r = relV0(t, e, a.admin, "POST", "/v0/accounts/"+bareID(a.id)+"/entity_relationships/batch",
 			map[string]any{"entity_ids": bare, "relationship_type": "account_holder"}, "Idempotency-Key", relIdem("bare"))
 		wantBody := fmt.Sprintf(`{"account_id":%q,"relationship_type":"account_holder","entity_ids":[%q,%q,%q]}`, a.id, ents[3], ents[0], ents[4])
 		if r.Status != 200 || string(r.Body) != wantBody {
@@ -435,7 +435,7 @@ func TestLeadBankListAndDelete(t *testing.T) {
 		}
 		// The superadmin and a bare account id see the same; sort and native cursors are not
 		// Lead Bank parameters and change nothing.
-		if _, pairs := relLBWalk(t, e, e.super, relBare(a.id), 100); !slices.Equal(pairs, want) {
+		if _, pairs := relLBWalk(t, e, e.super, bareID(a.id), 100); !slices.Equal(pairs, want) {
 			t.Fatal("superadmin walk differs")
 		}
 		if p := relLBList(t, e, a.admin, "/v0/accounts/"+a.id+"/entity_relationships?sort=created_at:desc&cursor=x"); !slices.Equal(p.pairs(), want[:25]) {
@@ -477,7 +477,7 @@ func TestLeadBankListAndDelete(t *testing.T) {
 		relLBBatch(t, e, s.admin, s.id, "authorized_signer", few...)
 		order := relBatchOrder("authorized_signer", few...)
 		id, _, _ := strings.Cut(order[1], " ")
-		r = relV0(t, e, s.admin, "DELETE", "/v0/accounts/"+s.id+"/entity_relationships/"+strings.ToUpper(relBare(id))+"?relationship_type=authorized_signer", nil)
+		r = relV0(t, e, s.admin, "DELETE", "/v0/accounts/"+s.id+"/entity_relationships/"+strings.ToUpper(bareID(id))+"?relationship_type=authorized_signer", nil)
 		var short []map[string]string
 		for _, p := range []string{order[0], order[2]} {
 			id, typ, _ := strings.Cut(p, " ")
@@ -568,7 +568,7 @@ func TestLeadBankErrors(t *testing.T) {
 		relWantAPIError(t, relV0(t, e, a.reader, "DELETE", list+"/"+ents[0]+"?relationship_type=authorized_user", nil), 403, "forbidden")
 		relWantAPIError(t, relV0(t, e, e.super, "GET", "/v0/accounts/account_bad-id/entity_relationships", nil), 422, "parameters_invalid",
 			"id string_pattern_mismatch")
-		nowhere := "account_" + relBare(relUnknownEntity())
+		nowhere := "account_" + bareID(relUnknownEntity())
 		relWantAPIError(t, relV0(t, e, e.super, "GET", "/v0/accounts/"+nowhere+"/entity_relationships", nil), 404, "not_found")
 		relWantAPIError(t, relV0(t, e, e.super, "POST", "/v0/accounts/"+nowhere+"/entity_relationships/batch", ok, "Idempotency-Key", relIdem("e")), 404, "not_found")
 		// Media type and size keep their native codes.

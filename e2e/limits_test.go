@@ -20,7 +20,7 @@ func limTooBig() map[string]any {
 	for i := range modules {
 		modules[i] = "m"
 	}
-	return entWith(entMin("Too big"), "module_ids", modules, "description", strings.Repeat("é", 5001), "flow_ids", flows,
+	return with(entMin("Too big"), "module_ids", modules, "description", strings.Repeat("é", 5001), "flow_ids", flows,
 		"logo_url", "https://x.example/"+strings.Repeat("a", 2049-len("https://x.example/")),
 		"website", "https://x.example/"+strings.Repeat("b", 2049-len("https://x.example/")))
 }
@@ -46,7 +46,7 @@ func TestLimitsEntityFields(t *testing.T) {
 		acct := str(e.account("Limits Co"), "id")
 		admin := e.key(acct, "admin")
 		id := str(entCreate(t, e, admin, entMin("Target")), "id")
-		bare := entBare(id)
+		bare := bareID(id)
 		native := obj{"detail": limTooBigProblems}
 		conduitWant := obj{"detail": limTooBigProblems, "error": limTooBigError}
 		for _, m := range []string{"POST", "PUT", "PATCH"} {
@@ -59,7 +59,7 @@ func TestLimitsEntityFields(t *testing.T) {
 		}
 
 		// Module ids are 1–64 characters each.
-		items := entWith(entMin("Modules"), "module_ids", []any{"", strings.Repeat("x", 65), "ok"})
+		items := with(entMin("Modules"), "module_ids", []any{"", strings.Repeat("x", 65), "ok"})
 		wantBody(t, e.as(admin, "POST", "/v1/entities", items), 422, obj{"detail": arr{
 			obj{"loc": arr{"body", "module_ids", 0}, "msg": "String should have at least 1 character", "type": "string_too_short"},
 			obj{"loc": arr{"body", "module_ids", 1}, "msg": "String should have at most 64 characters", "type": "string_too_long"},
@@ -75,12 +75,12 @@ func TestLimitsEntityFields(t *testing.T) {
 			flows[i] = fmt.Sprintf("%024X", i)
 		}
 		logo := "https://x.example/" + strings.Repeat("é", 2048-len("https://x.example/"))
-		full := entWith(entMin(strings.Repeat("名", 200)), "module_ids", modules, "description", strings.Repeat("😀", 5000),
+		full := with(entMin(strings.Repeat("名", 200)), "module_ids", modules, "description", strings.Repeat("😀", 5000),
 			"flow_ids", flows, "logo_url", logo, "website", logo)
 		got := entCreate(t, e, admin, full)
 		entExpect(t, got, full)
-		entExpect(t, entMust(t, e.as(admin, "PUT", "/v1/entities/"+str(got, "id"), full), 200).Obj(), full)
-		entExpect(t, entMust(t, entConduit(e, admin, "PATCH", "/entities/"+entBare(str(got, "id")), full), 200).Obj(), full)
+		entExpect(t, mustStatus(t, e.as(admin, "PUT", "/v1/entities/"+str(got, "id"), full), 200).Obj(), full)
+		entExpect(t, mustStatus(t, entConduit(e, admin, "PATCH", "/entities/"+bareID(str(got, "id")), full), 200).Obj(), full)
 	})
 }
 
@@ -94,16 +94,16 @@ func TestLimitsTimeZone(t *testing.T) {
 		for _, tz := range []string{"localtime", "posixrules", "./UTC", "Etc//UTC", "../zoneinfo/UTC", "Etc/../UTC", "UTC/",
 			"right/UTC", "posix/Europe/Paris", "zone.tab", "utc", "America/Los  Angeles", " UTC", "Local", "Factory/"} {
 			want := obj{"detail": arr{obj{"loc": arr{"body", "time_zone"}, "msg": "Value error, unknown time zone: " + tz, "type": "value_error"}}}
-			wantBody(t, e.as(admin, "POST", "/v1/entities", entWith(entMin("Zone"), "time_zone", tz)), 422, want)
-			wantBody(t, entConduit(e, admin, "POST", "/entities", entWith(entMin("Zone"), "time_zone", tz)), 422,
+			wantBody(t, e.as(admin, "POST", "/v1/entities", with(entMin("Zone"), "time_zone", tz)), 422, want)
+			wantBody(t, entConduit(e, admin, "POST", "/entities", with(entMin("Zone"), "time_zone", tz)), 422,
 				obj{"detail": want["detail"], "error": "time_zone: Value error, unknown time zone: " + tz})
 		}
 		long := strings.Repeat("Europe/Paris", 10)
-		wantBody(t, e.as(admin, "POST", "/v1/entities", entWith(entMin("Zone"), "time_zone", long)), 422,
+		wantBody(t, e.as(admin, "POST", "/v1/entities", with(entMin("Zone"), "time_zone", long)), 422,
 			obj{"detail": arr{obj{"loc": arr{"body", "time_zone"}, "msg": "Value error, unknown time zone", "type": "value_error"}}})
 		for _, tz := range []string{"America/Los Angeles", "America/Los_Angeles", "Etc/UTC", "UTC", "US/Pacific", "America/Argentina/Buenos Aires",
 			"Etc/GMT+5", "America/Port-au-Prince"} {
-			entExpect(t, entCreate(t, e, admin, entWith(entMin("Zone"), "time_zone", tz)), map[string]any{"time_zone": tz})
+			entExpect(t, entCreate(t, e, admin, with(entMin("Zone"), "time_zone", tz)), map[string]any{"time_zone": tz})
 		}
 	})
 }
@@ -120,7 +120,7 @@ func limWorst(i int) map[string]any {
 		flows[j] = fmt.Sprintf("%024x", j)
 	}
 	link := "https://x.example/?" + strings.Repeat("&", 2048-len("https://x.example/?"))
-	return entWith(entMin(fmt.Sprintf("%03d", i)+strings.Repeat("<", 197)), "module_ids", modules,
+	return with(entMin(fmt.Sprintf("%03d", i)+strings.Repeat("<", 197)), "module_ids", modules,
 		"description", strings.Repeat("\u2028", 5000), "flow_ids", flows, "logo_url", link, "website", link,
 		"field_suffix", "abcde", "invitation_id", entInvitation, "time_zone", "America/Argentina/ComodRivadavia")
 }
@@ -145,7 +145,7 @@ func TestLimitsPagesUnder8MiB(t *testing.T) {
 		path, pages := "/v1/entities?limit=100&sort=name:asc", 0
 		var prev *string
 		for path != "" {
-			r := entMust(t, e.as(admin, "GET", path, nil), 200)
+			r := mustStatus(t, e.as(admin, "GET", path, nil), 200)
 			if len(r.Body) > max {
 				t.Fatalf("GET %s: %d bytes, over 8 MiB", path, len(r.Body))
 			}
@@ -164,7 +164,7 @@ func TestLimitsPagesUnder8MiB(t *testing.T) {
 		limEveryOnce(t, "/v1 next_cursor walk", seen, want)
 		back := map[string]int{}
 		for prev != nil {
-			r := entMust(t, e.as(admin, "GET", "/v1/entities?limit=100&cursor="+url.QueryEscape(*prev), nil), 200)
+			r := mustStatus(t, e.as(admin, "GET", "/v1/entities?limit=100&cursor="+url.QueryEscape(*prev), nil), 200)
 			if len(r.Body) > max {
 				t.Fatalf("prev page: %d bytes, over 8 MiB", len(r.Body))
 			}
@@ -192,15 +192,15 @@ func TestLimitsPagesUnder8MiB(t *testing.T) {
 		seen = map[string]int{}
 		for _, page := range walk {
 			for _, id := range entIDs(page) {
-				seen[entBare(id)]++
+				seen[bareID(id)]++
 			}
 		}
 		bareWant := map[string]bool{}
 		for id := range want {
-			bareWant[entBare(id)] = true
+			bareWant[bareID(id)] = true
 		}
 		limEveryOnce(t, "LeadConduit Link walk", seen, bareWant)
-		r := entMust(t, entConduit(e, admin, "GET", "/entities?limit=1000", nil), 200)
+		r := mustStatus(t, entConduit(e, admin, "GET", "/entities?limit=1000", nil), 200)
 		if len(r.Body) > max || len(r.Body) < max-200_000 {
 			t.Fatalf("LeadConduit first page: %d bytes, want just under 8 MiB", len(r.Body))
 		}

@@ -289,14 +289,6 @@ func linFieldValue(rng *rand.Rand, f int, val string) string {
 	panic("unknown field " + linEntityFields[f])
 }
 
-// linBare is an id in LeadConduit's bare hex form.
-func linBare(id string) string {
-	if i := strings.LastIndexByte(id, '_'); i >= 0 {
-		return id[i+1:]
-	}
-	return id
-}
-
 // linCode is the error code of an answer ("" for a 2xx).
 func linCode(a crAnswer) string {
 	if a.status < 300 {
@@ -330,7 +322,7 @@ func (r *linRig) entityReq(rd *linRound, in linIn, conduit bool) linReq {
 	q := linReq{kind: "entity", in: in, path: "/v1/entities/" + rd.entity, key: rd.admin}
 	if conduit {
 		q.in.Via = "conduit"
-		q.path, q.key, q.headers = "/entities/"+linBare(rd.entity), "", []string{"Authorization", basic("API", rd.admin)}
+		q.path, q.key, q.headers = "/entities/"+bareID(rd.entity), "", []string{"Authorization", basic("API", rd.admin)}
 	}
 	switch in.Op {
 	case "patch":
@@ -577,7 +569,7 @@ func (r *linRig) relEntityReq(rd *linRound, op string, ent int, conduit bool) li
 	}
 	if conduit {
 		in.Via = "conduit"
-		q.path, q.key, q.headers = "/entities/"+linBare(rd.rels[ent]), "", []string{"Authorization", basic("API", rd.admin)}
+		q.path, q.key, q.headers = "/entities/"+bareID(rd.rels[ent]), "", []string{"Authorization", basic("API", rd.admin)}
 	}
 	q.in = in
 	q.out = func(a crAnswer) linOut { return linOut{Status: a.status, Code: linCode(a)} }

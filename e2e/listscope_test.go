@@ -14,55 +14,16 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-// lsPage is one native list page, its envelope checked.
-type lsPage struct {
-	rows             []map[string]any
-	hasNext, hasPrev bool
-	next, prev       string
-}
-
-// lsGet reads one native list page of path (which holds its query) and checks the envelope:
-// exactly data and pagination, count the page's size, a cursor a string exactly when its flag
-// is true.
-func lsGet(t *testing.T, e *env, key, path string) lsPage {
-	t.Helper()
-	r := entMust(t, e.as(key, "GET", path, nil), 200)
-	body := r.Obj()
-	data, ok := body["data"].([]any)
-	if !ok || len(body) != 2 {
-		t.Fatalf("not a list envelope: %s", r)
-	}
-	pg, _ := body["pagination"].(map[string]any)
-	var p lsPage
-	p.hasNext, _ = pg["has_next"].(bool)
-	p.hasPrev, _ = pg["has_prev"].(bool)
-	cursor := func(has bool) any {
-		if has {
-			return anyText
-		}
-		return nil
-	}
-	if err := match(pg, obj{"count": len(data), "has_next": p.hasNext, "has_prev": p.hasPrev,
-		"next_cursor": cursor(p.hasNext), "prev_cursor": cursor(p.hasPrev)}, "pagination"); err != nil {
-		t.Fatalf("%v: %s", err, r)
-	}
-	p.next, p.prev = str(pg, "next_cursor"), str(pg, "prev_cursor")
-	for _, d := range data {
-		p.rows = append(p.rows, d.(map[string]any))
-	}
-	return p
-}
-
 // lsWalk walks route from its first page (query) to the last by next_cursor alone, then back
 // to the first by prev_cursor alone, and returns the ids seen each way, checking that every row
 // has field equal to want.
 func lsWalk(t *testing.T, e *env, route, query string, limit int, field, want string) (forward, backward []string) {
 	t.Helper()
 	n := strconv.Itoa(limit)
-	p := lsGet(t, e, e.super, route+"?"+query+"&limit="+n)
-	pages := []lsPage{p}
+	p := getPage(t, e, e.super, route+"?"+query+"&limit="+n)
+	pages := []nativePage{p}
 	for p.hasNext {
-		p = lsGet(t, e, e.super, route+"?cursor="+url.QueryEscape(p.next)+"&limit="+n)
+		p = getPage(t, e, e.super, route+"?cursor="+url.QueryEscape(p.next)+"&limit="+n)
 		pages = append(pages, p)
 		if len(pages) > 100 {
 			t.Fatal("the walk does not end")
@@ -81,7 +42,7 @@ func lsWalk(t *testing.T, e *env, route, query string, limit int, field, want st
 	}
 	back := [][]map[string]any{p.rows}
 	for p.hasPrev {
-		p = lsGet(t, e, e.super, route+"?cursor="+url.QueryEscape(p.prev)+"&limit="+n)
+		p = getPage(t, e, e.super, route+"?cursor="+url.QueryEscape(p.prev)+"&limit="+n)
 		back = append([][]map[string]any{p.rows}, back...)
 		if len(back) > 100 {
 			t.Fatal("the walk back does not end")
@@ -103,14 +64,14 @@ func TestSuperadminScopeEveryPage(t *testing.T) {
 		for i := range 5 {
 			entA = append(entA, entCreate(t, e, adminA, entMin("a"+strconv.Itoa(i)))["id"].(string))
 			entCreate(t, e, adminB, entMin("b"+strconv.Itoa(i)))
-			entMust(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "a" + strconv.Itoa(i), "role": "reader"}), 201)
-			entMust(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": b, "name": "b" + strconv.Itoa(i), "role": "reader"}), 201)
+			mustStatus(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": a, "name": "a" + strconv.Itoa(i), "role": "reader"}), 201)
+			mustStatus(t, e.as(e.super, "POST", "/v1/api-keys", map[string]any{"account_id": b, "name": "b" + strconv.Itoa(i), "role": "reader"}), 201)
 		}
 
 		t.Run("entities", func(t *testing.T) {
 			for _, s := range []string{"", "created_at:asc", "name:desc", "updated_at:asc,name:asc"} {
 				q := qs("account_id", a, "sort", s)
-				all := lsGet(t, e, e.super, "/v1/entities?"+q+"&limit=100")
+				all := getPage(t, e, e.super, "/v1/entities?"+q+"&limit=100")
 				if all.hasNext || len(all.rows) != 5 {
 					t.Fatalf("sort %q: the one-page list has %d rows", s, len(all.rows))
 				}
@@ -125,7 +86,7 @@ func TestSuperadminScopeEveryPage(t *testing.T) {
 			}
 		})
 		t.Run("api-keys", func(t *testing.T) {
-			all := lsGet(t, e, e.super, "/v1/api-keys?account_id="+a+"&limit=100")
+			all := getPage(t, e, e.super, "/v1/api-keys?account_id="+a+"&limit=100")
 			var want []string
 			for _, m := range all.rows {
 				want = append(want, str(m, "id"))

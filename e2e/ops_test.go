@@ -42,19 +42,14 @@ func opsStart(t *testing.T, cfg app.Config) *env {
 // opsAddr is the host:port of e.
 func opsAddr(e *env) string { return strings.TrimPrefix(e.base, "http://") }
 
-var (
-	opsRateLimitPattern = regexp.MustCompile(`^"per-key";r=(\d+);t=(\d+)$`)
-)
-
-// opsRate reads the RateLimit header: remaining and reset seconds.
+// opsRate reads the RateLimit header, which must name the per-key policy: remaining and
+// reset seconds.
 func opsRate(t *testing.T, r resp) (remaining, reset int) {
 	t.Helper()
-	m := opsRateLimitPattern.FindStringSubmatch(r.Header.Get("RateLimit"))
-	if m == nil {
-		t.Fatalf("RateLimit header %q is not well formed (%s)", r.Header.Get("RateLimit"), r)
+	policy, remaining, reset := rlState(t, r)
+	if policy != "per-key" {
+		t.Fatalf("RateLimit header %q names %s, want per-key (%s)", r.Header.Get("RateLimit"), policy, r)
 	}
-	remaining, _ = strconv.Atoi(m[1])
-	reset, _ = strconv.Atoi(m[2])
 	return remaining, reset
 }
 

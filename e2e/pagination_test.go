@@ -80,45 +80,10 @@ func expectedOrder(t *testing.T, rows []listedAccount, spec string) []string {
 	return ids
 }
 
-// accountPage is one page of a native list, its envelope checked.
-type accountPage struct {
-	ids              []string
-	rows             []map[string]any
-	hasNext, hasPrev bool
-	next, prev       string
-}
-
-// listPage gets one page and checks the pagination envelope: count is the page's size, and a
-// cursor is a string exactly when its has_ flag is true, null otherwise.
-func listPage(e *env, key, query string) accountPage {
+// listPage gets one page of /v1/accounts?query (getPage, reporting on the engine's test).
+func listPage(e *env, key, query string) nativePage {
 	e.t.Helper()
-	r := e.must(e.as(key, "GET", "/v1/accounts?"+query, nil), 200)
-	body := r.Obj()
-	data, ok := body["data"].([]any)
-	if !ok || len(body) != 2 {
-		e.t.Fatalf("not a list envelope: %s", r)
-	}
-	pg, _ := body["pagination"].(map[string]any)
-	var p accountPage
-	p.hasNext, _ = pg["has_next"].(bool)
-	p.hasPrev, _ = pg["has_prev"].(bool)
-	cursor := func(has bool) any {
-		if has {
-			return anyText
-		}
-		return nil
-	}
-	if err := match(pg, obj{"count": len(data), "has_next": p.hasNext, "has_prev": p.hasPrev,
-		"next_cursor": cursor(p.hasNext), "prev_cursor": cursor(p.hasPrev)}, "pagination"); err != nil {
-		e.t.Fatalf("%v: %s", err, r)
-	}
-	p.next, p.prev = str(pg, "next_cursor"), str(pg, "prev_cursor")
-	for _, d := range data {
-		m := d.(map[string]any)
-		p.rows = append(p.rows, m)
-		p.ids = append(p.ids, str(m, "id"))
-	}
-	return p
+	return getPage(e.t, e, key, "/v1/accounts?"+query)
 }
 
 // allAccounts lists every account (fewer than 100) as the superadmin.
@@ -148,10 +113,10 @@ func qs(kv ...string) string {
 // walkPages follows next_cursor from the first page of query to the last, checking the flags of
 // every page, and returns the pages. Odd pages send the cursor alone, even ones repeat query's
 // sort and filters (both are allowed).
-func walkPages(e *env, key, query string, limit int) []accountPage {
+func walkPages(e *env, key, query string, limit int) []nativePage {
 	e.t.Helper()
 	n := strconv.Itoa(limit)
-	pages := []accountPage{listPage(e, key, query+"&limit="+n)}
+	pages := []nativePage{listPage(e, key, query+"&limit="+n)}
 	for pages[len(pages)-1].hasNext {
 		cur := pages[len(pages)-1].next
 		next := "cursor=" + url.QueryEscape(cur) + "&limit=" + n
@@ -166,10 +131,10 @@ func walkPages(e *env, key, query string, limit int) []accountPage {
 	for i, p := range pages {
 		last := i == len(pages)-1
 		if p.hasPrev != (i > 0) || p.hasNext == last {
-			e.t.Fatalf("accountPage %d of %d: has_prev %v, has_next %v", i+1, len(pages), p.hasPrev, p.hasNext)
+			e.t.Fatalf("page %d of %d: has_prev %v, has_next %v", i+1, len(pages), p.hasPrev, p.hasNext)
 		}
 		if !last && len(p.ids) != limit || last && (len(p.ids) > limit || len(p.ids) == 0 && i > 0) {
-			e.t.Fatalf("accountPage %d of %d has %d rows (limit %d)", i+1, len(pages), len(p.ids), limit)
+			e.t.Fatalf("page %d of %d has %d rows (limit %d)", i+1, len(pages), len(p.ids), limit)
 		}
 	}
 	return pages
@@ -177,28 +142,28 @@ func walkPages(e *env, key, query string, limit int) []accountPage {
 
 // walkPagesBack follows prev_cursor from p until the first page, and returns the pages in order
 // (p excluded).
-func walkPagesBack(e *env, key string, p accountPage, limit int) []accountPage {
+func walkPagesBack(e *env, key string, p nativePage, limit int) []nativePage {
 	e.t.Helper()
-	var pages []accountPage
+	var pages []nativePage
 	for p.hasPrev {
 		p = listPage(e, key, "cursor="+url.QueryEscape(p.prev)+"&limit="+strconv.Itoa(limit))
 		if !p.hasNext {
-			e.t.Fatalf("a accountPage reached backwards has no next accountPage")
+			e.t.Fatalf("a page reached backwards has no next page")
 		}
-		pages = append([]accountPage{p}, pages...)
+		pages = append([]nativePage{p}, pages...)
 		if len(pages) > 200 {
 			e.t.Fatal("the walk does not end")
 		}
 	}
 	for i, p := range pages {
 		if i > 0 && len(p.ids) != limit {
-			e.t.Fatalf("backward accountPage %d has %d rows (limit %d)", i+1, len(p.ids), limit)
+			e.t.Fatalf("backward page %d has %d rows (limit %d)", i+1, len(p.ids), limit)
 		}
 	}
 	return pages
 }
 
-func pageIDs(pages []accountPage) []string {
+func pageIDs(pages []nativePage) []string {
 	var out []string
 	for _, p := range pages {
 		out = append(out, p.ids...)
@@ -218,17 +183,17 @@ func TestPaginationLimit(t *testing.T) {
 		first := listPage(e, e.super, "")
 		sameIDs(t, first.ids, all[:20])
 		if !first.hasNext || first.hasPrev {
-			t.Fatalf("first accountPage flags: %+v", first)
+			t.Fatalf("first page flags: %+v", first)
 		}
 		second := listPage(e, e.super, "cursor="+url.QueryEscape(first.next))
 		sameIDs(t, second.ids, all[20:])
 		if second.hasNext || !second.hasPrev {
-			t.Fatalf("second accountPage flags: %+v", second)
+			t.Fatalf("second page flags: %+v", second)
 		}
 		back := listPage(e, e.super, "cursor="+url.QueryEscape(second.prev))
 		sameIDs(t, back.ids, all[:20])
 		if !back.hasNext || back.hasPrev {
-			t.Fatalf("first accountPage again, flags: %+v", back)
+			t.Fatalf("first page again, flags: %+v", back)
 		}
 		for _, tc := range []struct {
 			limit string
@@ -381,7 +346,7 @@ func TestPaginationWalk(t *testing.T) {
 					sameIDs(t, append(pageIDs(back), last.ids...), want)
 					// And forward again from the first page reached backwards.
 					if len(back) > 0 {
-						fwd := []accountPage{back[0]}
+						fwd := []nativePage{back[0]}
 						for fwd[len(fwd)-1].hasNext {
 							fwd = append(fwd, listPage(e, e.super, "cursor="+url.QueryEscape(fwd[len(fwd)-1].next)+"&limit="+strconv.Itoa(backLimit)))
 						}

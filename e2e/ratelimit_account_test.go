@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"regexp"
 	"strconv"
 	"testing"
 
@@ -14,20 +13,6 @@ import (
 // together, so that minting keys does not multiply a tenant's share. Buckets refill at one
 // token per 10 s, so no token comes back during a test and the counts do not depend on how
 // fast the machine is.
-
-var rlHeader = regexp.MustCompile(`^"(per-key|per-account)";r=(\d+);t=(\d+)$`)
-
-// rlState reads the RateLimit header: the policy it names, the tokens left and the reset.
-func rlState(t *testing.T, r resp) (policy string, remaining, reset int) {
-	t.Helper()
-	m := rlHeader.FindStringSubmatch(r.Header.Get("RateLimit"))
-	if m == nil {
-		t.Fatalf("RateLimit %q is not well formed (%s)", r.Header.Get("RateLimit"), r)
-	}
-	remaining, _ = strconv.Atoi(m[2])
-	reset, _ = strconv.Atoi(m[3])
-	return m[1], remaining, reset
-}
 
 // rlWant429 checks a refusal by the named policy: the status, Retry-After, and the RateLimit
 // headers naming that policy.

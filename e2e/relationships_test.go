@@ -102,16 +102,6 @@ func relEntities(e *env, key string, n int) []string {
 	return out
 }
 
-// relBare strips the prefix of a roster id.
-func relBare(id string) string {
-	for _, prefix := range []string{"entity_", "account_", "key_"} {
-		if rest, ok := strings.CutPrefix(id, prefix); ok {
-			return rest
-		}
-	}
-	return id
-}
-
 func relHavePostgres() bool { return os.Getenv("ROSTER_TEST_POSTGRES") != "" }
 
 // relUnknownEntity is a well-formed entity id that names nothing.
@@ -258,9 +248,9 @@ func relBatch(e *env, key, account, typ string, ids ...string) {
 		map[string]any{"entity_ids": ids, "relationship_type": typ}, "Idempotency-Key", relIdem("batch"))
 	want := make([]string, len(ids))
 	for i, id := range ids {
-		want[i] = "entity_" + strings.ToLower(relBare(id))
+		want[i] = "entity_" + strings.ToLower(bareID(id))
 	}
-	relWantJSON(e.t, r, 200, map[string]any{"account_id": "account_" + relBare(account), "relationship_type": typ, "entity_ids": want})
+	relWantJSON(e.t, r, 200, map[string]any{"account_id": "account_" + bareID(account), "relationship_type": typ, "entity_ids": want})
 }
 
 // relWalk follows next_cursor from path (which carries limit and filters) to the end and
@@ -441,10 +431,10 @@ func TestRelationshipBatchValidation(t *testing.T) {
 		wantProblems(t, post(map[string]any{"entity_ids": []string{}, "relationship_type": "authorized_user"}),
 			`["body","entity_ids"] too_short`)
 		// The same entity, prefixed, bare and bare in upper case.
-		wantProblems(t, post(map[string]any{"entity_ids": []string{ids[0], ids[1], relBare(ids[0]), strings.ToUpper(relBare(ids[1]))},
+		wantProblems(t, post(map[string]any{"entity_ids": []string{ids[0], ids[1], bareID(ids[0]), strings.ToUpper(bareID(ids[1]))},
 			"relationship_type": "authorized_user"}),
 			`["body","entity_ids",2] duplicate`, `["body","entity_ids",3] duplicate`)
-		wantProblems(t, post(map[string]any{"entity_ids": []string{ids[0], "entity_has space", "account_" + relBare(ids[1]), "", "entity_"},
+		wantProblems(t, post(map[string]any{"entity_ids": []string{ids[0], "entity_has space", "account_" + bareID(ids[1]), "", "entity_"},
 			"relationship_type": "authorized_user"}),
 			`["body","entity_ids",1] string_pattern_mismatch`, `["body","entity_ids",2] string_pattern_mismatch`,
 			`["body","entity_ids",3] string_pattern_mismatch`, `["body","entity_ids",4] string_pattern_mismatch`)
@@ -530,7 +520,7 @@ func TestRelationshipBatchAllOrNothing(t *testing.T) {
 
 		// Pairs that already exist are not an error and keep their created_at; ids come back in
 		// request order, in the form roster renders them.
-		relBatch(e, a.admin, a.id, "authorized_signer", relBare(ids[2]), strings.ToUpper(relBare(ids[1])))
+		relBatch(e, a.admin, a.id, "authorized_signer", bareID(ids[2]), strings.ToUpper(bareID(ids[1])))
 		after := relList(e, a.admin, list)
 		if len(after.Data) != 3 {
 			t.Fatalf("want 3 relationships, got %v", relPairs(after.Data))
@@ -610,7 +600,7 @@ func TestRelationshipLists(t *testing.T) {
 			page(items(relBatchOrder("account_holder", ids[2:6]...)...)))
 		relWantJSON(t, e.as(a.admin, "GET", list+"?entity_id="+ids[3], nil), 200,
 			page(items(ids[3]+" authorized_user", ids[3]+" account_holder")))
-		relWantJSON(t, e.as(a.admin, "GET", list+"?entity_id="+strings.ToUpper(relBare(ids[3])), nil), 200,
+		relWantJSON(t, e.as(a.admin, "GET", list+"?entity_id="+strings.ToUpper(bareID(ids[3])), nil), 200,
 			page(items(ids[3]+" authorized_user", ids[3]+" account_holder")))
 		relWantJSON(t, e.as(a.admin, "GET", list+"?entity_id="+ids[0]+"&relationship_type=authorized_signer", nil), 200,
 			page(items(ids[0]+" authorized_signer")))
@@ -662,7 +652,7 @@ func TestRelationshipLists(t *testing.T) {
 		relNativeError(t, e.as(a.admin, "GET", list+"?cursor="+url.QueryEscape(entNext), nil), 400, "cursor_mismatch")
 		relNativeError(t, e.as(a.admin, "GET", "/v1/entities/"+ids[0]+"/relationships?cursor="+url.QueryEscape(next), nil), 400, "cursor_mismatch")
 		// The same cursor on its own list, by the bare account id, is fine.
-		e.must(e.as(e.super, "GET", "/v1/accounts/"+relBare(a.id)+"/entity_relationships?limit=2&cursor="+url.QueryEscape(superNext), nil), 200)
+		e.must(e.as(e.super, "GET", "/v1/accounts/"+bareID(a.id)+"/entity_relationships?limit=2&cursor="+url.QueryEscape(superNext), nil), 200)
 
 		// created_at:desc: batches newest first; within one batch the tie-breakers stay ascending.
 		desc := slices.Concat(relBatchOrder("authorized_signer", ids[0]), relBatchOrder("account_holder", ids[2:6]...),
@@ -676,7 +666,7 @@ func TestRelationshipLists(t *testing.T) {
 		}
 
 		// One entity's roles, by its prefixed or bare id, for a reader too.
-		for _, id := range []string{ids[2], relBare(ids[2]), strings.ToUpper(relBare(ids[2]))} {
+		for _, id := range []string{ids[2], bareID(ids[2]), strings.ToUpper(bareID(ids[2]))} {
 			relWantJSON(t, e.as(a.reader, "GET", "/v1/entities/"+id+"/relationships", nil), 200,
 				page(items(ids[2]+" authorized_user", ids[2]+" account_holder")))
 		}
@@ -716,7 +706,7 @@ func TestRelationshipDelete(t *testing.T) {
 
 		// The answer is the account's relationships after the delete, in list order, as items
 		// of this surface.
-		r := del(relBare(ids[1]), "?relationship_type=authorized_user")
+		r := del(bareID(ids[1]), "?relationship_type=authorized_user")
 		rest := relList(e, a.admin, list)
 		if got, want := relPairs(rest.Data), slices.DeleteFunc(slices.Concat(relBatchOrder("authorized_user", ids...),
 			relBatchOrder("account_holder", ids[0])), func(s string) bool { return s == ids[1]+" authorized_user" }); !slices.Equal(got, want) {
@@ -755,7 +745,7 @@ func TestRelationshipTenancy(t *testing.T) {
 
 		// Another account's admin: 403 on the path account, whatever form it takes, before any
 		// validation, idempotency or existence check.
-		for _, acct := range []string{a.id, relBare(a.id), nowhere, "account_bad-id", "x"} {
+		for _, acct := range []string{a.id, bareID(a.id), nowhere, "account_bad-id", "x"} {
 			p := "/v1/accounts/" + acct + "/entity_relationships"
 			relNativeError(t, e.as(b.admin, "POST", p+"/batch", batch, "Idempotency-Key", relIdem("t")), 403, "forbidden")
 			relNativeError(t, e.as(b.admin, "POST", p+"/batch", "{not json"), 403, "forbidden")

@@ -37,6 +37,8 @@ import (
 // tmRoute is one line of (*api.Server).Routes().
 type tmRoute struct {
 	method, pattern string
+	surface         string        // "native", "leadbank", "leadconduit"; "" for the operational routes
+	access          roster.Access // who the table says may call it
 	public          bool
 }
 
@@ -47,7 +49,7 @@ func tmRouteTable(t *testing.T, e *env) []tmRoute {
 	t.Helper()
 	var out []tmRoute
 	for _, rt := range api.New(e.app.Service, nil, api.Options{}).Routes() {
-		out = append(out, tmRoute{method: rt.Method, pattern: rt.Pattern, public: rt.Access == roster.Public})
+		out = append(out, tmRoute{method: rt.Method, pattern: rt.Pattern, surface: rt.Surface, access: rt.Access, public: rt.Access == roster.Public})
 	}
 	return out
 }
@@ -56,7 +58,7 @@ func tmRouteTable(t *testing.T, e *env) []tmRoute {
 // here on purpose: anything else has to be keyed and described in tmSpecs.
 var tmPublic = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true,
-	"GET /docs": true, "GET /docs/{file}": true,
+	"GET /docs": true, "GET /docs/{file}": true, "GET /{$}": true, "GET /docs/{$}": true,
 }
 
 // tmParamKind is what a path parameter names.
@@ -194,18 +196,6 @@ var tmSpecs = map[string]tmPattern{
 	}},
 }
 
-// tmSurface is the surface of a path (SPEC §1).
-func tmSurface(path string) string {
-	switch {
-	case strings.HasPrefix(path, "/v1/"):
-		return "native"
-	case strings.HasPrefix(path, "/v0/"):
-		return "leadbank"
-	default:
-		return "leadconduit"
-	}
-}
-
 // ---------------------------------------------------------------------------------------------
 // The cast.
 
@@ -255,13 +245,6 @@ type tmWorld struct {
 	trash []string
 }
 
-func tmBare(id string) string {
-	if _, rest, ok := strings.Cut(id, "_"); ok {
-		return rest
-	}
-	return id
-}
-
 func (w *tmWorld) next() int { w.n++; return w.n }
 
 // role finds a role of the cast by name.
@@ -277,20 +260,7 @@ func (w *tmWorld) role(name string) *tmRole {
 // do sends a request as key (none when ""), presenting it the way the surface's clients do.
 func (w *tmWorld) do(t *testing.T, key, method, path string, body any, headers ...string) resp {
 	t.Helper()
-	return w.e.forT(t).req(method, path, body, append(tmAuth(tmSurface(path), key), headers...)...)
-}
-
-func tmAuth(surface, key string) []string {
-	switch {
-	case key == "":
-		return nil
-	case surface == "leadconduit":
-		return []string{"Authorization", entBasic(key)}
-	case surface == "leadbank":
-		return []string{"Authorization", "Bearer " + key}
-	default:
-		return []string{"leadr-api-key", key}
-	}
+	return w.e.forT(t).req(method, path, body, append(authFor(path, key), headers...)...)
 }
 
 func (w *tmWorld) must(t *testing.T, r resp, status int) map[string]any {
@@ -302,7 +272,7 @@ func (w *tmWorld) must(t *testing.T, r resp, status int) map[string]any {
 }
 
 func (w *tmWorld) own(letter, hexID string) {
-	w.hexOf[strings.ToLower(tmBare(hexID))] = letter
+	w.hexOf[strings.ToLower(bareID(hexID))] = letter
 }
 
 func (w *tmWorld) entity(t *testing.T, letter, name string) string {
@@ -325,7 +295,7 @@ func (w *tmWorld) relate(t *testing.T, letter, entity, typ string) {
 func (w *tmWorld) key(t *testing.T, letter string, role roster.Role, name string) (string, string) {
 	t.Helper()
 	ck, err := w.svc.CreateKey(context.Background(), roster.Operator(),
-		roster.KeyCreate{AccountID: tmBare(w.ten[letter].id), Role: role, Name: name}.Body())
+		roster.KeyCreate{AccountID: bareID(w.ten[letter].id), Role: role, Name: name}.Body())
 	if err != nil {
 		t.Fatalf("create key: %v", err)
 	}
@@ -340,14 +310,14 @@ func (w *tmWorld) key(t *testing.T, letter string, role roster.Role, name string
 func (w *tmWorld) freshEntity(t *testing.T, letter string) string {
 	t.Helper()
 	id := w.entity(t, letter, fmt.Sprintf("zz-secret-%s fresh %d", letter, w.next()))
-	w.trash = append(w.trash, "entity "+tmBare(id))
+	w.trash = append(w.trash, "entity "+bareID(id))
 	return id
 }
 
 func (w *tmWorld) freshKey(t *testing.T, letter string) (string, string) {
 	t.Helper()
 	id, secret := w.key(t, letter, roster.RoleAdmin, fmt.Sprintf("zz-secret-%s fresh key %d", letter, w.next()))
-	w.trash = append(w.trash, "key "+tmBare(id))
+	w.trash = append(w.trash, "key "+bareID(id))
 	return id, secret
 }
 
@@ -596,7 +566,7 @@ func tmStrings(path string, body any) []string {
 	var out []string
 	add := func(s string) {
 		out = append(out, s)
-		if b := tmBare(s); b != s {
+		if b := bareID(s); b != s {
 			out = append(out, b)
 		}
 	}
@@ -809,7 +779,7 @@ type tmFill struct {
 
 func (x *tmFill) id(prefixed string) string {
 	if x.bare {
-		return tmBare(prefixed)
+		return bareID(prefixed)
 	}
 	return prefixed
 }
@@ -899,7 +869,8 @@ func TestTenantMatrix(t *testing.T) {
 	})
 }
 
-// tmCheckCoverage fails for every route the matrix cannot build, and every description that no
+// tmCheckCoverage fails for every route the matrix cannot build, every route whose access or
+// surface in the route table is not what the matrix expects, and every description that no
 // longer matches a route.
 func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 	t.Helper()
@@ -937,9 +908,15 @@ func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 		if n := strings.Count(rt.pattern, "{"); n != len(pt.params) {
 			unknown = append(unknown, rt.String()+" (tmSpecs does not fill every path parameter)")
 		}
+		if want := tmAccess(pt, m); rt.access != want {
+			unknown = append(unknown, fmt.Sprintf("%s (the route table says access %q, the matrix expects %q)", rt, rt.access, want))
+		}
+		if want := surfaceOf(rt.pattern); rt.surface != want {
+			unknown = append(unknown, fmt.Sprintf("%s (the route table says surface %q, want %q)", rt, rt.surface, want))
+		}
 	}
 	if len(unknown) > 0 {
-		t.Errorf("routes the tenant matrix cannot build a case for:\n  %s", strings.Join(unknown, "\n  "))
+		t.Errorf("routes the tenant matrix cannot build a case for, or sees otherwise than the route table:\n  %s", strings.Join(unknown, "\n  "))
 	}
 	var stale []string
 	for p, pt := range tmSpecs {
@@ -960,10 +937,32 @@ func tmCheckCoverage(t *testing.T, routes []tmRoute) {
 	}
 }
 
+// tmAccess is who may call a route by the matrix's description of it, which the route table's
+// Access must say too: the superadmin alone; the key family's managers (admins of the account,
+// the superadmin); a reader or a writer of the account in the path; any writer; any key.
+func tmAccess(pt tmPattern, m tmMethod) roster.Access {
+	pathAccount := slices.ContainsFunc(pt.params, func(p tmParam) bool { return p.kind == tmPAccount })
+	switch {
+	case m.superOnly:
+		return roster.Superadmin
+	case m.keys && m.write:
+		return roster.KeyWriter
+	case m.keys:
+		return roster.KeyManager
+	case pathAccount && m.write:
+		return roster.AccountWriter
+	case pathAccount:
+		return roster.AccountReader
+	case m.write:
+		return roster.Writer
+	}
+	return roster.AnyKey
+}
+
 // canary makes sure the leak detector is not blind: B's entity, judged as A's admin, is a leak
 // (of a name and of ids), and judged as B's admin it is not.
 func (w *tmWorld) canary(t *testing.T) {
-	r := w.do(t, w.e.super, "GET", "/entities/"+tmBare(w.ten["B"].x1), nil)
+	r := w.do(t, w.e.super, "GET", "/entities/"+bareID(w.ten["B"].x1), nil)
 	if r.Status != 200 {
 		t.Fatalf("GET B's entity as the superadmin: %s", r)
 	}
@@ -1009,7 +1008,7 @@ func (w *tmWorld) matrix(t *testing.T, routes []tmRoute) int {
 		m := pt.methods[rt.method]
 		for _, role := range w.roles {
 			for _, pl := range tmPlaces(pt, m, role) {
-				c := &tmCase{route: rt, pat: pt, m: m, role: role, place: pl, surface: tmSurface(rt.pattern)}
+				c := &tmCase{route: rt, pat: pt, m: m, role: role, place: pl, surface: rt.surface}
 				c.P, c.Bd, c.E2 = role.home, role.home, role.home
 				switch pl.kind {
 				case "path":
@@ -1043,25 +1042,25 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		case tmPAccount:
 			v = w.ten[c.P].id
 			if c.m.renames && c.allowedWrites {
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
 		case tmPEntity:
 			v = w.ten[c.P].x1
 			if c.allowedWrites {
 				v, fresh = w.freshEntity(t, c.P), true
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
 		case tmPKey:
 			v = w.ten[c.P].victim
 			if c.allowedWrites {
 				v, _ = w.freshKey(t, c.P)
-				fresh, touched[tmBare(v)] = true, true
+				fresh, touched[bareID(v)] = true, true
 			}
 		case tmPRelEntity:
 			v = w.ten[c.E2].x1
 			if c.allowedWrites {
 				v, fresh = w.freshRel(t, c.P), true
-				touched[tmBare(v)] = true
+				touched[bareID(v)] = true
 			}
 		}
 		path = strings.Replace(path, "{"+prm.name+"}", x.id(v), 1)
@@ -1070,7 +1069,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		x.bodyEnt = w.ten[c.Bd].x1
 		if c.allowedWrites {
 			x.bodyEnt, fresh = w.freshEntity(t, c.Bd), true
-			touched[tmBare(x.bodyEnt)] = true
+			touched[bareID(x.bodyEnt)] = true
 		}
 	}
 	var query []string
@@ -1119,7 +1118,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		var accts []string
 		tmAccountIDs(r.JSON(), &accts)
 		for _, a := range accts {
-			if strings.ToLower(tmBare(a)) != tmBare(w.ten[c.role.acct].id) {
+			if strings.ToLower(bareID(a)) != bareID(w.ten[c.role.acct].id) {
 				t.Errorf("defect: %s as %s: the response carries account_id %s\n  request: %s", c.route, c.role.name, a, request)
 			}
 		}
@@ -1134,7 +1133,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 	}
 	// An allowed write changes its own objects, and nothing else.
 	if id, ok := r.Obj()["id"].(string); ok {
-		touched[strings.ToLower(tmBare(id))] = true
+		touched[strings.ToLower(bareID(id))] = true
 		owner, kind := x.owner(), "entity"
 		switch {
 		case c.route.pattern == "/v1/accounts":
@@ -1144,7 +1143,7 @@ func (w *tmWorld) run(t *testing.T, c *tmCase) {
 		}
 		w.own(owner, id)
 		if c.route.method == "POST" {
-			w.trash = append(w.trash, kind+" "+strings.ToLower(tmBare(id)))
+			w.trash = append(w.trash, kind+" "+strings.ToLower(bareID(id)))
 		}
 	}
 	if len(diff) == 0 {
@@ -1244,7 +1243,7 @@ const tmOld = "2001-02-03T04:05:06Z"
 func tmEntityReadOnly(w *tmWorld, bare bool) map[string]any {
 	id := func(s string) string {
 		if bare {
-			return tmBare(s)
+			return bareID(s)
 		}
 		return s
 	}
@@ -1253,17 +1252,6 @@ func tmEntityReadOnly(w *tmWorld, bare bool) map[string]any {
 		"pending": true, "expired": true, "connected": true, "connected_account_id": "ffffffffffffffffffffffff",
 		"invitation_expires_at": tmOld,
 	}
-}
-
-func tmWith(m map[string]any, kv ...any) map[string]any {
-	out := map[string]any{}
-	for k, v := range m {
-		out[k] = v
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i].(string)] = kv[i+1]
-	}
-	return out
 }
 
 // tmFields checks that obj has these values (a nil want: JSON null).
@@ -1315,7 +1303,7 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		a, b := w.ten["A"], w.ten["B"]
 		id := func(s string) string {
 			if conduit {
-				return tmBare(s)
+				return bareID(s)
 			}
 			return s
 		}
@@ -1328,22 +1316,22 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		defaults := map[string]any{"standard": false, "account": false, "pending": false, "expired": false,
 			"connected": nil, "connected_account_id": nil, "invitation_expires_at": nil}
 		if method == "POST" {
-			body := tmWith(ro, "name", nameOf(), "module_ids", []any{}, "source", nil, "recipient", nil, "account_id", id(a.id))
+			body := with(ro, "name", nameOf(), "module_ids", []any{}, "source", nil, "recipient", nil, "account_id", id(a.id))
 			return []tmMass{
 				{name: "read-only fields ignored", key: w.role("admin of A").key, method: "POST", path: list, body: body, want: tmWant{status: 201},
 					check: func(r resp) error {
 						o := r.Obj()
-						return tmFirst(tmFields(o, tmWith(defaults, "account_id", id(a.id))), tmNot(o, "id", id(b.x1)), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld))
+						return tmFirst(tmFields(o, with(defaults, "account_id", id(a.id))), tmNot(o, "id", id(b.x1)), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld))
 					}},
-				{name: "unknown field", key: w.role("admin of A").key, method: "POST", path: list, body: tmWith(body, "zz_unknown", 1),
+				{name: "unknown field", key: w.role("admin of A").key, method: "POST", path: list, body: with(body, "zz_unknown", 1),
 					want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 			}
 		}
 		f := w.freshEntity(t, "A")
 		stored := w.must(t, w.do(t, w.e.super, "GET", "/v1/entities/"+f, nil), 200)
 		path := list + "/" + id(f)
-		ro = tmWith(ro, "account_id", id(b.id))
-		body := tmWith(ro, "name", nameOf(), "module_ids", []any{"m3"}, "source", "form", "recipient", "esp")
+		ro = with(ro, "account_id", id(b.id))
+		body := with(ro, "name", nameOf(), "module_ids", []any{"m3"}, "source", "form", "recipient", "esp")
 		touched := []string{f}
 		if method == "PATCH" {
 			body, touched = ro, nil // only read-only fields: nothing changes
@@ -1351,9 +1339,9 @@ func tmEntityMass(method string, conduit bool) func(w *tmWorld, t *testing.T) []
 		return []tmMass{
 			{name: "read-only fields ignored", key: w.role("admin of A").key, method: method, path: path, body: body, want: tmWant{status: 200}, touched: touched,
 				check: func(r resp) error {
-					return tmFields(r.Obj(), tmWith(defaults, "id", id(f), "account_id", id(a.id), "created_at", stored["created_at"]))
+					return tmFields(r.Obj(), with(defaults, "id", id(f), "account_id", id(a.id), "created_at", stored["created_at"]))
 				}},
-			{name: "unknown field", key: w.role("admin of A").key, method: method, path: path, body: tmWith(body, "zz_unknown", 1),
+			{name: "unknown field", key: w.role("admin of A").key, method: method, path: path, body: with(body, "zz_unknown", 1),
 				want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 		}
 	}
@@ -1400,7 +1388,7 @@ var tmMassBuilders = map[string]func(w *tmWorld, t *testing.T) []tmMass{
 					o := r.Obj()
 					return tmFirst(tmNot(o, "id", w.ten["B"].id), tmNot(o, "created_at", tmOld), tmNot(o, "updated_at", tmOld), tmFields(o, map[string]any{"status": "active"}))
 				}},
-			{name: "unknown field", key: w.e.super, method: "POST", path: "/v1/accounts", body: tmWith(body, "zz_unknown", 1),
+			{name: "unknown field", key: w.e.super, method: "POST", path: "/v1/accounts", body: with(body, "zz_unknown", 1),
 				want: tmWant{status: 422}, problem: `["body","zz_unknown"] extra_forbidden`},
 		}
 	},
@@ -1512,7 +1500,7 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 			cases := build(w, t)
 			b := w.ten["B"]
 			sentinels := []string{tmOld[:10], "rk_zzzzzzzzz", "ffffffffffffffffffffffff", `"Role":"superadmin"`,
-				tmBare(b.id), tmBare(b.x1), tmBare(b.victim)}
+				bareID(b.id), bareID(b.x1), bareID(b.victim)}
 			w.base = w.snapshot(t)
 			for _, mc := range cases {
 				n++
@@ -1523,7 +1511,7 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 					w.base = after
 					sent, _ := json.Marshal(mc.body)
 					request := mc.method + " " + mc.path + " " + string(sent)
-					surface := tmSurface(mc.path)
+					surface := surfaceOf(mc.path)
 					switch {
 					case mc.or != 0 && r.Status == mc.or:
 					case mc.problem != "":
@@ -1538,10 +1526,10 @@ func (w *tmWorld) massAssignment(t *testing.T, routes []tmRoute) int {
 					}
 					touched := map[string]bool{}
 					for _, id := range mc.touched {
-						touched[strings.ToLower(tmBare(id))] = true
+						touched[strings.ToLower(bareID(id))] = true
 					}
 					if id, ok := r.Obj()["id"].(string); ok && mc.method == "POST" && r.Status < 300 {
-						touched[strings.ToLower(tmBare(id))] = true
+						touched[strings.ToLower(bareID(id))] = true
 						owner := "A"
 						if mc.path == "/v1/accounts" {
 							owner = "N"
@@ -1614,8 +1602,8 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 			if p.kind == tmPEntity {
 				v = w.ten[letter].x1
 			}
-			if tmSurface(pattern) == "leadconduit" {
-				v = tmBare(v)
+			if surfaceOf(pattern) == "leadconduit" {
+				v = bareID(v)
 			}
 			path = strings.Replace(path, "{"+p.name+"}", v, 1)
 		}
@@ -1663,14 +1651,14 @@ func (w *tmWorld) cursorBinding(t *testing.T, routes []tmRoute) int {
 				r := w.do(t, other.key, "GET", path, nil)
 				w.base = w.snapshot(t)
 				want := tmWant{400, "cursor_mismatch", nil}
-				if tmSurface(rt.pattern) == "leadbank" {
+				if rt.surface == "leadbank" {
 					// Lead Bank's list answers bad parameters with 400 parameters_invalid (SPEC §5).
 					want.code = "parameters_invalid"
 					if !strings.Contains(string(r.Body), `"invalid_parameters":[{"parameter":"starting_after","reason":"cursor_mismatch"}]`) {
 						t.Errorf("defect: want starting_after cursor_mismatch, got %s\n  request: GET %s as %s", r, path, other.name)
 					}
 				}
-				tmCheckAnswer(t, tmSurface(rt.pattern), r, want, "GET "+path+" as "+other.name+" with the cursor of "+issuer.name)
+				tmCheckAnswer(t, rt.surface, r, want, "GET "+path+" as "+other.name+" with the cursor of "+issuer.name)
 				if l := w.leaks(other, nil, r.Body); len(l) > 0 {
 					t.Errorf("defect: %s with the cursor of %s shows %v: %s", other.name, issuer.name, l, r)
 				}

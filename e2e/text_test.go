@@ -70,7 +70,7 @@ func TestTextInvalidUTF8(t *testing.T) {
 		detail := textJSONInvalid(9, "Invalid UTF-8 byte 0xff")
 		wantBody(t, e.as(admin, "POST", "/v1/entities", body), 422, obj{"detail": detail})
 		wantBody(t, e.as(admin, "PUT", "/v1/entities/"+ent, body), 422, obj{"detail": detail})
-		wantBody(t, entConduit(e, admin, "PATCH", "/entities/"+entBare(ent), "{\"description\":\"ok \xc3\x28\"}"), 422,
+		wantBody(t, entConduit(e, admin, "PATCH", "/entities/"+bareID(ent), "{\"description\":\"ok \xc3\x28\"}"), 422,
 			obj{"detail": textJSONInvalid(19, "Invalid UTF-8 byte 0xc3"), "error": "the body is not valid JSON: Invalid UTF-8 byte 0xc3 (byte 19)"})
 		// An encoded surrogate (CESU-8) is no UTF-8 either.
 		wantBody(t, e.as(admin, "PATCH", "/v1/entities/"+ent, "{\"name\":\"\xed\xa0\x80\"}"), 422,
@@ -81,7 +81,7 @@ func TestTextInvalidUTF8(t *testing.T) {
 		wantBody(t, e.as(admin, "POST", "/v0/accounts/"+acct+"/entity_relationships/batch", batch, "Idempotency-Key", "utf8-1"), 400,
 			obj{"code": "payload_invalid", "title": "Bad Request", "status": "400",
 				"detail": fmt.Sprintf("the body is not valid JSON: Invalid UTF-8 byte 0xff (byte %d)", strings.IndexByte(batch, 0xff))})
-		entExpect(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+ent, nil), 200).Obj(), entMin("Kept"))
+		entExpect(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+ent, nil), 200).Obj(), entMin("Kept"))
 	})
 }
 
@@ -104,7 +104,7 @@ func TestTextLoneSurrogates(t *testing.T) {
 			obj{"loc": arr{"body", `\ud83dkey`}, "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}}
 		wantBody(t, e.as(admin, "POST", "/v1/entities", body), 422, obj{"detail": want})
 		wantBody(t, e.as(admin, "PUT", "/v1/entities/"+ent, body), 422, obj{"detail": want})
-		wantBody(t, entConduit(e, admin, "PATCH", "/entities/"+entBare(ent), `{"description":"x\udfffy"}`), 422,
+		wantBody(t, entConduit(e, admin, "PATCH", "/entities/"+bareID(ent), `{"description":"x\udfffy"}`), 422,
 			obj{"detail": arr{unicode("description")}, "error": "description: " + textUnicodeMsg})
 		wantBody(t, e.as(admin, "PATCH", "/v1/accounts/"+acct, `{"name":"\ud800\ud800"}`), 422, obj{"detail": arr{unicode("name")}})
 		wantBody(t, e.as(admin, "POST", "/v1/api-keys", `{"account_id":"`+acct+`","name":"\udc00"}`), 422, obj{"detail": arr{unicode("name")}})
@@ -112,13 +112,13 @@ func TestTextLoneSurrogates(t *testing.T) {
 		wantBody(t, e.as(admin, "POST", "/v0/accounts/"+acct+"/entity_relationships/batch", batch, "Idempotency-Key", "sur-1"), 422,
 			obj{"code": "parameters_invalid", "title": "Unprocessable Entity", "status": "422", "detail": "One or more parameters are invalid.",
 				"invalid_parameters": arr{obj{"parameter": "entity_ids[1]", "reason": "string_unicode"}}})
-		entExpect(t, entMust(t, e.as(admin, "GET", "/v1/entities/"+ent, nil), 200).Obj(), entMin("Plain"))
+		entExpect(t, mustStatus(t, e.as(admin, "GET", "/v1/entities/"+ent, nil), 200).Obj(), entMin("Plain"))
 
 		// A pair is one character; U+FFFD sent literally or as \ufffd is the client's, and kept.
-		got := entMust(t, e.as(admin, "POST", "/v1/entities",
+		got := mustStatus(t, e.as(admin, "POST", "/v1/entities",
 			`{"name":"\ud83d\ude00 \uFFFD`+"\ufffd"+`","module_ids":["\uD834\uDD1E"],"source":null,"recipient":null,"description":"\u00e9"}`), 201).Obj()
 		entExpect(t, got, map[string]any{"name": "😀 \ufffd\ufffd", "module_ids": []any{"𝄞"}, "description": "é"})
-		if !strings.Contains(string(entMust(t, e.as(admin, "GET", "/v1/entities/"+str(got, "id"), nil), 200).Body), `"name":"😀 `+"\ufffd\ufffd"+`"`) {
+		if !strings.Contains(string(mustStatus(t, e.as(admin, "GET", "/v1/entities/"+str(got, "id"), nil), 200).Body), `"name":"😀 `+"\ufffd\ufffd"+`"`) {
 			t.Fatal("the stored name is not the one sent")
 		}
 	})

@@ -11,5 +11,7 @@ window.addEventListener("load", function () {
     defaultModelsExpandDepth: 0,
     displayRequestDuration: true,
     validatorUrl: null,
+    // The key given to "Authorize" is kept in the browser's local storage: it survives a reload.
+    persistAuthorization: true,
   });
 });

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,9 +18,10 @@ Seeds a fresh database through the store's bulk path, starts roster serve on it 
 (with --rate-limit 0; the noisy-neighbour scenarios run on a second one with the default rate
 limits), drives keep-alive HTTP load through every scenario and prints a markdown
 table of req/s, latency percentiles, errors and the ratio to this machine's floors, measured in
-the same run. It never touches $ROSTER_DATABASE: it always seeds a database of its own.
+the same run, then checks the run against its targets (below): with --check, a missed target
+makes it exit non-zero. It never touches $ROSTER_DATABASE: it always seeds a database of its own.
+Ctrl-C stops it cleanly: the servers it started end and a temporary database is removed.
 
-flags:
 `
 
 // benchCmd runs `roster bench`, and `roster bench serve-floor`, the floor servers it starts.
@@ -30,8 +32,17 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 	fs := flag.NewFlagSet("roster bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, benchUsage)
+		// Asked for, the help goes to stdout; after a mistake, to stderr.
+		w := stderr
+		for _, a := range args {
+			if a == "-h" || a == "-help" || a == "--help" {
+				w = stdout
+			}
+		}
+		fmt.Fprint(w, benchUsage+bench.TargetsHelp()+"\nflags:\n")
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(stderr)
 	}
 	database := fs.String("database", "", "where to seed: sqlite:PATH (a new file, kept) or postgres://... (a fresh schema in that database, dropped afterwards); default a temporary SQLite file, removed afterwards")
 	accounts := fs.Int("accounts", 1000, "accounts to seed, each with one admin key")
@@ -41,6 +52,7 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 	duration := fs.Duration("duration", 10*time.Second, "how long each scenario is measured (after a warm-up of a fifth of it, at most 1s)")
 	noisyEntities := fs.Int("noisy-entities", 1000, "entities at the maximum field sizes the noisy tenant owns (seeded only when a noisy scenario runs)")
 	noisyConns := fs.Int("noisy-connections", 0, "connections the noisy tenant floods on; default --connections")
+	check := fs.Bool("check", false, "exit non-zero when the run misses a target (for CI)")
 	out := fs.String("out", "results", "directory to write results.json and results.md into; empty for none")
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios or prefixes (e.g. get-entity,list-deep); default all; the floors always run. Scenarios: "+
 		strings.Join(bench.ScenarioNames(), ", "))
@@ -58,6 +70,11 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 		}
 	}
 	rep, err := bench.Run(ctx, cfg)
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C (or SIGTERM): whatever error the interruption surfaced as, say what happened.
+		fmt.Fprintln(stderr)
+		return errBenchInterrupted
+	}
 	if err != nil {
 		return err
 	}
@@ -65,8 +82,27 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 	if *out != "" {
 		fmt.Fprintf(stderr, "roster bench: wrote %s/results.json and %s/results.md\n", *out, *out)
 	}
+	if *check {
+		return checkTargets(rep)
+	}
 	return nil
 }
+
+// checkTargets is the error of a run that missed a target, nil when it met them all.
+func checkTargets(rep *bench.Report) error {
+	missed := rep.Missed()
+	if len(missed) == 0 {
+		return nil
+	}
+	names := make([]string, len(missed))
+	for i, t := range missed {
+		names[i] = t.Target
+	}
+	return fmt.Errorf("bench: %d of %d targets missed (--check): %s", len(missed), len(rep.Targets), strings.Join(names, "; "))
+}
+
+// errBenchInterrupted is the error of a run stopped by a signal.
+var errBenchInterrupted = errors.New("bench interrupted: its servers were stopped and a temporary database removed; no results were written")
 
 // serveFloor is the child process of a floor: see bench.ServeFloor.
 func serveFloor(ctx context.Context, args []string, stderr io.Writer) error {

@@ -103,7 +103,7 @@ func TestHelpAndExitStatus(t *testing.T) {
 	// A command line roster cannot read: 2, one line on stderr.
 	for _, args := range [][]string{{}, {"frobnicate"}, {"keys"}, {"keys", "frob"}, {"serve", "--nope"}, {"keys", "create"},
 		{"keys", "create", "--account", "nope"}, {"keys", "revoke"}, {"accounts", "create"}, {"version", "extra"},
-		{"serve", "--rate-limit", "-1"}, {"backup"}, {"restore", "a", "b"}, {"copy"}, {"export", "extra"}, {"import"},
+		{"serve", "--rate-limit", "-1"}, {"serve", "--tls-cert", "c.pem"}, {"backup"}, {"restore", "a", "b"}, {"copy"}, {"export", "extra"}, {"import"},
 		{"export", "--account", "nope"}} {
 		_, errOut, code := runBin(t, dir, nil, args...)
 		if code != 2 || !strings.HasPrefix(lastLine(errOut), "roster: ") {

@@ -76,11 +76,15 @@ func report(stderr io.Writer, err error) int {
 	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
 	fmt.Fprintf(stderr, "roster: %s\n", msg)
 	var ue usageError
-	if errors.As(err, &ue) {
+	if errors.As(err, &ue) || errors.Is(err, errUsage) {
 		return 2
 	}
 	return 1
 }
+
+// errUsage marks an error as a command line roster cannot read (exit status 2), wrapped
+// ("…: %w") where a usageError is not at hand.
+var errUsage = errors.New("see --help")
 
 // usageError is a command line roster cannot read: exit status 2.
 type usageError struct{ err error }
@@ -235,9 +239,13 @@ func serveCmd(ctx context.Context, c *cli, args []string) error {
 Serves the API. With no key in the database it creates a superadmin key and prints its secret
 once to stderr.`)
 	database := c.database(fs)
+	web := serveWebFlags(fs.FlagSet, c.getenv) // --tls-cert, --tls-key, --cors-origins (serveweb.go)
 	cfg, err := serveConfig(fs, args, c.getenv)
+	if err == nil {
+		err = web.apply(&cfg)
+	}
 	var ue usageError
-	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.As(err, &ue) {
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) && !errors.As(err, &ue) {
 		return usageError{&commandError{"serve", err}}
 	} else if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -149,15 +150,20 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	run := func(c *child, sc scenario, i int) Result {
 		base := c.base
 		res := Result{Scenario: sc.name, Title: sc.title, Group: sc.group, Server: sc.server}
-		fmt.Fprintf(cfg.Progress, "%-70s ", sc.title)
 		if sc.skip != "" {
 			res.Skipped = sc.skip
-			logf("skipped: %s", sc.skip)
+			logf("%-70s skipped: %s", sc.title, sc.skip)
 			return res
 		}
-		drive(ctx, base, cfg.Connections, cfg.Warmup, uint64(1000+i), sc.gen)
+		phase(cfg.Progress, sc.name, "warm-up", cfg.Warmup, func(live *liveCount) {
+			drive(ctx, base, cfg.Connections, cfg.Warmup, uint64(1000+i), sc.gen, live)
+		})
 		cpu0 := c.cpu()
-		lr := drive(ctx, base, cfg.Connections, cfg.Duration, uint64(i), sc.gen)
+		var lr loadResult
+		phase(cfg.Progress, sc.name, "measuring", cfg.Duration, func(live *liveCount) {
+			lr = drive(ctx, base, cfg.Connections, cfg.Duration, uint64(i), sc.gen, live)
+		})
+		fmt.Fprintf(cfg.Progress, "%-70s ", sc.title)
 		res.fill(lr)
 		if used := c.cpu() - cpu0; used > 0 && lr.requests > 0 {
 			res.CPUMicros = float64(used.Microseconds()) / float64(lr.requests)
@@ -246,8 +252,11 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		var adjacent float64
 		if selectFloor != nil {
 			// The adjacent floor: half the scenario's time, just before it.
-			drive(ctx, selectFloor.base, cfg.Connections, cfg.Warmup, uint64(2000+i), selectSc.gen)
-			fl := drive(ctx, selectFloor.base, cfg.Connections, cfg.Duration/2, uint64(3000+i), selectSc.gen)
+			var fl loadResult
+			phase(cfg.Progress, sc.name, "adjacent floor", cfg.Warmup+cfg.Duration/2, func(live *liveCount) {
+				drive(ctx, selectFloor.base, cfg.Connections, cfg.Warmup, uint64(2000+i), selectSc.gen, live)
+				fl = drive(ctx, selectFloor.base, cfg.Connections, cfg.Duration/2, uint64(3000+i), selectSc.gen, live)
+			})
 			if fl.errors == 0 {
 				adjacent = fl.rate()
 			}
@@ -294,6 +303,38 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	return rep, nil
+}
+
+// phase runs one timed phase of a scenario (fn drives the load, counting into live) with a
+// progress line on w, redrawn twice a second: the scenario, the phase, the time so far against
+// its length, the requests and the errors so far. The line is short, so that \r redraws it in
+// place in any terminal, and is wiped when the phase ends.
+func phase(w io.Writer, name, what string, d time.Duration, fn func(live *liveCount)) {
+	live := &liveCount{}
+	start := time.Now()
+	line := func() string {
+		return fmt.Sprintf("\r  %s: %s %4.1f/%.1f s, %s requests, %d errors ", name, what, min(time.Since(start), d).Seconds(), d.Seconds(),
+			thousands(int(live.requests.Load())), live.errors.Load())
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	fmt.Fprint(w, line())
+	wg.Go(func() {
+		tick := time.NewTicker(500 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fmt.Fprint(w, line())
+			}
+		}
+	})
+	fn(live)
+	close(done)
+	wg.Wait()
+	fmt.Fprint(w, "\r"+strings.Repeat(" ", len(line()))+"\r")
 }
 
 // prepareDatabase makes the fresh database of a run and returns its URL, its engine and how to

@@ -133,8 +133,14 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s not written: %v", f, err)
 		}
 	}
+	// Progress while each scenario runs, not only after it.
+	for _, want := range []string{"  get-entity: warm-up ", "  get-entity: measuring ", "  list-deep-name: adjacent floor ", " requests, 0 errors"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("the progress lacks %q:\n%s", want, progress.String())
+		}
+	}
 	md := rep.Markdown()
-	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target (issues 6 and 16) |", "server CPU µs/req", "adjacent floor req/s",
+	for _, want := range []string{"| get entity |", "| list entities, 90% deep, sort=name:asc |", "| target | wanted | measured | met |", "Targets met: ", "server CPU µs/req", "adjacent floor req/s",
 		"| floor: net/http + one list-page SELECT (20 rows) |", "; the list-page floor: "} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
@@ -362,7 +368,7 @@ func TestWorstListsAndNoisyNeighbour(t *testing.T) {
 	}
 	md := rep.Markdown()
 	for _, want := range []string{"| list entities, first page, deprecated=true (0.1% match), sort=id:asc |", "| tenant B: get entity at 80/s, while tenant A floods |",
-		"| tenant A: LeadConduit GET /entities?limit=1000", "Items a page held on average", "default rate limits", "| target (issues 6 and 16) |"} {
+		"| tenant A: LeadConduit GET /entities?limit=1000", "Items a page held on average", "default rate limits", "| target | wanted | measured | met |", "Targets met: "} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -112,7 +113,8 @@ func doHeader(ctx context.Context, c *http.Client, base string, rq request) (int
 // drive runs conns workers against base for d, each sending gen's requests one after another
 // on its own keep-alive connection, and measures every request. It stops by itself: no request
 // starts after d, and the ones in flight then finish (each is bounded by the client timeout).
-func drive(ctx context.Context, base string, conns int, d time.Duration, seed uint64, gen generator) loadResult {
+// live, when not nil, counts the requests and errors as they happen, for the progress line.
+func drive(ctx context.Context, base string, conns int, d time.Duration, seed uint64, gen generator, live *liveCount) loadResult {
 	ws := make([]tally, conns)
 	start := time.Now()
 	deadline := start.Add(d)
@@ -131,7 +133,8 @@ func drive(ctx context.Context, base string, conns int, d time.Duration, seed ui
 				}
 				rq := gen(r)
 				status, body, h, err := doHeader(ctx, c, base, rq)
-				w.add(rq, time.Since(t0), status, body, err)
+				failed := w.add(rq, time.Since(t0), status, body, err)
+				live.add(failed)
 				if status == http.StatusTooManyRequests {
 					// As fast as the limits allow, not faster: a refused client waits as told.
 					if secs, err := strconv.Atoi(h.Get("Retry-After")); err == nil && secs > 0 {
@@ -158,8 +161,23 @@ type tally struct {
 	items    int
 }
 
-// add records one request's answer.
-func (w *tally) add(rq request, lat time.Duration, status int, body []byte, err error) {
+// liveCount is the running count of a load, read while it runs.
+type liveCount struct {
+	requests, errors atomic.Int64
+}
+
+func (l *liveCount) add(failed bool) {
+	if l == nil {
+		return
+	}
+	l.requests.Add(1)
+	if failed {
+		l.errors.Add(1)
+	}
+}
+
+// add records one request's answer and reports whether it counts as an error.
+func (w *tally) add(rq request, lat time.Duration, status int, body []byte, err error) bool {
 	w.lat = append(w.lat, lat)
 	if w.statuses == nil {
 		w.statuses = map[int]int{}
@@ -180,7 +198,9 @@ func (w *tally) add(rq request, lat time.Duration, status int, body []byte, err 
 				w.sample = fmt.Sprintf("%s %s: %d %s", rq.method, rq.path, status, truncate(string(body), 300))
 			}
 		}
+		return true
 	}
+	return false
 }
 
 // sum merges the workers' tallies into one result.

@@ -25,7 +25,7 @@ const quietWorkers = 16
 // did (an open loop, as independent users would), on up to workers connections, and measures
 // every request from its due time: a request that waited for a free connection counts its
 // wait, so a server that stalls shows in the latencies instead of slowing the sender.
-func paced(ctx context.Context, base string, rate float64, workers int, d time.Duration, seed uint64, gen generator) loadResult {
+func paced(ctx context.Context, base string, rate float64, workers int, d time.Duration, seed uint64, gen generator, live *liveCount) loadResult {
 	n := int(rate * d.Seconds())
 	due := make(chan time.Time, n)
 	start := time.Now()
@@ -52,7 +52,7 @@ func paced(ctx context.Context, base string, rate float64, workers int, d time.D
 			for t := range due {
 				rq := gen(r)
 				status, body, err := do(ctx, c, base, rq)
-				w.add(rq, time.Since(t), status, body, err)
+				live.add(w.add(rq, time.Since(t), status, body, err))
 			}
 		})
 	}
@@ -74,9 +74,14 @@ func runNoisy(ctx context.Context, cfg Config, database string, w *world, alone,
 	}
 
 	// B alone, after a warm-up at the same rate.
-	paced(ctx, srv.base, quietRate, quietWorkers, cfg.Warmup, 4000, alone.gen)
+	phase(cfg.Progress, alone.name, "warm-up", cfg.Warmup, func(live *liveCount) {
+		paced(ctx, srv.base, quietRate, quietWorkers, cfg.Warmup, 4000, alone.gen, live)
+	})
 	cpu0 := srv.cpu()
-	lr := paced(ctx, srv.base, quietRate, quietWorkers, cfg.Duration, 4001, alone.gen)
+	var lr loadResult
+	phase(cfg.Progress, alone.name, "measuring", cfg.Duration, func(live *liveCount) {
+		lr = paced(ctx, srv.base, quietRate, quietWorkers, cfg.Duration, 4001, alone.gen, live)
+	})
 	a := newResult(alone)
 	a.fill(lr)
 	if used := srv.cpu() - cpu0; used > 0 && lr.requests > 0 {
@@ -97,14 +102,19 @@ func runNoisy(ctx context.Context, cfg Config, database string, w *world, alone,
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		alr = drive(ctx, srv.base, cfg.NoisyConnections, cfg.Warmup+cfg.Duration, 5000, noisy.gen)
+		alr = drive(ctx, srv.base, cfg.NoisyConnections, cfg.Warmup+cfg.Duration, 5000, noisy.gen, nil)
 	}()
-	select {
-	case <-time.After(cfg.Warmup):
-	case <-ctx.Done():
-	}
+	phase(cfg.Progress, with.name, "tenant A's warm-up", cfg.Warmup, func(*liveCount) {
+		select {
+		case <-time.After(cfg.Warmup):
+		case <-ctx.Done():
+		}
+	})
 	cpuA0 = srv.cpu()
-	blr := paced(ctx, srv.base, quietRate, quietWorkers, cfg.Duration, 4002, with.gen)
+	var blr loadResult
+	phase(cfg.Progress, with.name, "measuring B", cfg.Duration, func(live *liveCount) {
+		blr = paced(ctx, srv.base, quietRate, quietWorkers, cfg.Duration, 4002, with.gen, live)
+	})
 	cpuA1 = srv.cpu()
 	<-done
 	b := newResult(with)
