@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/app"
 )
