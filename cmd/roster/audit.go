@@ -2,87 +2,78 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/store"
 )
 
-const auditUsage = `usage: roster audit verify [--account ID] [--database URL]
+const auditHelp = `usage: roster audit verify [--database URL] [--account ID]
 
-Checks the audit chains offline (SPEC §15): every chain, or the one of --account, from its first
-record to the head the database keeps. Prints one line per chain; exits 1 at the first broken
-record, naming it. Never creates a database.
-`
+Checks the audit chains offline (SPEC §15, docs/audit.md): every chain, or the one of --account,
+from its first record to the head the database keeps apart from the records, recomputing every
+hash. Prints one line per chain; at the first broken record, names it (sequence, id, why) and
+exits 1. It only reads, and writes nothing, not even a record of its read: a database that does
+not exist is an error.`
 
-// exitError ends roster with its own exit status (main) after the command printed its outcome.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e exitError) Error() string { return e.msg }
-
-// ExitCode is the status roster exits with.
-func (e exitError) ExitCode() int { return e.code }
-
-// exitCode is the status an error of run ends roster with: its own (exitError), else 2.
-func exitCode(err error) int {
-	var e exitError
-	if errors.As(err, &e) {
-		return e.code
-	}
-	return 2
-}
-
-func audit(ctx context.Context, args []string, env func(string, string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, auditUsage)
-			return nil
-		}
-		fmt.Fprint(stderr, auditUsage)
-		return errUsage
-	}
-	fs := flag.NewFlagSet("roster audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(fs.Output(), auditUsage) }
-	database := fs.String("database", env("ROSTER_DATABASE", "sqlite:roster.db"), "database URL (env ROSTER_DATABASE)")
-	account := fs.String("account", "", "verify this account's chain only")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return nil
-		}
+// verifyAuditChains checks every audit chain of a copy's target (SPEC §12: a copy verifies its
+// audit chains at the end) and says so in one line.
+func verifyAuditChains(ctx context.Context, svc *roster.Service, stdout io.Writer) error {
+	chains, err := svc.AuditChains(ctx)
+	if err != nil {
 		return err
 	}
-	var only string
+	var records int64
+	for _, chain := range chains {
+		v, err := svc.CheckAuditChain(ctx, chain, nil)
+		if err != nil {
+			return err
+		}
+		if !v.OK {
+			return fmt.Errorf("the copy's audit chain of %q is broken at sequence %d: %s", chain, v.FirstBad.Sequence, v.FirstBad.Reason)
+		}
+		records += v.Records
+	}
+	fmt.Fprintf(stdout, "audit chains verified: %d chains, %d records\n", len(chains), records)
+	return nil
+}
+
+func auditCmd(ctx context.Context, c *cli, args []string) error {
+	if len(args) == 0 || args[0] == "help" || wantsHelp(args[:1]) {
+		if len(args) == 0 {
+			return usagef("audit", "give a command: verify")
+		}
+		fmt.Fprintln(c.stdout, auditHelp)
+		return nil
+	}
+	if args[0] != "verify" {
+		return usagef("audit", "unknown audit command %q", args[0])
+	}
+	fs := c.flags("audit verify", auditHelp)
+	database := c.database(fs)
+	account := fs.String("account", "", "verify this account's chain only (`ID`: account_…)")
+	if err := fs.parse(args[1:]); err != nil {
+		return err
+	}
+	if err := fs.args(0, 0); err != nil {
+		return err
+	}
+	chains := []string{""}
 	if *account != "" {
 		id, ok := roster.ParseID(roster.KindAccount, *account)
 		if !ok || id == "" {
-			return fmt.Errorf("--account %q is not an account id", *account)
+			return usagef("audit verify", "--account %q is not an account id", *account)
 		}
-		only = id
+		chains[0] = id
 	}
-	if err := mustExist(*database); err != nil {
-		return exitError{code: 1, msg: err.Error()}
-	}
-	st, err := store.Open(ctx, *database)
+	svc, closeFn, err := openService(ctx, *database, true)
 	if err != nil {
-		return exitError{code: 1, msg: err.Error()}
+		return err
 	}
-	defer st.Close()
-	svc := roster.NewService(st, nil, nil)
-	chains := []string{only}
+	defer closeFn()
 	if *account == "" {
 		if chains, err = svc.AuditChains(ctx); err != nil {
-			return exitError{code: 1, msg: err.Error()}
+			return err
 		}
 	}
 	for _, chain := range chains {
@@ -92,30 +83,17 @@ func audit(ctx context.Context, args []string, env func(string, string) string, 
 		}
 		v, err := svc.CheckAuditChain(ctx, chain, nil)
 		if err != nil {
-			return exitError{code: 1, msg: fmt.Sprintf("%s: %v", name, err)}
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		if !v.OK {
 			id := "missing"
 			if v.FirstBad.ID != "" {
 				id = roster.KindAudit.Prefixed(v.FirstBad.ID)
 			}
-			fmt.Fprintf(stdout, "%s: BROKEN at sequence %d (%s): %s; %d records checked\n", name, v.FirstBad.Sequence, id, v.FirstBad.Reason, v.Records)
-			return exitError{code: 1, msg: fmt.Sprintf("audit chain of %s broken at sequence %d (%s)", name, v.FirstBad.Sequence, id)}
+			fmt.Fprintf(c.stdout, "%s: BROKEN at sequence %d (%s): %s; %d records checked\n", name, v.FirstBad.Sequence, id, v.FirstBad.Reason, v.Records)
+			return fmt.Errorf("the audit chain of %s is broken at sequence %d (%s)", name, v.FirstBad.Sequence, id)
 		}
-		fmt.Fprintf(stdout, "%s: ok, %d records, head %d:%s\n", name, v.Records, v.Head.Sequence, v.Head.Hash)
-	}
-	return nil
-}
-
-// mustExist refuses a SQLite database that does not exist: a command that only reads never
-// creates one (SPEC §12).
-func mustExist(database string) error {
-	path, ok := strings.CutPrefix(database, "sqlite:")
-	if !ok {
-		return nil
-	}
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("database %s does not exist", path)
+		fmt.Fprintf(c.stdout, "%s: ok, %d records, head %d:%s\n", name, v.Records, v.Head.Sequence, v.Head.Hash)
 	}
 	return nil
 }

@@ -10,8 +10,8 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -19,100 +19,273 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/app"
-	"github.com/rosterhq/roster/store"
 )
 
-const usage = `usage: roster <command> [flags]
+// commands is the command line, one line a command: its name, its arguments as the overview
+// shows them, what it does, and the function that runs it.
+var commands = []command{
+	{"serve", "[--addr 127.0.0.1:8080] [--database URL]", "serve the API", serveCmd},
+	{"migrate", "[--database URL]", "apply the schema migrations", migrateCmd},
+	{"accounts", "create --name N [--slug S]", "create an account; its id alone on the last line", accountsCmd},
+	{"keys", "create|list|revoke ...", "make, list and revoke API keys (roster keys --help)", keysCmd},
+	{"backup", "FILE", "write a verified copy of a live SQLite database and print its SHA-256", backupCmd},
+	{"restore", "FILE", "put a backup in place of a SQLite database no server is using", restoreCmd},
+	{"copy", "--to URL", "copy everything into an empty database of either engine", copyCmd},
+	{"export", "[--account ID] > FILE", "write accounts, entities and relationships as NDJSON", exportCmd},
+	{"import", "[--dry-run] FILE", "read an export into the database, idempotently", importCmd},
+	{"audit", "verify [--account ID]", "check the audit chains offline; exit 1 at the first broken record", auditCmd},
+	{"version", "", "print the version of this build", versionCmd},
+	{"bench", "[flags]", "load benchmark: seed, serve, measure (roster bench --help)", func(ctx context.Context, c *cli, args []string) error {
+		return benchCmd(ctx, args, c.env, c.stdout, c.stderr)
+	}},
+}
 
-commands:
-  serve     [--addr 127.0.0.1:8080] [--database URL]   serve the API
-  migrate   [--database URL]                           apply schema migrations
-  keys create (--superadmin | --account ID [--role admin|reader]) [--name N] [--database URL]
-  keys list   [--database URL]
-  keys revoke ID [--database URL]
-  audit verify [--account ID] [--database URL]          check the audit chains offline
-  version                                              print the version
-  bench     [flags]                                    load benchmark: seed, serve, measure (roster bench -h)
+// command is one entry of the command line.
+type command struct {
+	name, args, summary string
+	run                 func(ctx context.Context, c *cli, args []string) error
+}
 
---database defaults to $ROSTER_DATABASE, else sqlite:roster.db; --addr to $ROSTER_ADDR, else 127.0.0.1:8080.
-`
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: roster <command> [flags]\n\ncommands:\n")
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", c.name, c.args, c.summary)
+	}
+	tw.Flush()
+	b.WriteString(`  help [COMMAND]` + "\n\n" + `Every command takes --database URL: sqlite:PATH or postgres://..., default $ROSTER_DATABASE,
+else sqlite:roster.db; serve takes --addr, default $ROSTER_ADDR, else 127.0.0.1:8080.
+"roster COMMAND --help" prints a command's help. Exit status: 0 success, 1 failure, 2 a command
+line roster cannot read.
+`)
+	return b.String()
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "roster:", err)
+	os.Exit(report(os.Stderr, err))
+}
+
+// report prints err in one line and returns the exit status it means: 0 for none (or a help
+// that was asked for), 2 for a command line roster cannot read, 1 for anything else.
+func report(stderr io.Writer, err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	msg := strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", " ")), " ")
+	fmt.Fprintf(stderr, "roster: %s\n", msg)
+	var ue usageError
+	if errors.As(err, &ue) || errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+// errUsage marks an error as a command line roster cannot read (exit status 2), wrapped
+// ("…: %w") where a usageError is not at hand.
+var errUsage = errors.New("see --help")
+
+// usageError is a command line roster cannot read: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string {
+	return e.err.Error() + " (see roster " + helpOf(e.err) + "--help)"
+}
+func (e usageError) Unwrap() error { return e.err }
+
+// helpOf is the command whose help a usage error points to, "" for roster's own.
+func helpOf(err error) string {
+	var ce *commandError
+	if errors.As(err, &ce) && ce.command != "" {
+		return ce.command + " "
+	}
+	return ""
+}
+
+// commandError is an error of one command's command line.
+type commandError struct {
+	command string
+	err     error
+}
+
+func (e *commandError) Error() string { return e.err.Error() }
+func (e *commandError) Unwrap() error { return e.err }
+
+// usagef is a usage error of the command named.
+func usagef(command, format string, args ...any) error {
+	return usageError{&commandError{command, fmt.Errorf(format, args...)}}
+}
+
+// cli is what a command runs with: the environment and the outputs.
+type cli struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+// env returns the environment variable name, or def when it is unset or empty.
+func (c *cli) env(name, def string) string {
+	if v := c.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// flags is the flag set of a command: name is its full name ("keys create"), help what its
+// --help prints before the flags.
+func (c *cli) flags(name, help string) *flagSet {
+	fs := flag.NewFlagSet("roster "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return &flagSet{FlagSet: fs, name: name, help: help, stdout: c.stdout}
+}
+
+// database adds the --database flag every command that opens a database takes.
+func (c *cli) database(fs *flagSet) *string {
+	return fs.String("database", c.env("ROSTER_DATABASE", "sqlite:roster.db"), "database `URL`: sqlite:PATH or postgres://... (env ROSTER_DATABASE)")
+}
+
+// flagSet is a command's flags and its help.
+type flagSet struct {
+	*flag.FlagSet
+	name, help string
+	stdout     io.Writer
+}
+
+// parse reads args: --help prints the help to stdout and returns flag.ErrHelp (exit 0), a flag
+// roster cannot read is a usage error. Flags may come after the arguments too.
+func (fs *flagSet) parse(args []string) error {
+	var rest []string
+	for {
+		if err := fs.FlagSet.Parse(args); errors.Is(err, flag.ErrHelp) {
+			fs.printHelp()
+			return err
+		} else if err != nil {
+			return usagef(fs.name, "%v", err)
 		}
-		os.Exit(exitCode(err))
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.FlagSet.Parse(append([]string{"--"}, rest...))
+}
+
+func (fs *flagSet) printHelp() {
+	fmt.Fprintf(fs.stdout, "%s\n", strings.TrimRight(fs.help, "\n"))
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintln(fs.stdout, "\nflags:")
+		fs.SetOutput(fs.stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 }
 
-// errUsage is returned for a command line roster cannot read.
-var errUsage = errors.New("see roster help")
+// args checks the count of positional arguments: between lo and hi (hi < 0: no limit).
+func (fs *flagSet) args(lo, hi int) error {
+	switch n := fs.NArg(); {
+	case n < lo:
+		return usagef(fs.name, "missing argument")
+	case hi >= 0 && n > hi:
+		return usagef(fs.name, "unexpected argument %q", fs.Arg(hi))
+	}
+	return nil
+}
+
+// wantsHelp reports whether args ask for help before any "--".
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help", "--h":
+			return true
+		}
+	}
+	return false
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := &cli{getenv: getenv, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
+		fmt.Fprint(stderr, usage())
+		return usageError{errors.New("no command given")}
 	}
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		if len(args) > 1 && args[1] != "" && args[1][0] != '-' {
+			return run(ctx, []string{args[1], "--help"}, getenv, stdout, stderr)
 		}
-		return def
-	}
-	fs := flag.NewFlagSet("roster "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	database := fs.String("database", env("ROSTER_DATABASE", "sqlite:roster.db"), "database URL: sqlite:PATH or postgres://... (env ROSTER_DATABASE)")
-	switch args[0] {
-	case "serve":
-		web := serveWebFlags(fs, getenv) // --tls-cert, --tls-key, --cors-origins (serveweb.go)
-		cfg, err := serveConfig(fs, args[1:], getenv)
-		if err == nil {
-			err = web.apply(&cfg)
-		}
-		if err != nil {
-			return err
-		}
-		cfg.Database, cfg.Log, cfg.Notice = *database, stdout, stderr
-		a, err := app.New(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		return a.Serve(ctx, nil)
-	case "migrate":
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		st, err := store.Open(ctx, *database)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "migrations applied")
-		return st.Close()
-	case "keys":
-		return keys(ctx, args[1:], env, stdout, stderr)
-	case "bench":
-		return benchCmd(ctx, args[1:], env, stdout, stderr)
-	case "audit":
-		return audit(ctx, args[1:], env, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "roster", version())
+		fmt.Fprint(stdout, usage())
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", args[0])
 	}
+	for _, cmd := range commands {
+		if cmd.name == name {
+			if wantsHelp(args[1:]) {
+				// A command's help goes to stdout, also where its flag set writes to stderr.
+				c.stderr = stdout
+			}
+			return cmd.run(ctx, c, args[1:])
+		}
+	}
+	return usageError{fmt.Errorf("unknown command %q", name)}
+}
+
+func serveCmd(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("serve", `usage: roster serve [--addr 127.0.0.1:8080] [--database URL] [flags]
+
+Serves the API. With no key in the database it creates a superadmin key and prints its secret
+once to stderr.`)
+	database := c.database(fs)
+	web := serveWebFlags(fs.FlagSet, c.getenv) // --tls-cert, --tls-key, --cors-origins (serveweb.go)
+	cfg, err := serveConfig(fs, args, c.getenv)
+	if err == nil {
+		err = web.apply(&cfg)
+	}
+	var ue usageError
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) && !errors.As(err, &ue) {
+		return usageError{&commandError{"serve", err}}
+	} else if err != nil {
+		return err
+	}
+	if err := checkDatabase(ctx, *database, false); err != nil {
+		return err
+	}
+	cfg.Database, cfg.Log, cfg.Notice = *database, c.stdout, c.stderr
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return a.Serve(ctx, nil)
+}
+
+func migrateCmd(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("migrate", `usage: roster migrate [--database URL]
+
+Applies the schema migrations embedded in this binary (every command that opens a database
+applies them too).`)
+	database := c.database(fs)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if err := fs.args(0, 0); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, *database, false)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, "migrations applied")
+	return st.Close()
 }
 
 // serveConfig reads the flags of `roster serve` (after their environment variables) into a
 // configuration; the caller sets the database and the outputs.
-func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (app.Config, error) {
+func serveConfig(fs *flagSet, args []string, getenv func(string) string) (app.Config, error) {
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -138,7 +311,10 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 		"idle-timeout": "ROSTER_IDLE_TIMEOUT", "shutdown-timeout": "ROSTER_SHUTDOWN_TIMEOUT", "event-retention": "ROSTER_EVENT_RETENTION"}); err != nil {
 		return app.Config{}, err
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
+		return app.Config{}, err
+	}
+	if err := fs.args(0, 0); err != nil {
 		return app.Config{}, err
 	}
 	if *rateLimit < 0 || *rateBurst < 1 {
@@ -176,7 +352,7 @@ func serveConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (a
 }
 
 // envFlags sets flags from their environment variables, before the command line overrides them.
-func envFlags(fs *flag.FlagSet, getenv func(string) string, vars map[string]string) error {
+func envFlags(fs *flagSet, getenv func(string) string, vars map[string]string) error {
 	for name, v := range vars {
 		if val := getenv(v); val != "" {
 			if err := fs.Set(name, val); err != nil {
@@ -185,127 +361,4 @@ func envFlags(fs *flag.FlagSet, getenv func(string) string, vars map[string]stri
 		}
 	}
 	return nil
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
-
-func keys(ctx context.Context, args []string, env func(string, string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return errUsage
-	}
-	fs := flag.NewFlagSet("roster keys "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	database := fs.String("database", env("ROSTER_DATABASE", "sqlite:roster.db"), "database URL (env ROSTER_DATABASE)")
-	open := func() (*roster.Service, func() error, error) {
-		st, err := store.Open(ctx, *database)
-		if err != nil {
-			return nil, nil, err
-		}
-		return roster.NewService(st, nil, nil), st.Close, nil
-	}
-	switch args[0] {
-	case "create":
-		superadmin := fs.Bool("superadmin", false, "make a superadmin key")
-		account := fs.String("account", "", "the account the key belongs to")
-		role := fs.String("role", "admin", "admin or reader (with --account)")
-		name := fs.String("name", "", "a name for the key")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		in := roster.KeyCreate{Name: *name, Role: roster.Role(*role)}
-		switch {
-		case *superadmin && *account == "":
-			in.Role = roster.RoleSuperadmin
-		case !*superadmin && *account != "":
-			id, ok := roster.ParseID(roster.KindAccount, *account)
-			if !ok || id == "" {
-				return fmt.Errorf("--account %q is not an account id", *account)
-			}
-			if in.Role != roster.RoleAdmin && in.Role != roster.RoleReader {
-				return fmt.Errorf("--role must be admin or reader")
-			}
-			in.AccountID = id
-		default:
-			return fmt.Errorf("give exactly one of --superadmin or --account ID")
-		}
-		if in.Name == "" {
-			in.Name = string(in.Role) + " key"
-		}
-		svc, closeFn, err := open()
-		if err != nil {
-			return err
-		}
-		defer closeFn()
-		ck, err := svc.CreateKey(ctx, roster.Operator(), in.Body())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created %s (%s)\n%s\n", roster.KindKey.Prefixed(ck.Key.ID), ck.Key.Role, ck.Secret)
-		return nil
-	case "list":
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		svc, closeFn, err := open()
-		if err != nil {
-			return err
-		}
-		defer closeFn()
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tACCOUNT\tROLE\tNAME\tPREFIX\tSTATUS\tCREATED")
-		req := roster.PageRequest{Limit: 100, Principal: roster.System}
-		for {
-			page, err := svc.ListKeys(ctx, roster.System, req)
-			if err != nil {
-				return err
-			}
-			for _, k := range page.Items {
-				acct := "-"
-				if k.AccountID != "" {
-					acct = roster.KindAccount.Prefixed(k.AccountID)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", roster.KindKey.Prefixed(k.ID), acct, k.Role, k.Name, k.Prefix,
-					k.Status(svc.Now()), k.CreatedAt.Format(time.RFC3339))
-			}
-			if !page.HasNext {
-				break
-			}
-			req.Cursor = page.Next
-		}
-		return tw.Flush()
-	case "revoke":
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			return fmt.Errorf("usage: roster keys revoke ID")
-		}
-		raw := fs.Arg(0)
-		if err := fs.Parse(fs.Args()[1:]); err != nil { // flags may also follow the id
-			return err
-		}
-		id, ok := roster.ParseID(roster.KindKey, raw)
-		if !ok || id == "" {
-			return fmt.Errorf("%q is not a key id", raw)
-		}
-		svc, closeFn, err := open()
-		if err != nil {
-			return err
-		}
-		defer closeFn()
-		if _, err := svc.PatchKey(ctx, roster.Operator(), id, []byte(`{"status":"revoked"}`)); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "revoked %s\n", roster.KindKey.Prefixed(id))
-		return nil
-	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown keys command %q", args[0])
-	}
 }

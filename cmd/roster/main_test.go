@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -158,9 +157,8 @@ func TestServeRateLimitFlags(t *testing.T) {
 		{name: "zero burst", args: []string{"--rate-burst-account", "0"}, err: "--rate-burst-account must be an integer >= 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := flag.NewFlagSet("roster serve", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			cfg, err := serveConfig(fs, tc.args, func(k string) string { return tc.env[k] })
+			c := &cli{getenv: func(k string) string { return tc.env[k] }, stdout: io.Discard, stderr: io.Discard}
+			cfg, err := serveConfig(c.flags("serve", ""), tc.args, c.getenv)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("want an error %q, got %v (%+v)", tc.err, err, cfg)
@@ -175,10 +173,10 @@ func TestServeRateLimitFlags(t *testing.T) {
 			}
 		})
 	}
-	// The help names both flags and what they default to.
-	_, stderr, err := runCLI(t, nil, "serve", "-h")
-	if err == nil || !strings.Contains(stderr, "-rate-limit-account N") || !strings.Contains(stderr, "default 4 × --rate-limit") ||
-		!strings.Contains(stderr, "-rate-burst-account N") {
-		t.Fatalf("serve -h: %v\n%s", err, stderr)
+	// The help names both flags and what they default to; it goes to stdout (SPEC §12).
+	stdout, _, err := runCLI(t, nil, "serve", "-h")
+	if report(io.Discard, err) != 0 || !strings.Contains(stdout, "-rate-limit-account N") || !strings.Contains(stdout, "default 4 × --rate-limit") ||
+		!strings.Contains(stdout, "-rate-burst-account N") {
+		t.Fatalf("serve -h: %v\n%s", err, stdout)
 	}
 }

@@ -28,17 +28,25 @@ const bulkReport = 10000
 // step has moved on.
 func (s *Store) BulkLoad(ctx context.Context, accounts []roster.Account, entities iter.Seq[roster.Entity],
 	relationships iter.Seq[roster.Relationship], progress func(step string, done, total int)) error {
+	return s.LoadTables(ctx, progress, func(load sqlstore.LoadTable) error {
+		return sqlstore.BulkLoad(ctx, load, accounts, entities, relationships)
+	})
+}
+
+// LoadTables runs fn with the bulk loader of BulkLoad, each table it loads in one transaction
+// and vacuumed and analyzed once fn returns, progress told as BulkLoad tells it.
+func (s *Store) LoadTables(ctx context.Context, progress func(step string, done, total int), fn func(sqlstore.LoadTable) error) error {
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
 	var tables []string
-	err := sqlstore.BulkLoad(ctx, func(ctx context.Context, table string, columns []string, rows iter.Seq[[]any]) error {
+	err := fn(func(ctx context.Context, table string, columns []string, rows iter.Seq[[]any]) error {
 		if err := bulkTable(ctx, s, table, columns, rows, progress); err != nil {
 			return err
 		}
 		tables = append(tables, table)
 		return nil
-	}, accounts, entities, relationships)
+	})
 	if err != nil {
 		return err
 	}

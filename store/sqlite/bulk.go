@@ -41,6 +41,14 @@ const bulkCacheKiB = 1 << 20
 // step has moved on.
 func (s *Store) BulkLoad(ctx context.Context, accounts []roster.Account, entities iter.Seq[roster.Entity],
 	relationships iter.Seq[roster.Relationship], progress func(step string, done, total int)) (err error) {
+	return s.LoadTables(ctx, progress, func(load sqlstore.LoadTable) error {
+		return sqlstore.BulkLoad(ctx, load, accounts, entities, relationships)
+	})
+}
+
+// LoadTables runs fn with the bulk loader of BulkLoad, each table it loads in one transaction,
+// progress told as BulkLoad tells it. It holds the writer connection until fn returns.
+func (s *Store) LoadTables(ctx context.Context, progress func(step string, done, total int), fn func(sqlstore.LoadTable) error) (err error) {
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
@@ -66,9 +74,9 @@ func (s *Store) BulkLoad(ctx context.Context, accounts []roster.Account, entitie
 			err = rerr
 		}
 	}()
-	return sqlstore.BulkLoad(ctx, func(ctx context.Context, table string, columns []string, rows iter.Seq[[]any]) error {
+	return fn(func(ctx context.Context, table string, columns []string, rows iter.Seq[[]any]) error {
 		return bulkTable(ctx, conn, table, columns, rows, progress)
-	}, accounts, entities, relationships)
+	})
 }
 
 // bulkTable loads one table in one transaction.
