@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -285,17 +286,48 @@ func (s *Service) auditWrite(ctx context.Context, tx Tx, r *Request, ch changes,
 		Status: r.SuccessStatus, Source: r.Source}
 	rec.setActor(r.Principal)
 	rec.TargetType, rec.TargetID, rec.AccountID = auditTarget(out, ch)
+	if rec.TargetType == "" && len(ch) > 0 {
+		return s.auditEach(ctx, tx, rec, ch)
+	}
 	if rec.TargetType == "" {
 		rec.AccountID = r.Principal.AccountID
-	}
-	if len(ch) > 0 && rec.AccountID == "" {
-		rec.AccountID = ch[0].AccountID
 	}
 	var err error
 	if rec.Changes, err = auditChanges(ch, s.Now()); err != nil {
 		return err
 	}
 	return s.appendAudit(ctx, tx, &rec)
+}
+
+// auditEach records a write of several objects that has no one target (an import) as one
+// record per object it changed, each in its account's chain, in account order (so that two such
+// writes take the chains' heads in one order).
+func (s *Service) auditEach(ctx context.Context, tx Tx, base AuditRecord, ch changes) error {
+	cs := slices.Clone(ch)
+	slices.SortStableFunc(cs, func(a, b Change) int { return strings.Compare(a.AccountID, b.AccountID) })
+	for _, c := range cs {
+		rec := base
+		rec.TargetType, rec.TargetID, rec.AccountID = changeTarget(c)
+		var err error
+		if rec.Changes, err = auditChanges([]Change{c}, s.Now()); err != nil {
+			return err
+		}
+		if err := s.appendAudit(ctx, tx, &rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// changeTarget names the object of one change and its account; a relationship's is its entity.
+func changeTarget(c Change) (typ, id, account string) {
+	if rel, ok := c.Object.(Relationship); ok {
+		return "entity", rel.EntityID, rel.AccountID
+	}
+	if typ, id, account = auditTarget(c.Object, nil); typ != "" {
+		return typ, id, account
+	}
+	return "", "", c.AccountID
 }
 
 // auditTarget names what a write is about, from its result out or, for a relationship's
