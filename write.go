@@ -126,7 +126,7 @@ func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mo
 		out = v
 		// What the write changed, recorded in its own transaction (SPEC §13): none on a rollback,
 		// none for a replay (which never gets here), none for a write that changed nothing.
-		recs, err := eventRecords(r, ch, s.Now())
+		recs, err := eventRecords(r, s.recorded(ch), s.Now())
 		if err != nil {
 			return err
 		}
