@@ -94,7 +94,9 @@ func TestEventsTwoProcesses(t *testing.T) {
 		a, k := crSetup(t, client, procs[i%2].base, super, fmt.Sprintf("Two Processes %d", i))
 		accounts, admins = append(accounts, a), append(admins, k)
 	}
-	on := func(p *crProc) *env { return &env{t: t, base: p.base, super: super, client: &http.Client{Timeout: 90 * time.Second}} }
+	on := func(p *crProc) *env {
+		return &env{t: t, base: p.base, super: super, client: &http.Client{Timeout: 90 * time.Second}}
+	}
 	e0, e1 := on(procs[0]), on(procs[1])
 	endAll, setupAll := e0.feedEnd(super, "")
 	endOne, setupOne := e1.feedEnd(admins[0], "")
