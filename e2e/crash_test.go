@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rosterhq/roster"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, to expire leases in the file
 )
 
@@ -618,10 +620,66 @@ func (r *crRig) checkRead(final bool) map[string][]string {
 			}
 		}
 	}
+	r.checkEvents(ents, pairs, final)
 	if final {
 		t.Logf("full read: %d entities, %d relationships", len(ents), len(pairs))
 	}
 	return byName
+}
+
+// checkEvents reads the account's whole event feed and holds it to what is stored (SPEC §13):
+// sequences 1, 2, 3, … without a gap or a repeat; exactly one entity.created per stored entity
+// and one relationship.created per stored relationship, so no event of an acknowledged write
+// is lost and none was left by a write that did not commit.
+func (r *crRig) checkEvents(ents []crEntity, pairs []crPair, final bool) {
+	t := r.t
+	t.Helper()
+	var created []string
+	var related []crPair
+	var seq int64
+	for _, ev := range crWalk[feedEvent](t, r.client, r.proc.base, r.admin, "/v1/events") {
+		seq++
+		if ev.Sequence != seq {
+			t.Errorf("event %s: sequence %d, want %d", ev.ID, ev.Sequence, seq)
+		}
+		var d struct {
+			Object struct {
+				ID       string `json:"id"`
+				EntityID string `json:"entity_id"`
+				Type     string `json:"relationship_type"`
+			} `json:"object"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		switch ev.Type {
+		case roster.EventEntityCreated:
+			created = append(created, d.Object.ID)
+		case roster.EventRelationshipCreated:
+			related = append(related, crPair{d.Object.EntityID, d.Object.Type})
+		case roster.EventAccountCreated, roster.EventKeyCreated: // the setup's
+		default:
+			t.Errorf("an event no write of the run records: %s %s", ev.Type, ev.Data)
+		}
+	}
+	var stored []string
+	for _, e := range ents {
+		stored = append(stored, e.ID)
+	}
+	if !slices.Equal(sorted(created), sorted(stored)) {
+		t.Errorf("entity.created events (%d) are not the stored entities (%d): %v against %v", len(created), len(stored), sorted(created), sorted(stored))
+	}
+	pairKey := func(ps []crPair) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.EntityID+" "+p.Type)
+		}
+		return sorted(out)
+	}
+	if !slices.Equal(pairKey(related), pairKey(pairs)) {
+		t.Errorf("relationship.created events (%d) are not the stored relationships (%d)", len(related), len(pairs))
+	}
+	if final {
+		t.Logf("events: %d, one for each stored entity and relationship, sequences 1–%d", seq, seq)
+	}
 }
 
 // worker sends writes until stop, waiting while the server is down.
