@@ -171,7 +171,7 @@ func longPollConsumer(ctx context.Context, base, secret, cursor string) ([]time.
 }
 
 func streamConsumer(ctx context.Context, base, secret, cursor string, ready chan<- struct{}) ([]time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/events/stream?cursor="+url.QueryEscape(cursor), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/events/stream?limit=100&cursor="+url.QueryEscape(cursor), nil)
 	if err != nil {
 		return nil, err
 	}
