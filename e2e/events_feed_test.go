@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -115,12 +114,14 @@ func (e *env) feedAll(key, query, from string, n int) ([]feedEvent, string) {
 	}
 }
 
-// feedEnd reads key's feed (query: its filters, "&type=…") to its end and returns the cursor
-// there, with the last sequence of each account in it ("" for events of no account): a test
-// reads what comes after its setup from it.
-func (e *env) feedEnd(key, query string) (string, map[string]int64) {
+// feedEnd reads key's feed (query: its filters, "&type=…") to its end, once it holds at least n
+// events, and returns the cursor there, with the last sequence of each account in it ("" for
+// events of no account): a test reads what comes after its setup from it. n matters on the
+// feed of every account, which PostgreSQL may show late (feedAll): there it is the number of
+// events the setup recorded, so that none of them shows up after the cursor.
+func (e *env) feedEnd(key, query string, n int) (string, map[string]int64) {
 	e.t.Helper()
-	es, cursor := e.feedAll(key, query, "", 0)
+	es, cursor := e.feedAll(key, query, "", n)
 	last := map[string]int64{}
 	for _, ev := range es {
 		acct := ""
@@ -165,10 +166,10 @@ func TestEventsFeed(t *testing.T) {
 		a, b := e.account("Feed A")["id"].(string), e.account("Feed B")["id"].(string)
 		admin, reader, adminB := e.key(a, roster.RoleAdmin), e.key(a, roster.RoleReader), e.key(b, roster.RoleAdmin)
 		// The setup recorded events (the accounts' and keys' creation): the test reads after them.
-		startA, setupA := e.feedEnd(admin, "")
-		startAll, setupAll := e.feedEnd(e.super, "")
-		startOne, _ := e.feedEnd(e.super, "&account_id="+a)
-		startAny, _ := e.feedEnd(admin, "&type=*")
+		startA, setupA := e.feedEnd(admin, "", 0)
+		startAll, setupAll := e.feedEnd(e.super, "", 6) // the bootstrap key, two accounts, three keys
+		startOne, _ := e.feedEnd(e.super, "&account_id="+a, 0)
+		startAny, _ := e.feedEnd(admin, "&type=*", 0)
 		seqA := setupA[a]
 		if seqA == 0 || setupAll[a] != seqA {
 			t.Fatalf("the setup recorded no event of the account: %v %v", setupA, setupAll)
@@ -281,7 +282,7 @@ func TestEventsLongPoll(t *testing.T) {
 		st := relSideStore(t, database)
 		a := e.account("Poll")["id"].(string)
 		admin := e.key(a, roster.RoleAdmin)
-		end, _ := e.feedEnd(admin, "")
+		end, _ := e.feedEnd(admin, "", 0)
 		start := time.Now()
 		p, r := e.feed(admin, "?wait=1&"+from(end))
 		e.must(r, 200)
@@ -386,7 +387,7 @@ func TestEventsStream(t *testing.T) {
 		a := e.account("Stream")["id"].(string)
 		reader := e.key(a, roster.RoleReader)
 		entity := roster.KindEntity.Prefixed(roster.NewID(time.Now()))
-		end, _ := e.feedEnd(reader, "")
+		end, _ := e.feedEnd(reader, "", 0)
 		first := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, entity, time.Now()), feedRecord(a, roster.EventEntityUpdated, entity, time.Now()))
 		ch, res, cancel := openStream(t, e, reader, "?"+from(end), "")
 		if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
@@ -431,7 +432,7 @@ func TestEventsStream(t *testing.T) {
 func TestEventsStreamShutdown(t *testing.T) {
 	t.Parallel()
 	e, stop := startStoppable(t, app.Config{Database: databaseURL(t, "sqlite")})
-	end, _ := e.feedEnd(e.super, "") // the bootstrap key's creation
+	end, _ := e.feedEnd(e.super, "", 1) // the bootstrap key's creation
 	ch, _, _ := openStream(t, e, e.super, "?"+from(end), "")
 	time.Sleep(100 * time.Millisecond)
 	begun := time.Now()
@@ -463,7 +464,7 @@ func TestEventsRetention(t *testing.T) {
 			st := relSideStore(t, db)
 			a := e.account("Retention")["id"].(string)
 			admin := e.key(a, roster.RoleAdmin)
-			end, _ := e.feedEnd(admin, "")
+			end, _ := e.feedEnd(admin, "", 0)
 			ev := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, roster.KindEntity.Prefixed(roster.NewID(time.Now())), time.Now()),
 				feedRecord(a, roster.EventEntityCreated, roster.KindEntity.Prefixed(roster.NewID(time.Now())), time.Now()))
 			first, _ := e.feed(admin, "?limit=1&"+from(end))
@@ -506,43 +507,18 @@ func TestEventsTailingConsumers(t *testing.T) {
 			accounts = append(accounts, e.account(fmt.Sprintf("Tail %d", i))["id"].(string))
 		}
 		admin := e.key(accounts[0], roster.RoleAdmin)
-		endAll, setupAll := e.feedEnd(e.super, "")
-		endOne, setupOne := e.feedEnd(admin, "")
+		endAll, setupAll := e.feedEnd(e.super, "", 6) // the bootstrap key, four accounts, a key
+		endOne, setupOne := e.feedEnd(admin, "", 0)
 		const writers, each = 16, 25
 		total := writers * each
 
-		type seen struct {
-			mu     sync.Mutex
-			ids    map[string]bool
-			last   map[string]int64
-			err    error
-			stream bool
-		}
-		check := func(s *seen, ev feedEvent) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			acct := ""
-			if ev.AccountID != nil {
-				acct = *ev.AccountID
-			}
-			switch {
-			case s.err != nil:
-			case s.ids[ev.ID]:
-				s.err = fmt.Errorf("event %s twice", ev.ID)
-			case ev.Sequence != s.last[acct]+1:
-				s.err = fmt.Errorf("account %s: sequence %d after %d", acct, ev.Sequence, s.last[acct])
-			}
-			s.ids[ev.ID] = true
-			s.last[acct] = ev.Sequence
-		}
 		// Each consumer starts after the setup's events, so each account's sequence goes on from there.
-		newSeen := func(setup map[string]int64) *seen { return &seen{ids: map[string]bool{}, last: maps.Clone(setup)} }
-		all, one, streamed := newSeen(setupAll), newSeen(setupOne), newSeen(setupAll)
+		all, one, streamed := newEvConsumer("superadmin long poll", setupAll), newEvConsumer("admin long poll", setupOne), newEvConsumer("superadmin stream", setupAll)
 
 		ctx, cancel := context.WithTimeout(context.Background(), feedPatience+30*time.Second)
 		defer cancel()
 		var consumers sync.WaitGroup
-		poll := func(key, query, cursor string, s *seen, want func() int) {
+		poll := func(key, query, cursor string, s *evConsumer, want func() int) {
 			defer consumers.Done()
 			for ctx.Err() == nil {
 				q := "?limit=100&wait=5" + query
@@ -557,13 +533,10 @@ func TestEventsTailingConsumers(t *testing.T) {
 					return
 				}
 				for _, ev := range p.Data {
-					check(s, ev)
+					s.add(ev)
 				}
 				cursor = *p.Pagination.NextCursor
-				s.mu.Lock()
-				done := len(s.ids) >= want() || s.err != nil
-				s.mu.Unlock()
-				if done {
+				if n, err := s.count(); err != nil || n >= want() {
 					return
 				}
 			}
@@ -604,34 +577,7 @@ func TestEventsTailingConsumers(t *testing.T) {
 		go poll(e.super, "", endAll, all, wantAll)
 		go poll(admin, "", endOne, one, wantOne)
 		stream, _, stopStream := openStream(t, e, e.super, "?limit=100&"+from(endAll), "")
-		go func() {
-			defer consumers.Done()
-			for {
-				select {
-				case ev, ok := <-stream:
-					if !ok {
-						return
-					}
-					var v feedEvent
-					if err := json.Unmarshal([]byte(ev.data), &v); err != nil {
-						streamed.mu.Lock()
-						streamed.err = fmt.Errorf("stream data %q: %v", ev.data, err)
-						streamed.mu.Unlock()
-						return
-					}
-					check(streamed, v)
-					streamed.mu.Lock()
-					done := len(streamed.ids) >= wantAll() || streamed.err != nil
-					streamed.mu.Unlock()
-					if done {
-						stopStream()
-						return
-					}
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+		go tailStream(ctx, &consumers, stream, stopStream, streamed, func(n int) bool { return n >= wantAll() })
 
 		for w := range writers {
 			go func() {
@@ -658,19 +604,21 @@ func TestEventsTailingConsumers(t *testing.T) {
 		close(allWritten)
 		// A stream waiting with nothing new sees the last commit by its own poll.
 		consumers.Wait()
-		for name, s := range map[string]*seen{"superadmin long poll": all, "admin long poll": one, "superadmin stream": streamed} {
-			if s.err != nil {
-				t.Fatalf("%s: %v", name, s.err)
+		for _, s := range []*evConsumer{all, one, streamed} {
+			name := s.name
+			n, err := s.count()
+			if err != nil {
+				t.Fatal(err)
 			}
 			want := countOf("")()
 			if s == one {
 				want = countOf(accounts[0])()
 			}
-			if len(s.ids) != want {
-				t.Fatalf("%s saw %d events, want %d", name, len(s.ids), want)
+			if n != want {
+				t.Fatalf("%s saw %d events, want %d", name, n, want)
 			}
 			committed.Range(func(k, v any) bool {
-				if (s != one || v == accounts[0]) && !s.ids[k.(string)] {
+				if (s != one || v == accounts[0]) && s.seen[k.(string)].ID == "" {
 					t.Fatalf("%s never saw %s", name, k)
 				}
 				return true
@@ -714,7 +662,7 @@ func TestEventsOutliveTimeouts(t *testing.T) {
 	st := relSideStore(t, db)
 	a := e.account("Timeouts")["id"].(string)
 	admin := e.key(a, roster.RoleAdmin)
-	end, _ := e.feedEnd(admin, "")
+	end, _ := e.feedEnd(admin, "", 0)
 	ch, _, _ := openStream(t, e, admin, "?"+from(end), "")
 	polled := make(chan feedPage, 1)
 	go func() {
@@ -745,8 +693,8 @@ func TestEventsResumeAfterRestart(t *testing.T) {
 			a := e.account("Restart")["id"].(string)
 			admin := e.key(a, roster.RoleAdmin)
 			obj := roster.KindEntity.Prefixed(roster.NewID(time.Now()))
-			end, _ := e.feedEnd(admin, "")
-			superEnd, _ := e.feedEnd(e.super, "")
+			end, _ := e.feedEnd(admin, "", 0)
+			superEnd, _ := e.feedEnd(e.super, "", 3) // the bootstrap key, the account, a key
 			before := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, obj, time.Now()), feedRecord(a, roster.EventEntityUpdated, obj, time.Now()))
 			p, _ := e.feed(admin, "?"+from(end))
 			sameList(t, "before the restart", feedIDs(p.Data), storedIDs(before))

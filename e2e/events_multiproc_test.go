@@ -46,6 +46,37 @@ func (c *evConsumer) add(ev feedEvent) {
 	c.last[acct] = ev.Sequence
 }
 
+// tailStream feeds c from an event stream until enough says c has seen enough (checked at
+// each event and every 100 ms), the stream ends or ctx does; then it hangs up.
+func tailStream(ctx context.Context, wg *sync.WaitGroup, stream <-chan sseEvent, hangUp func(), c *evConsumer, enough func(n int) bool) {
+	defer wg.Done()
+	defer hangUp()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case ev, ok := <-stream:
+			if !ok {
+				return
+			}
+			var v feedEvent
+			if err := json.Unmarshal([]byte(ev.data), &v); err != nil {
+				c.mu.Lock()
+				c.err = fmt.Errorf("%s: data %q: %v", c.name, ev.data, err)
+				c.mu.Unlock()
+				return
+			}
+			c.add(v)
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+		if n, err := c.count(); err != nil || enough(n) {
+			return
+		}
+	}
+}
+
 func (c *evConsumer) count() (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -98,8 +129,8 @@ func TestEventsTwoProcesses(t *testing.T) {
 		return &env{t: t, base: p.base, super: super, client: &http.Client{Timeout: 90 * time.Second}}
 	}
 	e0, e1 := on(procs[0]), on(procs[1])
-	endAll, setupAll := e0.feedEnd(super, "")
-	endOne, setupOne := e1.feedEnd(admins[0], "")
+	endAll, setupAll := e0.feedEnd(super, "", 9) // the bootstrap key, four accounts, four keys
+	endOne, setupOne := e1.feedEnd(admins[0], "", 0)
 
 	const writers, each = 16, 20
 	type ack struct{ write, account string }
@@ -154,34 +185,7 @@ func TestEventsTwoProcesses(t *testing.T) {
 	go poll(e0, super, endAll, all, false)
 	go poll(e1, admins[0], endOne, one, true)
 	stream, _, stopStream := openStream(t, e1, super, "?"+from(endAll), "")
-	go func() {
-		defer consumers.Done()
-		defer stopStream()
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case ev, ok := <-stream:
-				if !ok {
-					return
-				}
-				var v feedEvent
-				if err := json.Unmarshal([]byte(ev.data), &v); err != nil {
-					streamed.mu.Lock()
-					streamed.err = err
-					streamed.mu.Unlock()
-					return
-				}
-				streamed.add(v)
-			case <-tick.C:
-			case <-ctx.Done():
-				return
-			}
-			if n, err := streamed.count(); err != nil || done(n, want(false)) {
-				return
-			}
-		}
-	}()
+	go tailStream(ctx, &consumers, stream, stopStream, streamed, func(n int) bool { return done(n, want(false)) })
 
 	var writing sync.WaitGroup
 	for w := range writers {
