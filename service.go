@@ -13,6 +13,22 @@ type Service struct {
 	now   Clock
 	log   *slog.Logger
 	audit auditor
+	// noEvents turns event recording off (SetEventRecording).
+	noEvents bool
+}
+
+// SetEventRecording turns the recording of events (SPEC §13) on or off; it is on unless turned
+// off. Off breaks SPEC §13 and exists only so that `roster bench` can measure what recording
+// costs a write (serve --events=false); call it before serving.
+func (s *Service) SetEventRecording(on bool) { s.noEvents = !on }
+
+// recorded is what a write's changes record as events: all of them, or none when recording is
+// off.
+func (s *Service) recorded(ch changes) changes {
+	if s.noEvents {
+		return nil
+	}
+	return ch
 }
 
 // NewService wires a service over a store. now may be nil for the wall clock.

@@ -128,6 +128,17 @@ func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mo
 			return err
 		}
 		out = v
+		// What the write changed, recorded in its own transaction (SPEC §13): none on a rollback,
+		// none for a replay (which never gets here), none for a write that changed nothing.
+		recs, err := eventRecords(r, s.recorded(ch), s.Now())
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AppendEvents(ctx, recs); err != nil {
+			return err
+		}
+		// Then its audit record (SPEC §15), in the same transaction: events first, audit second,
+		// in every write, as both take a row of the account at the end of the write.
 		if err := s.auditWrite(ctx, tx, r, ch, v); err != nil {
 			return err
 		}

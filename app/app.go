@@ -41,6 +41,9 @@ type Config struct {
 	EventRetention time.Duration
 	// EventPruneInterval is how often events past EventRetention are pruned; zero is a minute.
 	EventPruneInterval time.Duration
+	// NoEvents turns the recording of events off (serve --events=false). It breaks SPEC §13 and
+	// exists only for `roster bench` to measure what events cost a write.
+	NoEvents bool
 	// Server timeouts (http.Server's); each zero takes its default: 5 s for the header, 30 s
 	// for the read and the write, 120 s idle.
 	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -104,6 +107,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: log, tls: cert, store: st, Service: roster.NewService(st, nil, log)}
 	a.Service.SetAudit(!cfg.NoAudit)
+	a.Service.SetEventRecording(!cfg.NoEvents)
 	secret, err := a.Service.Bootstrap(ctx)
 	if err != nil {
 		st.Close()

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rosterhq/roster"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver, to expire leases in the file
 )
 
@@ -353,6 +355,10 @@ type crRig struct {
 	ops   []*crOp
 	ents  []string // acknowledged entity ids (prefixed)
 	fails []string // unexpected answers
+	// feedAt is the event cursor at the end of the feed read after the crashes, and feedSeen
+	// the events read up to it: a consumer resumes there after the retries (and restarts).
+	feedAt   string
+	feedSeen map[string]bool
 }
 
 func TestCrashSafety(t *testing.T) {
@@ -618,10 +624,117 @@ func (r *crRig) checkRead(final bool) map[string][]string {
 			}
 		}
 	}
+	r.checkEvents(ents, pairs, final)
 	if final {
 		t.Logf("full read: %d entities, %d relationships", len(ents), len(pairs))
 	}
 	return byName
+}
+
+// readFeed reads the account's event feed from cursor ("" for its start) to its end, and
+// returns its events and the cursor there.
+func (r *crRig) readFeed(cursor string) ([]feedEvent, string) {
+	t := r.t
+	t.Helper()
+	var out []feedEvent
+	for {
+		path := r.proc.base + "/v1/events?limit=100"
+		if cursor != "" {
+			path += "&cursor=" + cursor
+		}
+		a := crSend(r.client, "GET", path, r.admin, nil)
+		if a.err != nil || a.status != 200 {
+			t.Fatalf("GET %s: %s", path, a)
+		}
+		var page feedPage
+		if err := json.Unmarshal(a.body, &page); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		out = append(out, page.Data...)
+		cursor = *page.Pagination.NextCursor
+		if !page.Pagination.HasNext {
+			return out, cursor
+		}
+	}
+}
+
+// checkEvents reads the account's whole event feed and holds it to what is stored (SPEC §13):
+// sequences 1, 2, 3, … without a gap or a repeat; exactly one entity.created per stored entity
+// and one relationship.created per stored relationship, so no event of an acknowledged write
+// is lost and none was left by a write that did not commit.
+func (r *crRig) checkEvents(ents []crEntity, pairs []crPair, final bool) {
+	t := r.t
+	t.Helper()
+	var created []string
+	var related []crPair
+	var seq int64
+	events, cursor := r.readFeed("")
+	if !final {
+		r.feedAt, r.feedSeen = cursor, map[string]bool{}
+		for _, ev := range events {
+			r.feedSeen[ev.ID] = true
+		}
+	} else {
+		// Resumed from the cursor of the read after the crashes, on a restarted server: exactly
+		// the events that came after it.
+		resumed, _ := r.readFeed(r.feedAt)
+		var want, got []string
+		for _, ev := range events {
+			if !r.feedSeen[ev.ID] {
+				want = append(want, ev.ID)
+			}
+		}
+		for _, ev := range resumed {
+			got = append(got, ev.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("resumed from the last cursor: %d events, want the %d after it", len(got), len(want))
+		}
+		t.Logf("resumed from the cursor of the read after the crashes: %d events, the ones after it", len(got))
+	}
+	for _, ev := range events {
+		seq++
+		if ev.Sequence != seq {
+			t.Errorf("event %s: sequence %d, want %d", ev.ID, ev.Sequence, seq)
+		}
+		var d struct {
+			Object struct {
+				ID       string `json:"id"`
+				EntityID string `json:"entity_id"`
+				Type     string `json:"relationship_type"`
+			} `json:"object"`
+		}
+		_ = json.Unmarshal(ev.Data, &d)
+		switch ev.Type {
+		case roster.EventEntityCreated:
+			created = append(created, d.Object.ID)
+		case roster.EventRelationshipCreated:
+			related = append(related, crPair{d.Object.EntityID, d.Object.Type})
+		case roster.EventAccountCreated, roster.EventKeyCreated: // the setup's
+		default:
+			t.Errorf("an event no write of the run records: %s %s", ev.Type, ev.Data)
+		}
+	}
+	var stored []string
+	for _, e := range ents {
+		stored = append(stored, e.ID)
+	}
+	if !slices.Equal(sorted(created), sorted(stored)) {
+		t.Errorf("entity.created events (%d) are not the stored entities (%d): %v against %v", len(created), len(stored), sorted(created), sorted(stored))
+	}
+	pairKey := func(ps []crPair) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.EntityID+" "+p.Type)
+		}
+		return sorted(out)
+	}
+	if !slices.Equal(pairKey(related), pairKey(pairs)) {
+		t.Errorf("relationship.created events (%d) are not the stored relationships (%d)", len(related), len(pairs))
+	}
+	if final {
+		t.Logf("events: %d, one for each stored entity and relationship, sequences 1–%d", seq, seq)
+	}
 }
 
 // worker sends writes until stop, waiting while the server is down.

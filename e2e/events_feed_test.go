@@ -18,9 +18,11 @@ import (
 	"github.com/rosterhq/roster/app"
 )
 
-// Until the writes of issue 17's envelope record events, these tests append them through a
-// store of their own on the server's database: on PostgreSQL another connection pool, as another
-// roster process would; on SQLite another writer of the same file, as the command line is.
+// Most of these tests append events through a store of their own on the server's database: on
+// PostgreSQL another connection pool, as another roster process would; on SQLite another writer
+// of the same file, as the command line is. Their setup (creating accounts and keys) records
+// events too, so they read the feed from its end after the setup (feedEnd). What the writes of
+// each route record is tested in events_writes_test.go.
 
 // feedPatience is how long a test waits for the feed of every account to show what committed, or
 // for pruning (which takes only what every reader may see): on PostgreSQL any transaction open
@@ -86,13 +88,13 @@ func (e *env) feed(key, query string) (feedPage, resp) {
 	return p, r
 }
 
-// feedAll reads the feed from the start until it holds n events (the feed of every account on
-// PostgreSQL may hold events back while a transaction anywhere on the cluster is open), and
-// returns them with the cursor after them.
-func (e *env) feedAll(key, query string, n int) ([]feedEvent, string) {
+// feedAll reads the feed from cursor from ("" for the start) until it holds n events (the feed
+// of every account on PostgreSQL may hold events back while a transaction anywhere on the
+// cluster is open), and returns them with the cursor after them.
+func (e *env) feedAll(key, query, from string, n int) ([]feedEvent, string) {
 	e.t.Helper()
 	var out []feedEvent
-	cursor := ""
+	cursor := from
 	deadline := time.Now().Add(feedPatience)
 	for {
 		q := query + "&limit=7"
@@ -111,6 +113,28 @@ func (e *env) feedAll(key, query string, n int) ([]feedEvent, string) {
 		}
 	}
 }
+
+// feedEnd reads key's feed (query: its filters, "&type=…") to its end, once it holds at least n
+// events, and returns the cursor there, with the last sequence of each account in it ("" for
+// events of no account): a test reads what comes after its setup from it. n matters on the
+// feed of every account, which PostgreSQL may show late (feedAll): there it is the number of
+// events the setup recorded, so that none of them shows up after the cursor.
+func (e *env) feedEnd(key, query string, n int) (string, map[string]int64) {
+	e.t.Helper()
+	es, cursor := e.feedAll(key, query, "", n)
+	last := map[string]int64{}
+	for _, ev := range es {
+		acct := ""
+		if ev.AccountID != nil {
+			acct = *ev.AccountID
+		}
+		last[acct] = ev.Sequence
+	}
+	return cursor, last
+}
+
+// from is a query parameter that starts a read at cursor.
+func from(cursor string) string { return "cursor=" + url.QueryEscape(cursor) }
 
 func feedIDs(es []feedEvent) []string {
 	out := make([]string, len(es))
@@ -140,6 +164,16 @@ func TestEventsFeed(t *testing.T) {
 	relEngines(t, func(t *testing.T, e *env, database string) {
 		st := relSideStore(t, database)
 		a, b := e.account("Feed A")["id"].(string), e.account("Feed B")["id"].(string)
+		admin, reader, adminB := e.key(a, roster.RoleAdmin), e.key(a, roster.RoleReader), e.key(b, roster.RoleAdmin)
+		// The setup recorded events (the accounts' and keys' creation): the test reads after them.
+		startA, setupA := e.feedEnd(admin, "", 0)
+		startAll, setupAll := e.feedEnd(e.super, "", 6) // the bootstrap key, two accounts, three keys
+		startOne, _ := e.feedEnd(e.super, "&account_id="+a, 0)
+		startAny, _ := e.feedEnd(admin, "&type=*", 0)
+		seqA := setupA[a]
+		if seqA == 0 || setupAll[a] != seqA {
+			t.Fatalf("the setup recorded no event of the account: %v %v", setupA, setupAll)
+		}
 		now := time.Now()
 		entity := roster.KindEntity.Prefixed(roster.NewID(now))
 		ev := feedAppend(t, st,
@@ -148,11 +182,10 @@ func TestEventsFeed(t *testing.T) {
 			feedRecord(a, roster.EventEntityUpdated, entity, now),
 			feedRecord("", roster.EventKeyCreated, roster.KindEntity.Prefixed(roster.NewID(now)), now))
 		ev = append(ev, feedAppend(t, st, feedRecord(a, roster.EventRelationshipCreated, entity, now))...)
-		admin, reader, adminB := e.key(a, roster.RoleAdmin), e.key(a, roster.RoleReader), e.key(b, roster.RoleAdmin)
 		ofA := []roster.Event{ev[0], ev[2], ev[4]}
 
 		for _, key := range []string{admin, reader} {
-			p, r := e.feed(key, "")
+			p, r := e.feed(key, "?"+from(startA))
 			e.must(r, 200)
 			sameList(t, "the account's feed", feedIDs(p.Data), storedIDs(ofA))
 			if p.Pagination.HasNext || p.Pagination.HasPrev || p.Pagination.PrevCursor != nil || p.Pagination.Count != 3 {
@@ -160,9 +193,9 @@ func TestEventsFeed(t *testing.T) {
 			}
 		}
 		// The shape of SPEC §13.
-		p, _ := e.feed(admin, "?limit=1")
+		p, _ := e.feed(admin, "?limit=1&"+from(startA))
 		got := p.Data[0]
-		if got.Type != roster.EventEntityCreated || got.AccountID == nil || *got.AccountID != a || got.Sequence != 1 ||
+		if got.Type != roster.EventEntityCreated || got.AccountID == nil || *got.AccountID != a || got.Sequence != seqA+1 ||
 			got.Request.ID != "req-"+entity || got.Request.IdempotencyKey != nil || got.Request.KeyID == nil ||
 			!strings.HasPrefix(*got.Request.KeyID, "key_") || string(got.Data) != `{"object":{"id":"`+entity+`"},"previous_attributes":{"name":"before"}}` {
 			t.Fatalf("event: %+v %s", got, got.Data)
@@ -171,12 +204,12 @@ func TestEventsFeed(t *testing.T) {
 			t.Fatalf("created_at %q: %v", got.CreatedAt, err)
 		}
 		// Sequences per account, gapless.
-		all, _ := e.feedAll(e.super, "", len(ev))
+		all, _ := e.feedAll(e.super, "", startAll, len(ev))
 		sameList(t, "the feed of every account", feedIDs(all), storedIDs(ev))
-		if all[3].AccountID != nil || all[3].Sequence != 1 || all[4].Sequence != 3 {
-			t.Fatalf("platform event or sequences: %+v", all)
+		if all[3].AccountID != nil || all[3].Sequence != setupAll[""]+1 || all[4].Sequence != seqA+3 || all[1].Sequence != setupAll[b]+1 {
+			t.Fatalf("platform event or sequences (after %v): %+v", setupAll, all)
 		}
-		one, _ := e.feedAll(e.super, "&account_id="+a, 3)
+		one, _ := e.feedAll(e.super, "&account_id="+a, startOne, 3)
 		sameList(t, "a superadmin's ?account_id=", feedIDs(one), storedIDs(ofA))
 
 		// Tenancy (SPEC §3).
@@ -187,7 +220,7 @@ func TestEventsFeed(t *testing.T) {
 		wantProblems(t, e.as(admin, "GET", "/v1/events/event-bad", nil), `["path","id"] string_pattern_mismatch`)
 		for _, id := range []string{roster.KindEvent.Prefixed(ev[2].ID), strings.ToUpper(ev[2].ID)} {
 			r := e.must(e.as(reader, "GET", "/v1/events/"+id, nil), 200)
-			if r.Obj()["id"] != roster.KindEvent.Prefixed(ev[2].ID) || r.Obj()["sequence"] != json.Number("2") {
+			if r.Obj()["id"] != roster.KindEvent.Prefixed(ev[2].ID) || r.Obj()["sequence"] != json.Number(fmt.Sprint(seqA+2)) {
 				t.Fatalf("GET %s: %s", id, r)
 			}
 		}
@@ -200,7 +233,7 @@ func TestEventsFeed(t *testing.T) {
 		}{
 			{"?type=entity.created", []roster.Event{ev[0]}},
 			{"?type=entity.*", []roster.Event{ev[0], ev[2]}},
-			{"?type=*", ofA},
+			{"?" + from(startAny), ofA}, // type=*, from the cursor
 			{"?object_id=" + entity, ofA},
 			{"?object_id=" + strings.TrimPrefix(entity, "entity_") + "&type=relationship.*", []roster.Event{ev[4]}},
 			{"?type=account.deleted", nil},
@@ -214,7 +247,7 @@ func TestEventsFeed(t *testing.T) {
 			`["query","type"] value_error`, `["query","object_id"] string_pattern_mismatch`, `["query","wait"] less_than_equal`, `["query","limit"] greater_than_equal`)
 
 		// Paging: next_cursor is never null; an empty page gives back the cursor it was asked for.
-		p1, _ := e.feed(admin, "?limit=2")
+		p1, _ := e.feed(admin, "?limit=2&"+from(startA))
 		if !p1.Pagination.HasNext || len(p1.Data) != 2 {
 			t.Fatalf("first page of 2: %+v", p1)
 		}
@@ -249,8 +282,9 @@ func TestEventsLongPoll(t *testing.T) {
 		st := relSideStore(t, database)
 		a := e.account("Poll")["id"].(string)
 		admin := e.key(a, roster.RoleAdmin)
+		end, _ := e.feedEnd(admin, "", 0)
 		start := time.Now()
-		p, r := e.feed(admin, "?wait=1")
+		p, r := e.feed(admin, "?wait=1&"+from(end))
 		e.must(r, 200)
 		if len(p.Data) != 0 || time.Since(start) < 900*time.Millisecond {
 			t.Fatalf("an empty feed with wait=1 answered after %v with %+v", time.Since(start), p)
@@ -353,8 +387,9 @@ func TestEventsStream(t *testing.T) {
 		a := e.account("Stream")["id"].(string)
 		reader := e.key(a, roster.RoleReader)
 		entity := roster.KindEntity.Prefixed(roster.NewID(time.Now()))
+		end, _ := e.feedEnd(reader, "", 0)
 		first := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, entity, time.Now()), feedRecord(a, roster.EventEntityUpdated, entity, time.Now()))
-		ch, res, cancel := openStream(t, e, reader, "", "")
+		ch, res, cancel := openStream(t, e, reader, "?"+from(end), "")
 		if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
 			t.Fatalf("Content-Type %q", ct)
 		}
@@ -397,7 +432,8 @@ func TestEventsStream(t *testing.T) {
 func TestEventsStreamShutdown(t *testing.T) {
 	t.Parallel()
 	e, stop := startStoppable(t, app.Config{Database: databaseURL(t, "sqlite")})
-	ch, _, _ := openStream(t, e, e.super, "", "")
+	end, _ := e.feedEnd(e.super, "", 1) // the bootstrap key's creation
+	ch, _, _ := openStream(t, e, e.super, "?"+from(end), "")
 	time.Sleep(100 * time.Millisecond)
 	begun := time.Now()
 	stop()
@@ -428,9 +464,10 @@ func TestEventsRetention(t *testing.T) {
 			st := relSideStore(t, db)
 			a := e.account("Retention")["id"].(string)
 			admin := e.key(a, roster.RoleAdmin)
+			end, _ := e.feedEnd(admin, "", 0)
 			ev := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, roster.KindEntity.Prefixed(roster.NewID(time.Now())), time.Now()),
 				feedRecord(a, roster.EventEntityCreated, roster.KindEntity.Prefixed(roster.NewID(time.Now())), time.Now()))
-			first, _ := e.feed(admin, "?limit=1")
+			first, _ := e.feed(admin, "?limit=1&"+from(end))
 			sameList(t, "first page", feedIDs(first.Data), storedIDs(ev[:1]))
 			behind := *first.Pagination.NextCursor
 			deadline := time.Now().Add(feedPatience)
@@ -470,42 +507,19 @@ func TestEventsTailingConsumers(t *testing.T) {
 			accounts = append(accounts, e.account(fmt.Sprintf("Tail %d", i))["id"].(string))
 		}
 		admin := e.key(accounts[0], roster.RoleAdmin)
+		endAll, setupAll := e.feedEnd(e.super, "", 6) // the bootstrap key, four accounts, a key
+		endOne, setupOne := e.feedEnd(admin, "", 0)
 		const writers, each = 16, 25
 		total := writers * each
 
-		type seen struct {
-			mu     sync.Mutex
-			ids    map[string]bool
-			last   map[string]int64
-			err    error
-			stream bool
-		}
-		check := func(s *seen, ev feedEvent) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			acct := ""
-			if ev.AccountID != nil {
-				acct = *ev.AccountID
-			}
-			switch {
-			case s.err != nil:
-			case s.ids[ev.ID]:
-				s.err = fmt.Errorf("event %s twice", ev.ID)
-			case ev.Sequence != s.last[acct]+1:
-				s.err = fmt.Errorf("account %s: sequence %d after %d", acct, ev.Sequence, s.last[acct])
-			}
-			s.ids[ev.ID] = true
-			s.last[acct] = ev.Sequence
-		}
-		newSeen := func() *seen { return &seen{ids: map[string]bool{}, last: map[string]int64{}} }
-		all, one, streamed := newSeen(), newSeen(), newSeen()
+		// Each consumer starts after the setup's events, so each account's sequence goes on from there.
+		all, one, streamed := newEvConsumer("superadmin long poll", setupAll), newEvConsumer("admin long poll", setupOne), newEvConsumer("superadmin stream", setupAll)
 
 		ctx, cancel := context.WithTimeout(context.Background(), feedPatience+30*time.Second)
 		defer cancel()
 		var consumers sync.WaitGroup
-		poll := func(key, query string, s *seen, want func() int) {
+		poll := func(key, query, cursor string, s *evConsumer, want func() int) {
 			defer consumers.Done()
-			cursor := ""
 			for ctx.Err() == nil {
 				q := "?limit=100&wait=5" + query
 				if cursor != "" {
@@ -519,13 +533,10 @@ func TestEventsTailingConsumers(t *testing.T) {
 					return
 				}
 				for _, ev := range p.Data {
-					check(s, ev)
+					s.add(ev)
 				}
 				cursor = *p.Pagination.NextCursor
-				s.mu.Lock()
-				done := len(s.ids) >= want() || s.err != nil
-				s.mu.Unlock()
-				if done {
+				if n, err := s.count(); err != nil || n >= want() {
 					return
 				}
 			}
@@ -563,37 +574,10 @@ func TestEventsTailingConsumers(t *testing.T) {
 			}
 		}
 		consumers.Add(3)
-		go poll(e.super, "", all, wantAll)
-		go poll(admin, "", one, wantOne)
-		stream, _, stopStream := openStream(t, e, e.super, "?limit=100", "")
-		go func() {
-			defer consumers.Done()
-			for {
-				select {
-				case ev, ok := <-stream:
-					if !ok {
-						return
-					}
-					var v feedEvent
-					if err := json.Unmarshal([]byte(ev.data), &v); err != nil {
-						streamed.mu.Lock()
-						streamed.err = fmt.Errorf("stream data %q: %v", ev.data, err)
-						streamed.mu.Unlock()
-						return
-					}
-					check(streamed, v)
-					streamed.mu.Lock()
-					done := len(streamed.ids) >= wantAll() || streamed.err != nil
-					streamed.mu.Unlock()
-					if done {
-						stopStream()
-						return
-					}
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
+		go poll(e.super, "", endAll, all, wantAll)
+		go poll(admin, "", endOne, one, wantOne)
+		stream, _, stopStream := openStream(t, e, e.super, "?limit=100&"+from(endAll), "")
+		go tailStream(ctx, &consumers, stream, stopStream, streamed, func(n int) bool { return n >= wantAll() })
 
 		for w := range writers {
 			go func() {
@@ -620,19 +604,21 @@ func TestEventsTailingConsumers(t *testing.T) {
 		close(allWritten)
 		// A stream waiting with nothing new sees the last commit by its own poll.
 		consumers.Wait()
-		for name, s := range map[string]*seen{"superadmin long poll": all, "admin long poll": one, "superadmin stream": streamed} {
-			if s.err != nil {
-				t.Fatalf("%s: %v", name, s.err)
+		for _, s := range []*evConsumer{all, one, streamed} {
+			name := s.name
+			n, err := s.count()
+			if err != nil {
+				t.Fatal(err)
 			}
 			want := countOf("")()
 			if s == one {
 				want = countOf(accounts[0])()
 			}
-			if len(s.ids) != want {
-				t.Fatalf("%s saw %d events, want %d", name, len(s.ids), want)
+			if n != want {
+				t.Fatalf("%s saw %d events, want %d", name, n, want)
 			}
 			committed.Range(func(k, v any) bool {
-				if (s != one || v == accounts[0]) && !s.ids[k.(string)] {
+				if (s != one || v == accounts[0]) && s.seen[k.(string)].ID == "" {
 					t.Fatalf("%s never saw %s", name, k)
 				}
 				return true
@@ -676,10 +662,11 @@ func TestEventsOutliveTimeouts(t *testing.T) {
 	st := relSideStore(t, db)
 	a := e.account("Timeouts")["id"].(string)
 	admin := e.key(a, roster.RoleAdmin)
-	ch, _, _ := openStream(t, e, admin, "", "")
+	end, _ := e.feedEnd(admin, "", 0)
+	ch, _, _ := openStream(t, e, admin, "?"+from(end), "")
 	polled := make(chan feedPage, 1)
 	go func() {
-		p, _ := e.feed(admin, "?wait=5")
+		p, _ := e.feed(admin, "?wait=5&"+from(end))
 		polled <- p
 	}()
 	time.Sleep(2500 * time.Millisecond)
@@ -706,10 +693,12 @@ func TestEventsResumeAfterRestart(t *testing.T) {
 			a := e.account("Restart")["id"].(string)
 			admin := e.key(a, roster.RoleAdmin)
 			obj := roster.KindEntity.Prefixed(roster.NewID(time.Now()))
+			end, _ := e.feedEnd(admin, "", 0)
+			superEnd, _ := e.feedEnd(e.super, "", 3) // the bootstrap key, the account, a key
 			before := feedAppend(t, st, feedRecord(a, roster.EventEntityCreated, obj, time.Now()), feedRecord(a, roster.EventEntityUpdated, obj, time.Now()))
-			p, _ := e.feed(admin, "")
+			p, _ := e.feed(admin, "?"+from(end))
 			sameList(t, "before the restart", feedIDs(p.Data), storedIDs(before))
-			_, superCursor := e.feedAll(e.super, "", len(before))
+			_, superCursor := e.feedAll(e.super, "", superEnd, len(before))
 			super := e.super
 			stop()
 

@@ -254,6 +254,7 @@ func TestOpenAPIResponsesMatchDocument(t *testing.T) {
 
 		oaRefusals(d, fx, specs, do)
 		oaRateLimited(t, d)
+		oaExpired(t, d, e.database)
 		oaCheckCoverage(t, d)
 	})
 }
@@ -267,7 +268,7 @@ type oaFixture struct {
 	keyID                  string
 	rels, v0, bad          string // the /v1 and /v0 relationship paths of A; an account no one has
 	batch, v0batch         map[string]any
-	// events: a cursor pruning left behind, and an event that is kept (oaEvents).
+	// events: an event of A (oaEvents).
 	events oaFeed
 	// auditID is a record of A's audit trail.
 	auditID string
@@ -488,11 +489,9 @@ func oaErrors(fx *oaFixture) []oaCall {
 
 		{fx.kA, "GET", "/v1/events?cursor=garbage", nil, nil, 400},
 		{fx.kA, "GET", "/v1/events?account_id=" + fx.bID, nil, nil, 403},
-		{fx.kA, "GET", "/v1/events?cursor=" + url.QueryEscape(fx.events.expired), nil, nil, 410},
 		{fx.kA, "GET", "/v1/events?wait=61", nil, nil, 422},
 		{fx.kA, "GET", "/v1/events/stream?cursor=garbage", nil, nil, 400},
 		{fx.kA, "GET", "/v1/events/stream?account_id=" + fx.bID, nil, nil, 403},
-		{fx.kA, "GET", "/v1/events/stream?cursor=" + url.QueryEscape(fx.events.expired), nil, nil, 410},
 		{fx.kA, "GET", "/v1/events/stream?type=nope", nil, nil, 422},
 		{fx.kA, "GET", "/v1/events/" + fx.events.kept + "?account_id=" + fx.bID, nil, nil, 403},
 		{fx.kB, "GET", "/v1/events/" + fx.events.kept, nil, nil, 404},
@@ -594,27 +593,44 @@ func oaStartLimited(t *testing.T) *env {
 	return startConfig(t, app.Config{Database: databaseURL(t, "sqlite"), RateLimit: api.RateLimit{Rate: 0.001, Burst: 1}})
 }
 
-// oaFeed is what the document test needs of the event feed: a cursor that pruning left behind,
-// and the id of an event that is kept.
-type oaFeed struct{ expired, kept string }
+// oaFeed is what the document test needs of the event feed: the id of an event of a tenant.
+type oaFeed struct{ kept string }
 
-// oaEvents appends two events of account past a retention of an hour and prunes them, with a
-// cursor taken between them, then one event that stays.
+// oaEvents takes the first event of account's feed: its creation, which the fixture's writes
+// recorded.
 func oaEvents(t *testing.T, e *env, account string) oaFeed {
 	t.Helper()
-	st := relSideStore(t, e.database)
+	p, r := e.feed(e.key(account, roster.RoleReader), "?limit=1")
+	if r.Status != 200 || len(p.Data) != 1 || p.Data[0].Type != roster.EventAccountCreated {
+		t.Fatalf("the first event of the account: %s", r)
+	}
+	return oaFeed{kept: p.Data[0].ID}
+}
+
+// oaExpired sends a cursor that pruning left behind (410) to a fresh server on database's
+// engine. Pruning takes a prefix of the feed of every account, so the two events past a
+// retention of an hour are appended before the server starts: they come before every event
+// its writes record (its bootstrap key's first).
+func oaExpired(t *testing.T, d *oaDoc, database string) {
+	t.Helper()
+	engine := "postgres"
+	if strings.HasPrefix(database, "sqlite:") {
+		engine = "sqlite"
+	}
+	db := databaseURL(t, engine)
 	old := time.Now().Add(-2 * time.Hour)
+	account := roster.KindAccount.Prefixed(roster.NewID(old))
 	obj := roster.KindEntity.Prefixed(roster.NewID(old))
-	pruned := feedAppend(t, st, feedRecord(account, roster.EventEntityCreated, obj, old), feedRecord(account, roster.EventEntityUpdated, obj, old))
-	var f oaFeed
-	p, r := e.feed(e.key(account, roster.RoleAdmin), "?limit=1")
-	if r.Status != 200 || len(p.Data) != 1 {
+	pruned := feedAppend(t, relSideStore(t, db), feedRecord(account, roster.EventEntityCreated, obj, old), feedRecord(account, roster.EventEntityUpdated, obj, old))
+	xe := startWith(t, db)
+	p, r := xe.feed(xe.super, "?limit=1")
+	if r.Status != 200 || len(p.Data) != 1 || p.Data[0].ID != roster.KindEvent.Prefixed(pruned[0].ID) {
 		t.Fatalf("the first event: %s", r)
 	}
-	f.expired = *p.Pagination.NextCursor
+	expired := *p.Pagination.NextCursor
 	deadline := time.Now().Add(feedPatience)
-	for e.as(e.super, "GET", "/v1/events/"+roster.KindEvent.Prefixed(pruned[1].ID), nil).Status != 404 {
-		if _, err := e.app.Service.PruneEvents(context.Background(), time.Hour); err != nil {
+	for xe.as(xe.super, "GET", "/v1/events/"+roster.KindEvent.Prefixed(pruned[1].ID), nil).Status != 404 {
+		if _, err := xe.app.Service.PruneEvents(context.Background(), time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
@@ -622,9 +638,8 @@ func oaEvents(t *testing.T, e *env, account string) oaFeed {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	kept := feedAppend(t, st, feedRecord(account, roster.EventEntityDeleted, obj, time.Now()))
-	f.kept = roster.KindEvent.Prefixed(kept[0].ID)
-	return f
+	d.oaDo(t, xe, oaCall{xe.super, "GET", "/v1/events?cursor=" + url.QueryEscape(expired), nil, nil, 410})
+	d.oaDo(t, xe, oaCall{xe.super, "GET", "/v1/events/stream?cursor=" + url.QueryEscape(expired), nil, nil, 410})
 }
 
 // oaEventStream checks the start of an event stream against the document: its status, headers

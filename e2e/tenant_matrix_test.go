@@ -565,7 +565,23 @@ func tmDiffOutside(diff []string, touched map[string]bool) []string {
 var (
 	tmHexRun    = regexp.MustCompile(`[0-9a-f]{24,}`)
 	tmPrefixRun = regexp.MustCompile(`rk_[0-9a-z]{9}`)
+	// tmEventActor is the key that acted, in an event's request (SPEC §13): body lower-cased.
+	tmEventActor = regexp.MustCompile(`"request":\{"id":"(?:[^"\\]|\\.)*","idempotency_key":(?:null|"(?:[^"\\]|\\.)*"),"key_id":"key_([0-9a-f]{24})"\}`)
 )
+
+// platformActors blanks, in s, the request.key_id of events that names a key of the platform
+// (letter Z): the superadmin key that acted on a tenant (created its account, its entities) is
+// named in the tenant's events, as in its audit trail (docs/decisions.md). Only there: the same
+// id anywhere else in a tenant's answer is still a leak.
+func (w *tmWorld) platformActors(s string) string {
+	return tmEventActor.ReplaceAllStringFunc(s, func(m string) string {
+		hex := tmEventActor.FindStringSubmatch(m)[1]
+		if w.hexOf[hex] != "Z" {
+			return m
+		}
+		return strings.TrimSuffix(m, `"key_`+hex+`"}`) + `"platform key"}`
+	})
+}
 
 // forbidden says whether a role may see the data of letter.
 func (r *tmRole) forbidden(letter string) bool {
@@ -583,7 +599,7 @@ func (r *tmRole) forbidden(letter string) bool {
 // leaks returns what of the data r may not see is in body, once every string the request
 // itself sent (an echo is no leak) is taken out.
 func (w *tmWorld) leaks(r *tmRole, sent []string, body []byte) []string {
-	s := strings.ToLower(string(body))
+	s := w.platformActors(strings.ToLower(string(body)))
 	sent = slices.Clone(sent)
 	sort.Slice(sent, func(i, j int) bool { return len(sent[i]) > len(sent[j]) })
 	for _, v := range sent {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -49,15 +50,21 @@ func populate(t *testing.T, database string) fixture {
 		}
 	}
 	var f fixture
+	// The account to delete is made two hours ago, first: its event comes first in the feed, so
+	// that pruning what is older than an hour (at the end) leaves a horizon for the copy to carry.
+	old := roster.NewService(st, func() time.Time { return time.Now().Add(-2 * time.Hour) }, nil)
+	gone, err := old.CreateAccount(ctx, op, []byte(`{"name":"Gone Inc"}`))
+	must(err)
 	sk, err := svc.CreateKey(ctx, op, roster.KeyCreate{Name: "ops", Role: roster.RoleSuperadmin}.Body())
 	must(err)
 	f.super = sk.Secret
 	var accounts []roster.Account
-	for _, name := range []string{"Acme Corp", "Globex", "Gone Inc"} {
+	for _, name := range []string{"Acme Corp", "Globex"} {
 		a, err := svc.CreateAccount(ctx, roster.Operator(), fmt.Appendf(nil, `{"name":%q}`, name))
 		must(err)
 		accounts = append(accounts, a)
 	}
+	accounts = append(accounts, gone)
 	f.account = accounts[0].ID
 	_, err = svc.PatchAccount(ctx, roster.Operator(), accounts[2].ID, []byte(`{"deleted":true}`))
 	must(err)
@@ -98,6 +105,9 @@ func populate(t *testing.T, database string) fixture {
 	must(err)
 	_, err = svc.IssueNonce(ctx, p)
 	must(err)
+	if n, err := svc.PruneEvents(ctx, time.Hour); err != nil || n == 0 {
+		t.Fatalf("pruning the fixture's old event: %d pruned, %v", n, err)
+	}
 	f.entities = len(ids)
 	return f
 }

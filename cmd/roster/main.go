@@ -305,6 +305,7 @@ func serveConfig(fs *flagSet, args []string, getenv func(string) string) (app.Co
 	drain := fs.Duration("shutdown-timeout", 15*time.Second, "time in-flight requests get to finish on SIGTERM (env ROSTER_SHUTDOWN_TIMEOUT)")
 	retention := fs.Duration("event-retention", roster.DefaultEventRetention, "how long events are kept; older ones are pruned in the background (env ROSTER_EVENT_RETENTION)")
 	audit := fs.Bool("audit", true, "record the audit trail; false only to measure what it costs (roster bench)")
+	events := fs.Bool("events", true, "record events (SPEC §13); false only to measure what they cost, as roster bench does: the feed then misses every write")
 	if err := envFlags(fs, getenv, map[string]string{"rate-limit": "ROSTER_RATE_LIMIT", "rate-burst": "ROSTER_RATE_BURST",
 		"rate-limit-account": "ROSTER_RATE_LIMIT_ACCOUNT", "rate-burst-account": "ROSTER_RATE_BURST_ACCOUNT", "max-in-flight": "ROSTER_MAX_IN_FLIGHT",
 		"read-header-timeout": "ROSTER_READ_HEADER_TIMEOUT", "read-timeout": "ROSTER_READ_TIMEOUT", "write-timeout": "ROSTER_WRITE_TIMEOUT",
@@ -348,7 +349,7 @@ func serveConfig(fs *flagSet, args []string, getenv func(string) string) (app.Co
 	}
 	return app.Config{Addr: *addr, RateLimit: api.RateLimit{Rate: *rateLimit, Burst: *rateBurst}, AccountRateLimit: account, MaxInFlight: *maxInFlight,
 		ReadHeaderTimeout: *readHeader, ReadTimeout: *read, WriteTimeout: *write, IdleTimeout: *idle, ShutdownTimeout: *drain, EventRetention: *retention,
-		NoAudit: !*audit}, nil
+		NoAudit: !*audit, NoEvents: !*events}, nil
 }
 
 // envFlags sets flags from their environment variables, before the command line overrides them.

@@ -124,6 +124,16 @@ func fileURI(path string) string {
 }
 
 func (s *Store) migrate(ctx context.Context) error {
+	// Read first, on a reader: a database that is up to date needs no write transaction.
+	tx, err := s.readers.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return mapErr(err)
+	}
+	current, err := sqlstore.Current(ctx, migrations, querier{tx: tx})
+	_ = tx.Rollback()
+	if err != nil || current {
+		return err
+	}
 	return sqlstore.Migrate(ctx, migrations, s.dialect, func(fn func(sqlstore.Querier) error) error {
 		return s.inTx(ctx, func(tx *sql.Tx) error { return fn(querier{tx: tx}) })
 	})

@@ -59,6 +59,38 @@ func Migrate(ctx context.Context, engine fs.FS, d *Dialect, inTx func(fn func(Qu
 	return nil
 }
 
+// Current reports whether q's database has every migration applied already, reading only, so
+// that a process opening a database that is up to date takes no write lock for it (a command
+// that only reads, beside busy writers, would otherwise wait for one).
+func Current(ctx context.Context, engine fs.FS, q Querier) (bool, error) {
+	versions, err := migrationVersions(engine)
+	if err != nil {
+		return false, err
+	}
+	rows, err := q.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return false, nil // no table yet: not current
+	}
+	defer rows.Close()
+	applied := map[string]bool{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return false, err
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	for _, v := range versions {
+		if !applied[v] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // migrationVersions names every version, the engine's and the shared ones, in order.
 func migrationVersions(engine fs.FS) ([]string, error) {
 	var versions []string

@@ -242,12 +242,44 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	all = w.scenarios() // now with the cursors
+	var noEvents *child // roster serve --events=false, started for its scenario
+	defer func() {
+		if noEvents != nil {
+			if serr := noEvents.stop(); serr != nil && err == nil {
+				err = serr
+			}
+		}
+	}()
+	latencyDone := false
 	for i, sc := range all {
 		if sc.group == groupFloor || sc.group == groupNoisy || !selected(sc.name, cfg.Scenarios) {
 			continue
 		}
 		if !srv.alive() {
 			return nil, fmt.Errorf("roster serve exited during the run (%v): %s", srv.err, srv.stderrTail())
+		}
+		if sc.server == serverConsumers {
+			if latencyDone {
+				continue
+			}
+			latencyDone = true
+			rs, err := runFeedLatency(ctx, cfg, srv, w, logf)
+			if err != nil {
+				return nil, err
+			}
+			rep.Results = append(rep.Results, rs...)
+			continue
+		}
+		target := srv
+		if sc.server == serverNoEvents {
+			if noEvents == nil {
+				noEvents, err = startChild(ctx, "roster serve --events=false", cfg.Exe,
+					[]string{"serve", "--addr", "127.0.0.1:0", "--database", database, "--rate-limit", "0", "--max-in-flight", "0", "--events=false"}, cfg.Env, "/readyz")
+				if err != nil {
+					return nil, err
+				}
+			}
+			target = noEvents
 		}
 		var adjacent float64
 		if selectFloor != nil {
@@ -261,7 +293,6 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 				adjacent = fl.rate()
 			}
 		}
-		target := srv
 		if sc.server == ServerNoAudit {
 			if target, err = startNoAudit(ctx, cfg, database); err != nil {
 				return nil, err
@@ -270,7 +301,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		res := run(target, sc, i)
 		res.FloorRPS = adjacent
 		res.PeakRSS, _ = target.memory()
-		if target != srv {
+		if sc.server == ServerNoAudit {
 			if err := target.stop(); err != nil {
 				return nil, err
 			}

@@ -97,6 +97,9 @@ const (
 	writesPerSec   = 3000 // acknowledged writes a second, create entity and batch relationships
 	writeP99Ms     = 30.0
 	peakRSSMiB     = 150
+	eventsRatio    = 0.9   // create entity with events: req/s against the same without them
+	feedLagP99Ms   = 100.0 // commit to a long-poll or SSE consumer, p99, at 1,000 writes/s
+	feedPageRatio  = 1.0   // a feed page of 100 events: server CPU per request against a list page of 100 entities
 )
 
 // TargetsHelp states the targets, for roster bench --help and the report.
@@ -108,9 +111,12 @@ func TargetsHelp() string {
   the worst lists                     p50 ≤ %.0f × the plain first page's (a 0.1%% filter; a tie on updated_at)
   a noisy neighbour                   tenant B's get entity p99 ≤ %.0f × B alone while tenant A floods
   create entity, batch relationships  ≥ %s acknowledged writes/s, p99 < %.0f ms
+  create entity with events           ≥ %.2f × the req/s of create entity with them off (serve --events=false), same run
+  commit to a feed consumer           p99 < %.0f ms for a long poll and for an SSE stream at 1,000 writes/s, none missing
+  a feed page of 100 events           server CPU per request ≤ %.1f × a list page of 100 entities
   roster serve                        peak RSS < %d MiB through the run
   errors                              none (non-2xx or transport) in any scenario
-`, readFloorRatio, listFloorRatio, deepP50Ratio, worstP50Ratio, noisyP99Ratio, thousands(writesPerSec), writeP99Ms, peakRSSMiB)
+`, readFloorRatio, listFloorRatio, deepP50Ratio, worstP50Ratio, noisyP99Ratio, thousands(writesPerSec), writeP99Ms, eventsRatio, feedLagP99Ms, feedPageRatio, peakRSSMiB)
 }
 
 // Target is one of the targets, checked against this run.
@@ -210,6 +216,24 @@ func (rep *Report) finish() {
 			}
 			add(r.Title, fmt.Sprintf("≥ %s acknowledged writes/s, p99 < %.0f ms", thousands(writesPerSec), writeP99Ms), measured, acked >= writesPerSec && r.P99Ms < writeP99Ms)
 		}
+	}
+	if on, off := rep.result("create-entity"), rep.result("create-entity-no-events"); on != nil && off != nil && off.RPS > 0 {
+		add("create entity with events against without", fmt.Sprintf("≥ %.2f ×", eventsRatio),
+			fmt.Sprintf("%.2f × (%.0f against %.0f req/s; server CPU %.0f against %.0f µs/req)", on.RPS/off.RPS, on.RPS, off.RPS, on.CPUMicros, off.CPUMicros),
+			on.RPS >= eventsRatio*off.RPS && on.Errors == 0 && off.Errors == 0)
+	}
+	for _, name := range []string{"feed-latency-poll", "feed-latency-stream"} {
+		if r := rep.result(name); r != nil {
+			add(r.Title+": p99", fmt.Sprintf("< %.0f ms, none missing", feedLagP99Ms),
+				fmt.Sprintf("%.1f ms (p50 %.1f ms, max %.1f ms), %d events, %d missing", r.P99Ms, r.P50Ms, r.MaxMs, r.Requests, r.Errors),
+				r.P99Ms < feedLagP99Ms && r.Errors == 0 && r.Requests > 0)
+		}
+	}
+	if feed, list := rep.result("feed-page-100"), rep.result("list-page-100"); feed != nil && list != nil && list.CPUMicros > 0 {
+		add("a feed page of 100 events against a list page of 100 entities: server CPU per request", fmt.Sprintf("≤ %.1f ×", feedPageRatio),
+			fmt.Sprintf("%.2f × (%.0f against %.0f µs; p50 %.2f against %.2f ms; %.0f against %.0f items a page)", feed.CPUMicros/list.CPUMicros,
+				feed.CPUMicros, list.CPUMicros, feed.P50Ms, list.P50Ms, feed.ItemsPerPage, list.ItemsPerPage),
+			feed.CPUMicros <= feedPageRatio*list.CPUMicros && feed.Errors == 0)
 	}
 	if rep.ServerPeakRSS > 0 {
 		add("server peak RSS through the run", fmt.Sprintf("< %d MiB", peakRSSMiB), fmt.Sprintf("%.1f MiB", float64(rep.ServerPeakRSS)/(1<<20)), rep.ServerPeakRSS < peakRSSMiB<<20)

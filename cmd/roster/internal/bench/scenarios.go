@@ -346,7 +346,12 @@ func (w *world) scenarios() []scenario {
 		// before the audited ones (which then face the larger table).
 		scenario{name: "create-entity-no-audit", title: "create entity, audit trail off (serve --audit=false)", group: groupWrite, server: ServerNoAudit, gen: w.createEntity},
 		scenario{name: "create-entity", title: "create entity", group: groupWrite, server: "roster", gen: w.createEntity},
+		// Right after create entity, on a roster serve that records no events: what they cost.
+		scenario{name: "create-entity-no-events", title: "create entity, events off (serve --events=false)", group: groupWrite, server: serverNoEvents, gen: w.createEntity},
 		scenario{name: "batch-relationships", title: "batch relationships (20 ids, fresh Idempotency-Key)", group: groupWrite, server: "roster", gen: w.batchRelationships},
+	)
+	out = append(out, w.eventScenarios()...) // after the writes, which recorded the events they read
+	out = append(out,
 		scenario{name: "mix", title: "mix: 90% reads, 10% writes", group: groupMix, server: "roster", gen: w.mix()},
 	)
 	// The noisy neighbour runs on a roster serve with the default rate limits (noisy.go).
