@@ -98,6 +98,7 @@ const (
 	writeP99Ms     = 30.0
 	peakRSSMiB     = 150
 	eventsRatio    = 0.9   // create entity with events: req/s against the same without them
+	auditRatio     = 0.85  // create entity with events and audit: req/s against the same with neither
 	feedLagP99Ms   = 100.0 // commit to a long-poll or SSE consumer, p99, at 1,000 writes/s
 	feedPageRatio  = 1.0   // a feed page of 100 events: server CPU per request against a list page of 100 entities
 )
@@ -112,11 +113,12 @@ func TargetsHelp() string {
   a noisy neighbour                   tenant B's get entity p99 ≤ %.0f × B alone while tenant A floods
   create entity, batch relationships  ≥ %s acknowledged writes/s, p99 < %.0f ms
   create entity with events           ≥ %.2f × the req/s of create entity with them off (serve --events=false), same run
+  create entity with the audit trail  ≥ %.2f × the req/s with neither events nor audit (serve --audit=false --events=false), same run
   commit to a feed consumer           p99 < %.0f ms for a long poll and for an SSE stream at 1,000 writes/s, none missing
   a feed page of 100 events           server CPU per request ≤ %.1f × a list page of 100 entities
   roster serve                        peak RSS < %d MiB through the run
   errors                              none (non-2xx or transport) in any scenario
-`, readFloorRatio, listFloorRatio, deepP50Ratio, worstP50Ratio, noisyP99Ratio, thousands(writesPerSec), writeP99Ms, eventsRatio, feedLagP99Ms, feedPageRatio, peakRSSMiB)
+`, readFloorRatio, listFloorRatio, deepP50Ratio, worstP50Ratio, noisyP99Ratio, thousands(writesPerSec), writeP99Ms, eventsRatio, auditRatio, feedLagP99Ms, feedPageRatio, peakRSSMiB)
 }
 
 // Target is one of the targets, checked against this run.
@@ -221,6 +223,11 @@ func (rep *Report) finish() {
 		add("create entity with events against without", fmt.Sprintf("≥ %.2f ×", eventsRatio),
 			fmt.Sprintf("%.2f × (%.0f against %.0f req/s; server CPU %.0f against %.0f µs/req)", on.RPS/off.RPS, on.RPS, off.RPS, on.CPUMicros, off.CPUMicros),
 			on.RPS >= eventsRatio*off.RPS && on.Errors == 0 && off.Errors == 0)
+	}
+	if on, off := rep.result("create-entity"), rep.result("create-entity-no-audit"); on != nil && off != nil && off.RPS > 0 {
+		add("create entity with events and audit against neither", fmt.Sprintf("≥ %.2f ×", auditRatio),
+			fmt.Sprintf("%.2f × (%.0f against %.0f req/s; server CPU %.0f against %.0f µs/req)", on.RPS/off.RPS, on.RPS, off.RPS, on.CPUMicros, off.CPUMicros),
+			on.RPS >= auditRatio*off.RPS && on.Errors == 0 && off.Errors == 0)
 	}
 	for _, name := range []string{"feed-latency-poll", "feed-latency-stream"} {
 		if r := rep.result(name); r != nil {
