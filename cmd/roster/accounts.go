@@ -14,15 +14,8 @@ Creates an account, as POST /v1/accounts does for a superadmin, and prints its i
 last line of stdout; "roster keys create --account ID" then gives it an admin key.`
 
 func accountsCmd(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] == "help" || wantsHelp(args[:1]) {
-		if len(args) == 0 {
-			return usagef("accounts", "give a command: create")
-		}
-		fmt.Fprintln(c.stdout, accountsHelp)
-		return nil
-	}
-	if args[0] != "create" {
-		return usagef("accounts", "unknown accounts command %q", args[0])
+	if ok, err := c.subcommand(args, "accounts", "create", accountsHelp); !ok {
+		return err
 	}
 	fs := c.flags("accounts create", accountsHelp)
 	database := c.database(fs)
@@ -57,4 +50,21 @@ func accountsCmd(ctx context.Context, c *cli, args []string) error {
 	id := roster.KindAccount.Prefixed(a.ID)
 	fmt.Fprintf(c.stdout, "created %s (%s, slug %s)\n%s\n", id, a.Name, a.Slug, id)
 	return nil
+}
+
+// subcommand is what a command with one subcommand does before it: with no arguments, a usage
+// error; "help" or --help, its help on stdout; another word, a usage error. It reports whether
+// args go on with sub.
+func (c *cli) subcommand(args []string, name, sub, help string) (bool, error) {
+	if len(args) == 0 {
+		return false, usagef(name, "give a command: %s", sub)
+	}
+	if args[0] == "help" || wantsHelp(args[:1]) {
+		fmt.Fprintln(c.stdout, help)
+		return false, nil
+	}
+	if args[0] != sub {
+		return false, usagef(name, "unknown %s command %q", name, args[0])
+	}
+	return true, nil
 }

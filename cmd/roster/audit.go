@@ -39,15 +39,8 @@ func verifyAuditChains(ctx context.Context, svc *roster.Service, stdout io.Write
 }
 
 func auditCmd(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] == "help" || wantsHelp(args[:1]) {
-		if len(args) == 0 {
-			return usagef("audit", "give a command: verify")
-		}
-		fmt.Fprintln(c.stdout, auditHelp)
-		return nil
-	}
-	if args[0] != "verify" {
-		return usagef("audit", "unknown audit command %q", args[0])
+	if ok, err := c.subcommand(args, "audit", "verify", auditHelp); !ok {
+		return err
 	}
 	fs := c.flags("audit verify", auditHelp)
 	database := c.database(fs)
