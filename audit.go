@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -278,7 +277,7 @@ func (s *Service) appendAudit(ctx context.Context, tx Tx, rec *AuditRecord) erro
 
 // auditWrite records a committed write (r, its changes ch and the operation's result out) in
 // its transaction tx: the write envelope's one call for the trail.
-func (s *Service) auditWrite(ctx context.Context, tx Tx, r *Request, ch changes, out any) error {
+func (s *Service) auditWrite(ctx context.Context, tx Tx, r *Request, ch changes, out any, at time.Time) error {
 	if s.audit.off {
 		return nil
 	}
@@ -287,13 +286,13 @@ func (s *Service) auditWrite(ctx context.Context, tx Tx, r *Request, ch changes,
 	rec.setActor(r.Principal)
 	rec.TargetType, rec.TargetID, rec.AccountID = auditTarget(out, ch)
 	if rec.TargetType == "" && len(ch) > 0 {
-		return s.auditEach(ctx, tx, rec, ch)
+		return s.auditEach(ctx, tx, rec, ch, at)
 	}
 	if rec.TargetType == "" {
 		rec.AccountID = r.Principal.AccountID
 	}
 	var err error
-	if rec.Changes, err = auditChanges(ch, s.Now()); err != nil {
+	if rec.Changes, err = auditChanges(ch, at); err != nil {
 		return err
 	}
 	return s.appendAudit(ctx, tx, &rec)
@@ -302,14 +301,14 @@ func (s *Service) auditWrite(ctx context.Context, tx Tx, r *Request, ch changes,
 // auditEach records a write of several objects that has no one target (an import) as one
 // record per object it changed, each in its account's chain, in account order (so that two such
 // writes take the chains' heads in one order).
-func (s *Service) auditEach(ctx context.Context, tx Tx, base AuditRecord, ch changes) error {
+func (s *Service) auditEach(ctx context.Context, tx Tx, base AuditRecord, ch changes, at time.Time) error {
 	cs := slices.Clone(ch)
 	slices.SortStableFunc(cs, func(a, b Change) int { return strings.Compare(a.AccountID, b.AccountID) })
-	for _, c := range cs {
+	for i, c := range cs {
 		rec := base
 		rec.TargetType, rec.TargetID, rec.AccountID = changeTarget(c)
 		var err error
-		if rec.Changes, err = auditChanges([]Change{c}, s.Now()); err != nil {
+		if rec.Changes, err = auditChanges(cs[i:i+1], at); err != nil {
 			return err
 		}
 		if err := s.appendAudit(ctx, tx, &rec); err != nil {
@@ -363,24 +362,16 @@ func auditChanges(cs []Change, at time.Time) (json.RawMessage, error) {
 	if len(cs) == 0 {
 		return nil, nil
 	}
-	if objectView == nil {
-		return nil, errors.New("roster: no object view registered (import package api)")
-	}
 	var before, after []member
 	var relsBefore, relsAfter [][]byte
-	view := func(v any) ([]member, error) {
-		b, err := objectView(v, at)
+	for i := range cs {
+		c := &cs[i]
+		object, old, err := c.views(at)
 		if err != nil {
 			return nil, err
 		}
-		return objectMembers(b)
-	}
-	for _, c := range cs {
 		if _, ok := c.Object.(Relationship); ok {
-			b, err := objectView(c.Object, at)
-			if err != nil {
-				return nil, err
-			}
+			b := object
 			if strings.HasSuffix(c.Type, ".deleted") {
 				relsBefore = append(relsBefore, b)
 			} else {
@@ -388,13 +379,13 @@ func auditChanges(cs []Change, at time.Time) (json.RawMessage, error) {
 			}
 			continue
 		}
-		is, err := view(c.Object)
+		is, err := objectMembers(object)
 		if err != nil {
 			return nil, err
 		}
 		switch {
 		case c.Before != nil:
-			was, err := view(c.Before)
+			was, err := objectMembers(old)
 			if err != nil {
 				return nil, err
 			}

@@ -19,6 +19,29 @@ type Change struct {
 	Object any
 	// Before is the object before an update, nil for any other change.
 	Before any
+
+	// object and before are Object and Before in the native view, rendered once for the
+	// write's event and its audit record (views).
+	object, before []byte
+}
+
+// views renders the change's object and, for an update, the object before it in the native
+// view at moment at, once: the event and the audit record of a write both read them.
+func (c *Change) views(at time.Time) (object, before []byte, err error) {
+	if objectView == nil {
+		return nil, nil, errors.New("roster: no object view registered (import package api)")
+	}
+	if c.object == nil {
+		if c.object, err = objectView(c.Object, at); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.Before != nil && c.before == nil {
+		if c.before, err = objectView(c.Before, at); err != nil {
+			return nil, nil, err
+		}
+	}
+	return c.object, c.before, nil
 }
 
 // changes collects what one write did, in order, for the envelope to record.
@@ -42,11 +65,8 @@ func SetObjectView(v ObjectView) { objectView = v }
 // changeData renders a change as an event's data (SPEC §13): {"object": the native view after
 // the change (as it was, for a deletion), "previous_attributes": the old values of the fields an
 // update changed}.
-func changeData(c Change, at time.Time) ([]byte, error) {
-	if objectView == nil {
-		return nil, errors.New("roster: no object view registered (import package api)")
-	}
-	object, err := objectView(c.Object, at)
+func changeData(c *Change, at time.Time) ([]byte, error) {
+	object, before, err := c.views(at)
 	if err != nil {
 		return nil, err
 	}
@@ -54,11 +74,7 @@ func changeData(c Change, at time.Time) ([]byte, error) {
 		Object   json.RawMessage            `json:"object"`
 		Previous map[string]json.RawMessage `json:"previous_attributes,omitempty"`
 	}{Object: object}
-	if c.Before != nil {
-		before, err := objectView(c.Before, at)
-		if err != nil {
-			return nil, err
-		}
+	if before != nil {
 		var was, is map[string]json.RawMessage
 		if err := json.Unmarshal(before, &was); err != nil {
 			return nil, err

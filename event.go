@@ -530,7 +530,8 @@ func ParseEventWait(raw string) (time.Duration, error) {
 // A write that changed nothing records nothing, and AppendEvents of none touches no counter.
 func eventRecords(r *Request, ch changes, at time.Time) ([]EventRecord, error) {
 	recs := make([]EventRecord, 0, len(ch))
-	for _, c := range ch {
+	for i := range ch {
+		c := &ch[i]
 		data, err := changeData(c, at)
 		if err != nil {
 			return nil, err

@@ -1,6 +1,9 @@
 package roster
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // What the tests of package roster_test reach inside the core: the steps of the write
 // envelope, to stand for a request that stopped between them.
@@ -11,7 +14,7 @@ func (s *Service) ClaimKey(ctx context.Context, p Principal, key, fingerprint st
 }
 
 // ChangeData renders a change as an event's data.
-var ChangeData = changeData
+func ChangeData(c Change, at time.Time) ([]byte, error) { return changeData(&c, at) }
 
 // CommitClaimed is the envelope's transaction alone, for a request that took claim earlier.
 func CommitClaimed[T any](ctx context.Context, s *Service, r *Request, claim *Claim, op func(Tx) (T, error)) (T, error) {

@@ -130,7 +130,10 @@ func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mo
 		out = v
 		// What the write changed, recorded in its own transaction (SPEC §13): none on a rollback,
 		// none for a replay (which never gets here), none for a write that changed nothing.
-		recs, err := eventRecords(r, s.recorded(ch), s.Now())
+		// One moment for the write's records (a key's status in its views depends on it), each
+		// object rendered once for both (Change.views).
+		at := s.Now()
+		recs, err := eventRecords(r, s.recorded(ch), at)
 		if err != nil {
 			return err
 		}
@@ -139,7 +142,7 @@ func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mo
 		}
 		// Then its audit record (SPEC §15), in the same transaction: events first, audit second,
 		// in every write, as both take a row of the account at the end of the write.
-		if err := s.auditWrite(ctx, tx, r, ch, v); err != nil {
+		if err := s.auditWrite(ctx, tx, r, ch, v, at); err != nil {
 			return err
 		}
 		if claim == nil {
