@@ -61,12 +61,24 @@ func (c *call) eventRequest() roster.EventRequest {
 	return req
 }
 
+// MaxWaiting is how many long polls (GET /v1/events with wait) and event streams one account's
+// keys together may have open at once.
+const MaxWaiting = 32
+
 // whileWaiting runs a request that may wait for events (a long poll, a stream) without holding
 // one of its account's --max-in-flight places: an idle wait costs the server nothing, and a
 // consumer's open stream must not starve the account's other requests. The place is taken back
 // (past the limit, for a moment) before the request ends, for serveRoute to give back.
+//
+// Waiting requests have their own bound instead: at most MaxWaiting per account (a superadmin
+// key: per key), beyond which 429, as each holds a goroutine and a watcher woken by every commit.
 func (c *call) whileWaiting(fn func() error) error {
 	tenant := c.p.Scope()
+	if !c.s.waiting.acquire(tenant) {
+		c.w.Header().Set("Retry-After", "1")
+		return roster.Errorf(roster.CodeRateLimited, "this account has %d long polls and event streams open, the most it may; close one or retry in 1 s", MaxWaiting)
+	}
+	defer c.s.waiting.release(tenant)
 	c.s.running.release(tenant)
 	defer c.s.running.retake(tenant)
 	return fn()
@@ -85,15 +97,21 @@ func (f *inFlight) retake(id string) {
 func (s *Server) listEvents(c *call) error {
 	req := c.eventRequest()
 	var page roster.EventPage
-	err := c.whileWaiting(func() error {
-		if req.Wait > 0 {
-			// The server's write timeout would cut a long poll short.
-			_ = http.NewResponseController(c.w).SetWriteDeadline(time.Now().Add(req.Wait + 30*time.Second))
-		}
+	read := func() error {
 		var err error
 		page, err = s.svc.ListEvents(c.r.Context(), c.p, req)
 		return err
-	})
+	}
+	var err error
+	if req.Wait > 0 {
+		err = c.whileWaiting(func() error {
+			// The server's write timeout would cut a long poll short.
+			_ = http.NewResponseController(c.w).SetWriteDeadline(time.Now().Add(req.Wait + 30*time.Second))
+			return read()
+		})
+	} else {
+		err = read()
+	}
 	if err != nil {
 		return err
 	}

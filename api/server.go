@@ -40,6 +40,7 @@ type Server struct {
 	keys     *limiter  // per key
 	accounts *limiter  // per account, over all of its keys
 	running  *inFlight // requests running per account (per key for a superadmin)
+	waiting  *inFlight // long polls and event streams open per account (per key for a superadmin)
 	metrics  *metrics
 	cors     cors
 	notFound http.Handler
@@ -70,6 +71,7 @@ func New(svc *roster.Service, log *slog.Logger, opts Options) *Server {
 	}
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), metrics: newMetrics(opts.Collectors...),
 		keys: newLimiter("per-key", opts.RateLimit), accounts: newLimiter("per-account", accountLimit(opts)), running: newInFlight(opts.MaxInFlight),
+		waiting: newInFlight(MaxWaiting),
 		cors: newCORS(opts.CORSOrigins)}
 	s.mount()
 	return s
