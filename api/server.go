@@ -72,7 +72,7 @@ func New(svc *roster.Service, log *slog.Logger, opts Options) *Server {
 	s := &Server{svc: svc, log: log, mux: http.NewServeMux(), metrics: newMetrics(opts.Collectors...),
 		keys: newLimiter("per-key", opts.RateLimit), accounts: newLimiter("per-account", accountLimit(opts)), running: newInFlight(opts.MaxInFlight),
 		waiting: newInFlight(MaxWaiting),
-		cors: newCORS(opts.CORSOrigins)}
+		cors:    newCORS(opts.CORSOrigins)}
 	s.mount()
 	return s
 }
