@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/sqlstore"
 )
@@ -88,5 +89,58 @@ func TestCopyKnowsEveryTable(t *testing.T) {
 	slices.Sort(want)
 	if !reflect.DeepEqual(tables, want) {
 		t.Fatalf("tables %v, sqlstore.Tables %v", tables, want)
+	}
+}
+
+// TestCopyEventsFromPostgres: events made on PostgreSQL carry that cluster's transaction ids in
+// their feed positions; copied into SQLite they keep their order, and an event made there after
+// the copy comes after them in the feed of every account, not before.
+func TestCopyEventsFromPostgres(t *testing.T) {
+	pg := pgDatabase(t)
+	populate(t, pg)
+	dst := sqliteDatabase(t, "from-pg.db")
+	if _, errOut, err := runCLI(t, map[string]string{"ROSTER_DATABASE": pg}, "copy", "--to", dst); err != nil {
+		t.Fatalf("copy: %v\n%s", err, errOut)
+	}
+	feed := func(database string) []roster.Event {
+		t.Helper()
+		ctx := context.Background()
+		st, err := store.Open(ctx, database)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		svc := roster.NewService(st, nil, nil)
+		var all []roster.Event
+		req := roster.EventRequest{Limit: 100, Filters: map[string]string{}}
+		for {
+			page, err := svc.ListEvents(ctx, roster.System, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, page.Items...)
+			if !page.HasNext {
+				return all
+			}
+			req.Cursor = page.Next
+		}
+	}
+	ids := func(es []roster.Event) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	before := feed(pg)
+	if got := feed(dst); !slices.Equal(ids(got), ids(before)) {
+		t.Fatalf("the feed after the copy:\n got %v\nwant %v", ids(got), ids(before))
+	}
+	if _, _, err := runCLI(t, map[string]string{"ROSTER_DATABASE": dst}, "accounts", "create", "--name", "After The Copy"); err != nil {
+		t.Fatal(err)
+	}
+	after := feed(dst)
+	if len(after) != len(before)+1 || !slices.Equal(ids(after[:len(before)]), ids(before)) || after[len(before)].Type != roster.EventAccountCreated {
+		t.Fatalf("the feed of every account after a new write on the copy: %d events, want the %d copied then account.created; got %v", len(after), len(before), ids(after))
 	}
 }

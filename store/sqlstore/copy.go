@@ -197,6 +197,7 @@ func copyTable(ctx context.Context, q Querier, srcCat Catalog, to Copier, load L
 	if total == 0 {
 		return nil
 	}
+	positions := feedPositions(table, names)
 	rows, err := q.Query(ctx, `SELECT `+strings.Join(names, ", ")+` FROM `+table)
 	if err != nil {
 		return err
@@ -219,6 +220,7 @@ func copyTable(ctx context.Context, q Querier, srcCat Catalog, to Copier, load L
 					vals[i] = conv(vals[i])
 				}
 			}
+			positions(vals)
 			if !yield(vals) {
 				return
 			}
@@ -236,6 +238,35 @@ func copyTable(ctx context.Context, q Querier, srcCat Catalog, to Copier, load L
 	}
 	progress(table, total, total)
 	return nil
+}
+
+// feedPositions is how a copy carries the events' feed positions (docs/events.md). A position
+// (tx, n) made on PostgreSQL holds that cluster's transaction id, which means nothing to the
+// target: on SQLite, whose tx is always 0, new events would sort before every copied one; on
+// another PostgreSQL cluster, copied events would stay hidden below its xmin. So a tx that is
+// not 0 is copied as 0, in events, counters and the horizon of every account's feed (the latter
+// then (0, 0): pruned rows are not copied). n stays: an account's events take their n in
+// sequence order, so n alone orders the copied feed as the source did, each account's events in
+// sequence; the target's own positions come after it (n's sequence is brought up to the rows by
+// AfterCopy). Feed cursors do not carry across a copy. Rows made on SQLite copy unchanged.
+func feedPositions(table string, names []string) func(vals []any) {
+	tx, n := slices.Index(names, "tx"), slices.Index(names, "n")
+	nonZero := func(v any) bool { x, ok := v.(int64); return !ok || x != 0 }
+	switch table {
+	case "events", "event_counters":
+		return func(vals []any) {
+			if nonZero(vals[tx]) {
+				vals[tx] = int64(0)
+			}
+		}
+	case "event_horizons":
+		return func(vals []any) {
+			if nonZero(vals[tx]) {
+				vals[tx], vals[n] = int64(0), int64(0)
+			}
+		}
+	}
+	return func([]any) {}
 }
 
 // converter turns a value as the other engine's driver reads it into what a column of type typ
