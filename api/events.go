@@ -208,8 +208,8 @@ func (s *Server) eventStream(c *call) error {
 				return nil // shutdown, or the client went away: the stream ends cleanly
 			}
 			if err != nil {
-				if roster.ErrorCode(err) == roster.CodeCursorExpired {
-					b, _ := encode(errorBody{Detail: err.(*roster.Error).Message, Code: string(roster.CodeCursorExpired)})
+				if e := (*roster.Error)(nil); errors.As(err, &e) && e.Code == roster.CodeCursorExpired {
+					b, _ := encode(c.sf.renderError(http.StatusGone, e))
 					_, _ = c.w.Write(append(append([]byte("event: error\ndata: "), b...), "\n\n"...))
 					return nil
 				}

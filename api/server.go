@@ -442,7 +442,7 @@ func (c *call) fail(err error) {
 		return
 	}
 	var e *roster.Error
-	if !errors.As(err, &e) || roster.ErrorCode(err) == roster.CodeInternal || roster.ErrorCode(err) == roster.CodeConflict {
+	if !errors.As(err, &e) || e.Code == roster.CodeInternal || e.Code == roster.CodeConflict {
 		if !errors.Is(err, context.Canceled) {
 			c.s.log.Error("internal error", "request_id", c.reqID, "err", err)
 		}

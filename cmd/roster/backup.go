@@ -31,15 +31,12 @@ database that does not exist is an error. On PostgreSQL, pg_dump is the tool; ro
 	if err := fs.args(1, 1); err != nil {
 		return err
 	}
-	path := sqlitePath(*database)
-	if path == "" {
-		if err := checkDatabase(ctx, *database, true); err != nil {
-			return err
-		}
-		return fmt.Errorf("roster backup copies SQLite databases; %s", pgDumpHelp)
-	}
 	if err := checkDatabase(ctx, *database, true); err != nil {
 		return err
+	}
+	path := sqlitePath(*database)
+	if path == "" {
+		return fmt.Errorf("roster backup copies SQLite databases; %s", pgDumpHelp)
 	}
 	dest := fs.Arg(0)
 	start := time.Now()
