@@ -127,7 +127,9 @@ type crProc struct {
 func crStart(t *testing.T, bin, database string) *crProc {
 	t.Helper()
 	lines := &crLines{listen: make(chan string, 1)}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--database", database, "--rate-limit", "0")
+	// No rate limit and no in-flight bound: these tests drive many writers at a few accounts on
+	// purpose, and a 429 would be the limit working, not what they test.
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--database", database, "--rate-limit", "0", "--max-in-flight", "0")
 	cmd.Stdout = nil // the per-request JSON log
 	cmd.Stderr = lines
 	if err := cmd.Start(); err != nil {

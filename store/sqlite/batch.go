@@ -117,13 +117,19 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	results := make([]error, len(batch))
 	err := s.setSynchronous(lazy)
+	var q *sqlstore.Tx
 	if err == nil {
-		err = s.inTx(context.Background(), s.batchBody(batch, results))
+		err = s.inTx(context.Background(), s.batchBody(batch, results, &q))
 	}
-	if err == nil && s.appended {
-		s.events.Wake()
+	switch {
+	case err == nil:
+		q.Kept()
+		if q.Appended() {
+			s.events.Wake()
+		}
+	default:
+		s.cache.Reset()
 	}
-	s.appended = false
 	s.wstmts.prepareMissed()
 	s.commits.Add(1)
 	s.writesDone.Add(int64(len(batch)))
@@ -159,11 +165,15 @@ func (s *Store) setSynchronous(lazy bool) error {
 }
 
 // batchBody runs the writes of a batch inside its transaction, recording each one's outcome.
-func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) error {
+func (s *Store) batchBody(batch []*writeReq, results []error, qp **sqlstore.Tx) func(*sql.Tx) error {
 	return func(tx *sql.Tx) error {
 		w := querier{tx: tx, w: s.wstmts}
 		q := sqlstore.NewTx(w, s.dialect)
-		q.BufferAudit() // the batch's audit records, written once at its end
+		*qp = q
+		if err := s.checkCache(tx); err != nil {
+			return err
+		}
+		q.Buffer(s.cache) // the batch's events and audit records, written once at its end
 		// The savepoint statements go through the writer's statement cache like the writes.
 		exec := func(stmt string) error {
 			_, err := w.Exec(context.Background(), stmt)
@@ -180,7 +190,7 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 					return err
 				}
 			}
-			mark := q.AuditMark()
+			mark := q.Mark()
 			results[i] = safeRun(req.fn, q)
 			if !shared {
 				if results[i] != nil {
@@ -192,18 +202,30 @@ func (s *Store) batchBody(batch []*writeReq, results []error) func(*sql.Tx) erro
 				if err := exec(`ROLLBACK TO w`); err != nil {
 					return err
 				}
-				q.AuditRollback(mark)
+				q.Rollback(mark)
 			}
 			if err := exec(`RELEASE w`); err != nil {
 				return err
 			}
 		}
-		if err := q.FlushAudit(context.Background()); err != nil {
-			return err
-		}
-		s.appended = q.Appended()
-		return nil
+		return q.Flush(context.Background())
 	}
+}
+
+// checkCache drops the write cache (sqlstore.WriteCache) when the database may have changed
+// since the batch that filled it: another connection committed (PRAGMA data_version, read in
+// this transaction, which holds the write lock, so nothing can commit after the check), or a bulk
+// load wrote through the writer connection itself.
+func (s *Store) checkCache(tx *sql.Tx) error {
+	var v int64
+	if err := tx.QueryRow(`PRAGMA data_version`).Scan(&v); err != nil {
+		return err
+	}
+	if gen := s.bulkGen.Load(); v != s.dataVersion || gen != s.cacheGen {
+		s.cache.Reset()
+		s.dataVersion, s.cacheGen = v, gen
+	}
+	return nil
 }
 
 // errRolledBack ends a batch of one whose write failed: its own error is already recorded.
@@ -229,4 +251,5 @@ type counters struct {
 	writesDone atomic.Int64
 	walRewind  atomic.Bool  // the checkpointer asks the write loop to let the WAL rewind
 	walRewinds atomic.Int64 // RESTART checkpoints the write loop ran for it (the tests read it)
+	bulkGen    atomic.Int64 // bulk loads ended: each drops the write loop's cache
 }

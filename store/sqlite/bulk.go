@@ -57,6 +57,9 @@ func (s *Store) LoadTables(ctx context.Context, progress func(step string, done,
 		return err
 	}
 	defer conn.Close()
+	// What the write loop remembers of counters and heads may no longer hold once this has
+	// written (before the connection goes back to it).
+	defer s.bulkGen.Add(1)
 	var cache, threads int64
 	if err := conn.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&cache); err != nil {
 		return err

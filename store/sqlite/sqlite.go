@@ -45,7 +45,11 @@ type Store struct {
 	loopDone chan struct{}
 	closing  sync.Once
 	events   *sqlstore.Notifier
-	appended bool // the batch being written recorded events; the write loop's alone
+	// The write loop's alone: the event counters and chain heads its last batch left
+	// (batch.go), valid while the database's data_version and bulkGen are what they were then.
+	cache       *sqlstore.WriteCache
+	dataVersion int64
+	cacheGen    int64
 	counters
 }
 
@@ -75,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	ckpt.SetMaxOpenConns(1)
 	s := &Store{writer: writer, readers: readers, dialect: &sqlstore.Dialect{MapErr: mapErr, TxID: "0"}, stmts: newStmtCache(readers), wstmts: newWriteStmts(writer), ckpt: ckpt,
-		writes: make(chan *writeReq, 4*maxBatch), quit: make(chan struct{}), loopDone: make(chan struct{}), ckptDone: make(chan struct{})}
+		writes: make(chan *writeReq, 4*maxBatch), cache: sqlstore.NewWriteCache(), quit: make(chan struct{}), loopDone: make(chan struct{}), ckptDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		writer.Close()
 		readers.Close()

@@ -35,98 +35,6 @@ func scanHead(r Rows) (roster.AuditHead, error) {
 	return h, r.Scan(&h.Sequence, &h.Hash)
 }
 
-// auditBuffer holds the audit appends of a transaction shared by several writes (SQLite's group
-// commit) until its end, where FlushAudit inserts them in a few statements and moves each
-// chain's head once: the writes' own savepoints then copy no audit page, and the one writer
-// spends one statement on a batch's records instead of two per record. Appends are still in
-// the transaction of their write, and a write rolled back to its savepoint takes its appends
-// back with it (AuditRollback). SQLite's transaction holds the database's write lock from its
-// start, so the heads it read stay the heads until it commits.
-type auditBuffer struct {
-	heads   map[string]roster.AuditHead // each chain's head as the transaction left it
-	pending []roster.AuditRecord
-	undo    []headUndo
-}
-
-type headUndo struct {
-	account string
-	head    roster.AuditHead
-}
-
-// AuditMark is a point in a transaction's buffered appends to roll back to.
-type AuditMark struct{ pending, undo int }
-
-// BufferAudit defers the transaction's audit appends to FlushAudit.
-func (t *Tx) BufferAudit() { t.audit = &auditBuffer{heads: map[string]roster.AuditHead{}} }
-
-// AuditMark marks where the buffered appends stand, before a write that may roll back.
-func (t *Tx) AuditMark() AuditMark {
-	if t.audit == nil {
-		return AuditMark{}
-	}
-	return AuditMark{pending: len(t.audit.pending), undo: len(t.audit.undo)}
-}
-
-// AuditRollback drops the appends buffered since m and puts the heads back as they were.
-func (t *Tx) AuditRollback(m AuditMark) {
-	b := t.audit
-	if b == nil {
-		return
-	}
-	for i := len(b.undo) - 1; i >= m.undo; i-- {
-		b.heads[b.undo[i].account] = b.undo[i].head
-	}
-	b.pending, b.undo = b.pending[:m.pending], b.undo[:m.undo]
-}
-
-// auditFlushRows is how many records one INSERT of FlushAudit carries at most.
-const auditFlushRows = 32
-
-// FlushAudit writes the buffered appends: the records, then the heads of their chains, each in
-// as few statements as it can.
-func (t *Tx) FlushAudit(ctx context.Context) error {
-	b := t.audit
-	if b == nil || len(b.pending) == 0 {
-		return nil
-	}
-	for rows := b.pending; len(rows) > 0; {
-		n := min(len(rows), auditFlushRows)
-		if err := t.insertAudit(ctx, rows[:n]); err != nil {
-			return err
-		}
-		rows = rows[n:]
-	}
-	var chains []string
-	seen := map[string]bool{}
-	for _, r := range b.pending {
-		if !seen[r.AccountID] {
-			seen[r.AccountID] = true
-			chains = append(chains, r.AccountID)
-		}
-	}
-	for len(chains) > 0 {
-		n := min(len(chains), auditFlushRows)
-		var sql strings.Builder
-		sql.WriteString(`INSERT INTO audit_heads (account_id, sequence, hash) VALUES `)
-		args := make([]any, 0, 3*n)
-		for i, a := range chains[:n] {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString("(?, ?, ?)")
-			h := b.heads[a]
-			args = append(args, a, h.Sequence, h.Hash)
-		}
-		sql.WriteString(` ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`)
-		if _, err := t.exec(ctx, sql.String(), args...); err != nil {
-			return err
-		}
-		chains = chains[n:]
-	}
-	b.pending, b.undo = nil, nil
-	return nil
-}
-
 const auditInsertCols = `(id, account_id, sequence, occurred_at, actor_type, actor_key_id, actor_role, source_ip, source_user_agent,
 	request_id, idempotency_key, action, target_type, target_id, outcome, status, count, changes, prev_hash, hash)`
 
@@ -158,18 +66,8 @@ func (t *Tx) insertAudit(ctx context.Context, recs []roster.AuditRecord) error {
 // Two transactions making one chain's head at once: the second's insert waits for the first's
 // and does nothing, and its read then holds the first's head.
 func (t *Tx) LockAuditHead(ctx context.Context, accountID string) (roster.AuditHead, error) {
-	if b := t.audit; b != nil {
-		if h, ok := b.heads[accountID]; ok {
-			return h, nil
-		}
-		h, err := queryOne(ctx, t, scanHead, `SELECT sequence, hash FROM audit_heads WHERE account_id = ?`, accountID)
-		if errors.Is(err, roster.ErrNotFound) {
-			h, err = roster.AuditHead{Hash: roster.GenesisHash}, nil
-		}
-		if err == nil {
-			b.heads[accountID] = h
-		}
-		return h, err
+	if b := t.buf; b != nil {
+		return b.auditHead(ctx, t, accountID)
 	}
 	head, err := queryOne(ctx, t, scanHead, `SELECT sequence, hash FROM audit_heads WHERE account_id = ?`+t.d.UpdateLock, accountID)
 	if !errors.Is(err, roster.ErrNotFound) {
@@ -183,13 +81,11 @@ func (t *Tx) LockAuditHead(ctx context.Context, accountID string) (roster.AuditH
 }
 
 // AppendAudit implements roster.AuditTx. Buffered (SQLite's group commit, where every write
-// goes), the append waits for FlushAudit; otherwise (PostgreSQL) the record's insert and the
+// goes; buffer.go), the append waits for Flush; otherwise (PostgreSQL) the record's insert and the
 // head's move are one statement, a data-modifying WITH, in one round trip.
 func (t *Tx) AppendAudit(ctx context.Context, a *roster.AuditRecord) error {
-	if b := t.audit; b != nil {
-		b.undo = append(b.undo, headUndo{a.AccountID, b.heads[a.AccountID]})
-		b.heads[a.AccountID] = roster.AuditHead{Sequence: a.Sequence, Hash: a.Hash}
-		b.pending = append(b.pending, *a)
+	if b := t.buf; b != nil {
+		b.appendAudit(a)
 		return nil
 	}
 	var changes any

@@ -25,6 +25,9 @@ func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]ros
 	if len(recs) == 0 {
 		return nil, nil
 	}
+	if t.buf != nil {
+		return t.buf.appendEvents(ctx, t, recs)
+	}
 	counts := map[string]int64{}
 	for _, r := range recs {
 		counts[r.AccountID]++

@@ -16,7 +16,7 @@ type Tx struct {
 	q        Querier
 	d        *Dialect
 	appended bool         // the transaction recorded events (see Appended)
-	audit    *auditBuffer // appends deferred to FlushAudit (audit.go); nil: written at once
+	buf      *writeBuffer // events and audit records deferred to Flush (buffer.go); nil: written at once
 }
 
 // NewTx wraps an engine transaction.
