@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/store/sqlite"
