@@ -149,9 +149,6 @@ type targetView struct {
 	ID   string `json:"id"`
 }
 
-// auditTimeFormat is how occurred_at is written: RFC 3339 in UTC with microseconds, as every
-// timestamp of the native surface.
-const auditTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
 
 func orNull(s string) *string {
 	if s == "" {
@@ -164,7 +161,7 @@ func orNull(s string) *string {
 var targetKinds = map[string]Kind{"account": KindAccount, "entity": KindEntity, "api_key": KindKey, "audit_event": KindAudit}
 
 func (r *AuditRecord) view() auditView {
-	v := auditView{ID: KindAudit.Prefixed(r.ID), Sequence: r.Sequence, OccurredAt: r.OccurredAt.UTC().Format(auditTimeFormat),
+	v := auditView{ID: KindAudit.Prefixed(r.ID), Sequence: r.Sequence, OccurredAt: r.OccurredAt.UTC().Format(TimeFormat),
 		Actor: actorView{Type: r.ActorType}, Source: sourceView{IP: orNull(r.Source.IP), UserAgent: orNull(r.Source.UserAgent)},
 		RequestID: orNull(r.RequestID), IdempotencyKey: orNull(r.IdempotencyKey), Action: r.Action, Outcome: r.Outcome,
 		Count: r.Count, Changes: r.Changes, PrevHash: r.PrevHash}

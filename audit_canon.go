@@ -321,7 +321,7 @@ func (r *AuditRecord) canonical(dst []byte) []byte {
 	dst = append(dst, `,"idempotency_key":`...)
 	dst = appendCanonOpt(dst, r.IdempotencyKey)
 	dst = append(dst, `,"occurred_at":"`...)
-	dst = r.OccurredAt.UTC().AppendFormat(dst, auditTimeFormat)
+	dst = r.OccurredAt.UTC().AppendFormat(dst, TimeFormat)
 	dst = append(dst, `","outcome":`...)
 	dst = appendCanonString(dst, r.Outcome)
 	dst = append(dst, `,"prev_hash":`...)

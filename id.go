@@ -19,6 +19,10 @@ const (
 	KindKey     Kind = "key_"
 )
 
+// TimeFormat is how every timestamp roster shows is written (SPEC §2): RFC 3339 in UTC with
+// microseconds. Format times in UTC with it.
+const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
 // NewID returns a fresh 24-hex id: 4 bytes of big-endian Unix seconds, then 8 random bytes,
 // so ids sort roughly by creation time like a BSON ObjectId.
 func NewID(now time.Time) string {

@@ -1,9 +1,13 @@
 package api
 
-import "time"
+import (
+	"time"
 
-// timeFormat is how every timestamp is written: RFC 3339 in UTC with microseconds.
-const timeFormat = "2006-01-02T15:04:05.000000Z07:00"
+	"github.com/rosterhq/roster"
+)
+
+// timeFormat is how every timestamp is written (roster.TimeFormat).
+const timeFormat = roster.TimeFormat
 
 // stamp is a timestamp that marshals in timeFormat.
 type stamp time.Time
