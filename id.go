@@ -19,7 +19,7 @@ const (
 	KindKey     Kind = "key_"
 )
 
-// TimeFormat is how every timestamp roster shows is written (SPEC §2): RFC 3339 in UTC with
+// TimeFormat is how every timestamp roster shows is written (SPEC §7: RFC 3339, UTC), with
 // microseconds. Format times in UTC with it.
 const TimeFormat = "2006-01-02T15:04:05.000000Z07:00"
 
