@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -16,11 +18,13 @@ const allFeed = "*"
 // waiters once it has committed.
 func (t *Tx) Appended() bool { return t.appended }
 
-// AppendEvents implements roster.EventTx. Each account's counter row is upserted first, in
-// account order (two transactions never take two counters in opposite orders), and holds the
-// account's next sequence numbers and the transaction position its events take: this
+// AppendEvents implements roster.EventTx. Buffered (SQLite's group commit; buffer.go), the
+// events wait for Flush. Otherwise (PostgreSQL) one statement upserts each account's counter row,
+// in account order (two transactions never take two counters in opposite orders), which holds
+// the account's next sequence numbers and the transaction position its events take: this
 // transaction's id, or the account's previous events' when that is higher, so that an account's
-// events keep their sequence order in the feed of every account as well.
+// events keep their sequence order in the feed of every account as well; and inserts the events
+// numbered from what the counters returned, in order, in the same round trip.
 func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]roster.Event, error) {
 	if len(recs) == 0 {
 		return nil, nil
@@ -37,52 +41,51 @@ func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]ros
 		accounts = append(accounts, a)
 	}
 	slices.Sort(accounts)
-	type counter struct{ seq, tx int64 }
-	next := make(map[string]counter, len(accounts))
-	for _, a := range accounts {
-		c, err := queryOne(ctx, t, func(r Rows) (counter, error) {
-			var c counter
-			return c, r.Scan(&c.seq, &c.tx)
-		}, `INSERT INTO event_counters (account_id, sequence, tx) VALUES (?, ?, `+t.d.TxID+`)
-			ON CONFLICT (account_id) DO UPDATE SET sequence = event_counters.sequence + excluded.sequence,
-				tx = CASE WHEN event_counters.tx > excluded.tx THEN event_counters.tx ELSE excluded.tx END
-			RETURNING sequence, tx`, a, counts[a])
-		if err != nil {
-			return nil, err
-		}
-		next[a] = counter{seq: c.seq - counts[a] + 1, tx: c.tx}
-	}
-	out := make([]roster.Event, len(recs))
-	byID := make(map[string]int, len(recs))
 	var b strings.Builder
-	b.WriteString(`INSERT INTO events (tx, id, account_id, sequence, type, object_id, data, request_id, idempotency_key, key_id, created_at) VALUES `)
-	args := make([]any, 0, 11*len(recs))
-	for i, r := range recs {
-		c := next[r.AccountID]
-		next[r.AccountID] = counter{seq: c.seq + 1, tx: c.tx}
-		e := roster.Event{ID: roster.NewID(r.CreatedAt), EventRecord: r, Sequence: c.seq, Position: roster.FeedPosition{Tx: c.tx}}
-		out[i] = e
-		byID[e.ID] = i
+	args := make([]any, 0, 2*len(accounts)+11*len(recs))
+	b.WriteString(`WITH c AS (INSERT INTO event_counters (account_id, sequence, tx) VALUES `)
+	for i, a := range accounts {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, c.tx, e.ID, r.AccountID, c.seq, r.Type, r.ObjectID, r.Data, r.RequestID, r.IdempotencyKey, r.KeyID, micros(r.CreatedAt))
+		b.WriteString(`(?, ?, ` + t.d.TxID + `)`)
+		args = append(args, a, counts[a])
 	}
-	b.WriteString(` RETURNING id, n`)
-	type idN struct {
-		id string
-		n  int64
+	b.WriteString(` ON CONFLICT (account_id) DO UPDATE SET sequence = event_counters.sequence + excluded.sequence,
+			tx = CASE WHEN event_counters.tx > excluded.tx THEN event_counters.tx ELSE excluded.tx END
+		RETURNING account_id, sequence, tx)
+		INSERT INTO events (tx, id, account_id, sequence, type, object_id, data, request_id, idempotency_key, key_id, created_at)
+		SELECT c.tx, v.id, v.account_id, c.sequence - v.back, v.type, v.object_id, v.data, v.request_id, v.idempotency_key, v.key_id, v.created_at
+		FROM (VALUES `)
+	out := make([]roster.Event, len(recs))
+	byID := make(map[string]int, len(recs))
+	left := maps.Clone(counts) // events of each account still to come, this one included
+	for i, r := range recs {
+		left[r.AccountID]--
+		out[i] = roster.Event{ID: roster.NewID(r.CreatedAt), EventRecord: r}
+		byID[out[i].ID] = i
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(CAST(? AS BIGINT), ?, CAST(? AS BIGINT), ?, ?, ?, CAST(? AS BYTEA), ?, ?, ?, CAST(? AS BIGINT))`)
+		args = append(args, i, r.AccountID, left[r.AccountID], out[i].ID, r.Type, r.ObjectID, r.Data, r.RequestID, r.IdempotencyKey, r.KeyID, micros(r.CreatedAt))
 	}
-	rows, err := queryRows(ctx, t, func(r Rows) (idN, error) {
-		var v idN
-		return v, r.Scan(&v.id, &v.n)
+	b.WriteString(`) AS v (ord, account_id, back, id, type, object_id, data, request_id, idempotency_key, key_id, created_at)
+		JOIN c ON c.account_id = v.account_id ORDER BY v.ord
+		RETURNING id, n, sequence, tx`)
+	rows, err := queryRows(ctx, t, func(r Rows) (roster.Event, error) {
+		var e roster.Event
+		return e, r.Scan(&e.ID, &e.Position.N, &e.Sequence, &e.Position.Tx)
 	}, b.String(), args...)
 	if err != nil {
 		return nil, err
 	}
+	if len(rows) != len(recs) {
+		return nil, fmt.Errorf("sqlstore: %d events appended of %d", len(rows), len(recs))
+	}
 	for _, v := range rows {
-		out[byID[v.id]].Position.N = v.n
+		e := &out[byID[v.ID]]
+		e.Sequence, e.Position = v.Sequence, v.Position
 	}
 	t.appended = true
 	return out, nil
