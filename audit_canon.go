@@ -29,7 +29,20 @@ func appendCanonString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			// Valid UTF-8 goes as it is; each byte of an invalid sequence becomes U+FFFD, as
+			// encoding/json renders it in the API's answer (a stored record is valid UTF-8; one
+			// edited in the database need not be).
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r != utf8.RuneError || size != 1 {
+				i += size - 1
+				continue
+			}
+			dst = append(append(dst, s[start:i]...), "\uFFFD"...)
+			start = i + 1
 			continue
 		}
 		dst = append(dst, s[start:i]...)

@@ -121,12 +121,48 @@ func BenchmarkAuditHash(b *testing.B) {
 			buf = rec.canonical(buf[:0])
 		}
 	})
-	b.Run("reference", func(b *testing.B) {
+	b.Run("verify", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := rec.ComputeHash(); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	b.Run("reference", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := rec.referenceHash(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzComputeHash: for any record as it may be read back from storage — edited in the database,
+// so with any text in any field (invalid UTF-8, control characters, quotes) and any changes —
+// ComputeHash is the reference hash of the API's rendering, or both fail (changes that are not
+// JSON). Verification uses ComputeHash, so a record it accepts is one anyone can check.
+func FuzzComputeHash(f *testing.F) {
+	f.Add("entity.update", "Go-http-client/1.1", "req", "key-1", "10.0.0.1", `{"after":{"name":"b"},"before":{"name":"a"}}`, int64(3))
+	f.Add("a\x00b\"c", "\xff\xfe ok \u2028", "\xe2\x82", "<>&", "", `{"b":1,"a":[1.5e3,-0,"\u00e9"]}`, int64(0))
+	f.Add("x", "y", "", "", "::1", ` { "z" : null , "a" : true } `, int64(-1))
+	f.Add("x", "y", "", "", "", `{"a":1`, int64(1))
+	f.Fuzz(func(t *testing.T, action, agent, request, idem, ip, changes string, seq int64) {
+		rec := AuditRecord{ID: "6b15bcd769c08f4f3222c096", AccountID: "6b15bcd619b71a3aa47d2d19", Sequence: seq,
+			OccurredAt: time.Unix(1796000000, 123456000), ActorType: ActorKey, ActorKeyID: "6b15bcd619b71a3aa47d2d1a", ActorRole: RoleAdmin,
+			Source: Source{IP: ip, UserAgent: agent}, RequestID: request, IdempotencyKey: idem, Action: action, TargetType: "entity",
+			TargetID: "6b15bcd619b71a3aa47d2d1b", Outcome: OutcomeSuccess, Status: 200, Count: 1, PrevHash: GenesisHash}
+		if changes != "" {
+			rec.Changes = json.RawMessage(changes)
+		}
+		got, err := rec.ComputeHash()
+		want, refErr := rec.referenceHash()
+		if (err != nil) != (refErr != nil) {
+			t.Fatalf("ComputeHash error %v, reference error %v", err, refErr)
+		}
+		if got != want {
+			t.Fatalf("ComputeHash %s, reference %s", got, want)
 		}
 	})
 }

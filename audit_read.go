@@ -258,7 +258,7 @@ func (s *Service) CheckAuditChain(ctx context.Context, accountID string, want *A
 			}
 			h, err := rec.ComputeHash()
 			if err != nil {
-				return v, err
+				return bad(rec.Sequence, rec.ID, "changes is not valid JSON")
 			}
 			if h != rec.Hash {
 				return bad(rec.Sequence, rec.ID, "hash does not match the record's content")

@@ -112,6 +112,9 @@ func TestAuditTamper(t *testing.T) {
 			{"edit the changes", func(acct string, recs []map[string]any) []string {
 				return []string{fmt.Sprintf(`UPDATE audit_records SET changes = replace(changes, 'Tampered 2', 'Tampered 9') WHERE account_id = '%s' AND sequence = 5`, acct)}
 			}, func(recs []map[string]any) (int, any) { return 5, recs[4]["id"] }},
+			{"make the changes not JSON", func(acct string, recs []map[string]any) []string {
+				return []string{fmt.Sprintf(`UPDATE audit_records SET changes = '{"after":' WHERE account_id = '%s' AND sequence = 5`, acct)}
+			}, func(recs []map[string]any) (int, any) { return 5, recs[4]["id"] }},
 			{"delete one", func(acct string, recs []map[string]any) []string {
 				return []string{fmt.Sprintf(`DELETE FROM audit_records WHERE account_id = '%s' AND sequence = 4`, acct)}
 			}, func(recs []map[string]any) (int, any) { return 5, recs[4]["id"] }},
