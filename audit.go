@@ -149,7 +149,6 @@ type targetView struct {
 	ID   string `json:"id"`
 }
 
-
 func orNull(s string) *string {
 	if s == "" {
 		return nil
