@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -413,5 +414,102 @@ func testEventsPrune(t *testing.T, s roster.Store) {
 	}
 	if more[0].Sequence != got[len(got)-1].Sequence+1 || !got[len(got)-1].Position.Less(more[0].Position) {
 		t.Fatalf("after pruning everything, a new event took sequence %d at %+v", more[0].Sequence, more[0].Position)
+	}
+}
+
+// testEventsConcurrentPrune: two pruners (two processes, on PostgreSQL) run beside appenders to
+// three accounts. Each event is pruned once (the counts add up to what was appended), nothing
+// fails or deadlocks, and at the end every account's horizon is its last sequence and the feed's
+// horizon its last position: no horizon went back, none was left behind.
+func testEventsConcurrentPrune(t *testing.T, s roster.Store) {
+	accounts := []string{roster.NewID(base), roster.NewID(base), roster.NewID(base)}
+	const appenders, each = 4, 30
+	var pruned atomic.Int64
+	prune := func() (int, error) {
+		var n int
+		err := s.Update(t.Context(), func(tx roster.Tx) error {
+			var err error
+			n, err = tx.PruneEvents(t.Context(), at(time.Hour), 7)
+			return err
+		})
+		pruned.Add(int64(n))
+		return n, err
+	}
+	var appending, pruning sync.WaitGroup
+	var mu sync.Mutex
+	var got []roster.Event
+	done := make(chan struct{})
+	for w := range appenders {
+		appending.Go(func() {
+			for i := range each {
+				r := eventRec(accounts[(w+i)%len(accounts)], roster.EventEntityUpdated, fmt.Sprint(w, "-", i), at(0))
+				var out []roster.Event
+				err := s.Update(t.Context(), func(tx roster.Tx) error {
+					var err error
+					out, err = tx.AppendEvents(t.Context(), []roster.EventRecord{r})
+					return err
+				})
+				if err != nil {
+					t.Errorf("append: %v", err)
+					return
+				}
+				mu.Lock()
+				got = append(got, out...)
+				mu.Unlock()
+			}
+		})
+	}
+	for range 2 {
+		pruning.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, err := prune(); err != nil {
+					t.Errorf("prune beside appends: %v", err)
+					return
+				}
+			}
+		})
+	}
+	appending.Wait()
+	close(done)
+	pruning.Wait()
+	if t.Failed() {
+		return
+	}
+	// What is left, once every reader may see it, goes now, by both pruners at once.
+	deadline := time.Now().Add(feedPatience)
+	for pruned.Load() < int64(len(got)) && time.Now().Before(deadline) {
+		var both sync.WaitGroup
+		for range 2 {
+			both.Go(func() {
+				if _, err := prune(); err != nil {
+					t.Errorf("prune: %v", err)
+				}
+			})
+		}
+		both.Wait()
+		time.Sleep(5 * time.Millisecond)
+	}
+	same(t, "events pruned", pruned.Load(), int64(len(got)))
+	last := map[string]int64{}
+	var end roster.FeedPosition
+	for _, e := range got {
+		last[e.AccountID] = max(last[e.AccountID], e.Sequence)
+		if end.Less(e.Position) {
+			end = e.Position
+		}
+	}
+	for _, a := range accounts {
+		var h roster.EventHorizon
+		view(t, s, func(ctx context.Context, tx roster.Tx) error {
+			var err error
+			h, err = tx.EventHorizon(ctx, a)
+			return err
+		})
+		same(t, "an account's horizon", h, roster.EventHorizon{Sequence: last[a], Position: end})
 	}
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"EventsConcurrentSequence", testEventsConcurrentSequence},
 		{"EventsLateCommit", testEventsLateCommit},
 		{"EventsPrune", testEventsPrune},
+		{"EventsConcurrentPrune", testEventsConcurrentPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
