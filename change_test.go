@@ -152,3 +152,33 @@ func TestWritesRecordTheirChanges(t *testing.T) {
 		t.Fatalf("a refused write: %v, changes %v", err, r.Changes)
 	}
 }
+
+// TestChangeDataAsEncodingJSON: an event's data for a creation or a deletion is the object's
+// view wrapped as it is, byte for byte what encoding/json makes of it (HTML-safe, compact), also
+// for text with HTML characters, quotes, controls and characters beyond ASCII.
+func TestChangeDataAsEncodingJSON(t *testing.T) {
+	now := time.Now()
+	text := "<b>A & B</b> \"quoted\" \u2028 é 漢字 \x01 \U0001F600"
+	for _, obj := range []any{
+		roster.Entity{ID: roster.NewID(now), AccountID: roster.NewID(now), Name: text, ModuleIDs: []string{text}, Description: &text, CreatedAt: now, UpdatedAt: now},
+		roster.Account{ID: roster.NewID(now), Name: text, Slug: "a-b", Status: roster.AccountActive, CreatedAt: now, UpdatedAt: now},
+	} {
+		view, err := roster.RenderObject(obj, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(struct {
+			Object json.RawMessage `json:"object"`
+		}{view})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := roster.ChangeData(roster.Change{Type: "entity.created", Object: obj}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("data\n got  %s\n want %s", got, want)
+		}
+	}
+}

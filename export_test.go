@@ -16,6 +16,8 @@ func (s *Service) ClaimKey(ctx context.Context, p Principal, key, fingerprint st
 // ChangeData renders a change as an event's data.
 func ChangeData(c Change, at time.Time) ([]byte, error) { return changeData(&c, at) }
 
+func RenderObject(v any, at time.Time) ([]byte, error) { return objectView(v, at) }
+
 // CommitClaimed is the envelope's transaction alone, for a request that took claim earlier.
 func CommitClaimed[T any](ctx context.Context, s *Service, r *Request, claim *Claim, op func(Tx) (T, error)) (T, error) {
 	return commit(ctx, s, r, claim, Shared, func(tx Tx, _ *changes) (T, error) { return op(tx) })
