@@ -48,17 +48,21 @@ func (s *Service) ListAudit(ctx context.Context, r *Request, req PageRequest) (P
 		if v, has := raw["action"]; has {
 			fs = append(fs, Filter{Field: "action", Value: v})
 		}
+		// An id filter that is well formed but names nothing matches nothing: it must not
+		// become "" and match the records with no key or no target.
 		if v, has := raw["actor_key_id"]; has {
 			if id, good := ParseID(KindKey, v); !good {
 				ps.Add("string_pattern_mismatch", "String should match pattern '"+KindKey.Pattern()+"'", "query", "actor_key_id")
 			} else {
+				ok = ok && id != ""
 				fs = append(fs, Filter{Field: "actor_key_id", Value: id})
 			}
 		}
 		if v, has := raw["target_id"]; has {
-			if id, good := parseTargetID(v); !good {
+			if id, good := parseIDOf(v, KindAccount, KindEntity, KindKey, KindAudit); !good {
 				ps.Add("string_pattern_mismatch", "String should be an id of an account, entity, key or audit record", "query", "target_id")
 			} else {
+				ok = ok && id != ""
 				fs = append(fs, Filter{Field: "target_id", Value: id})
 			}
 		}
@@ -93,19 +97,6 @@ func (s *Service) ListAudit(ctx context.Context, r *Request, req PageRequest) (P
 	}
 	page := BuildPage(rows, pl, AuditValue)
 	return page, s.auditRead(ctx, r, scope, "", "")
-}
-
-// parseTargetID reads a target id: an id of any kind roster issues, prefixed or bare.
-func parseTargetID(v string) (string, bool) {
-	if IsHex24(v) {
-		return strings.ToLower(v), true
-	}
-	for _, k := range targetKinds {
-		if rest, ok := strings.CutPrefix(v, string(k)); ok && IsHex24(rest) {
-			return strings.ToLower(rest), true
-		}
-	}
-	return "", false
 }
 
 // AuditEvent reads one record r's caller may read (another account's is 404), and records

@@ -276,19 +276,9 @@ func eventFilters(p Principal, raw map[string]string, q *EventQuery) (map[string
 	return out, ok, ps.Err()
 }
 
-// parseAnyID reads an id of any kind roster issues, prefixed or bare, as bare lower-case hex. ok
-// is false when s breaks the pattern of every kind; id is "" when s is well formed but cannot
-// name anything roster made (see ParseID).
+// parseAnyID reads an id of any kind an event's object may have, prefixed or bare (parseIDOf).
 func parseAnyID(s string) (id string, ok bool) {
-	if isHex24(s) {
-		return strings.ToLower(s), true
-	}
-	for _, k := range []Kind{KindAccount, KindEntity, KindKey, KindEvent} {
-		if strings.HasPrefix(s, string(k)) {
-			return ParseID(k, s)
-		}
-	}
-	return "", false
+	return parseIDOf(s, KindAccount, KindEntity, KindKey, KindEvent)
 }
 
 // planEvents resolves a feed request: its caller's scope (SPEC §3: an admin or reader reads its

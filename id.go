@@ -73,6 +73,21 @@ func parsePathID(k Kind, raw, name string) (string, error) {
 // IsHex24 reports whether s is exactly 24 hexadecimal digits in any case.
 func IsHex24(s string) bool { return isHex24(s) }
 
+// parseIDOf reads an id of any of kinds, prefixed or bare, as ParseID does: bare lower-case hex;
+// ok is false when s breaks the pattern of every kind; id is "" when s is well formed but cannot
+// name anything roster made (a filter by it matches nothing).
+func parseIDOf(s string, kinds ...Kind) (id string, ok bool) {
+	if isHex24(s) {
+		return strings.ToLower(s), true
+	}
+	for _, k := range kinds {
+		if strings.HasPrefix(s, string(k)) {
+			return ParseID(k, s)
+		}
+	}
+	return "", false
+}
+
 func isHex24(s string) bool {
 	if len(s) != 24 {
 		return false

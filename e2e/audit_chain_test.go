@@ -310,6 +310,13 @@ func TestAuditReads(t *testing.T) {
 		if got := auditRecords(t, e, admin, "actor_key_id="+keyID+"&action=entity.create"); len(got) != 5 {
 			t.Errorf("actor_key_id filter: %d records", len(got))
 		}
+		// Ids that are well formed but name nothing match nothing, as in every list: not the
+		// records with no key (the command line's, refusals') or no target.
+		for _, q := range []string{"actor_key_id=key_nosuchkey", "target_id=entity_nosuchentity", "target_id=key_nosuchkey"} {
+			if got := auditRecords(t, e, e.super, q); len(got) != 0 {
+				t.Errorf("%s: %d records, want none; the first: %v", q, len(got), got[0])
+			}
+		}
 		since := creates[2]["occurred_at"].(string)
 		if got := auditRecords(t, e, admin, "action=entity.create&since="+since); len(got) != 3 {
 			t.Errorf("since %s: %d records", since, len(got))
