@@ -18,6 +18,5 @@ var _ roster.EventWatcher = (*Store)(nil)
 func (s *Store) WatchEvents(ctx context.Context) func() <-chan struct{} { return s.events.Watch(ctx) }
 
 func (s *Store) eventHead(ctx context.Context) (any, error) {
-	_, n, err := sqlstore.NewTx(readQuerier{s.stmts}, s.dialect).EventHead(ctx)
-	return n, err
+	return sqlstore.NewTx(readQuerier{s.stmts}, s.dialect).LastEventN(ctx)
 }

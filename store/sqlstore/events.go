@@ -174,26 +174,34 @@ func (t *Tx) EventHorizon(ctx context.Context, accountID string) (roster.EventHo
 
 // EventHead returns what a waiter of another process watches for: the newest position a reader
 // of the feed of every account may pass now, and the highest insertion number committed (which
-// moves sooner when an older transaction still holds the first back).
+// moves sooner when an older transaction still holds the first back). One round trip.
 func (t *Tx) EventHead(ctx context.Context) (roster.FeedPosition, int64, error) {
 	where := ""
 	if t.d.Visible != "" {
 		where = ` WHERE ` + t.d.Visible
 	}
-	heads, err := queryRows(ctx, t, func(r Rows) (roster.FeedPosition, error) {
-		var p roster.FeedPosition
-		return p, r.Scan(&p.Tx, &p.N)
-	}, `SELECT e.tx, e.n FROM events e`+where+` ORDER BY e.tx DESC, e.n DESC LIMIT 1`)
-	if err != nil {
-		return roster.FeedPosition{}, 0, err
+	type head struct {
+		visible roster.FeedPosition
+		last    int64
 	}
-	n, err := queryOne(ctx, t, func(r Rows) (int64, error) {
+	h, err := queryOne(ctx, t, func(r Rows) (head, error) {
+		var h head
+		var tx, n *int64
+		err := r.Scan(&tx, &n, &h.last)
+		if tx != nil && n != nil {
+			h.visible = roster.FeedPosition{Tx: *tx, N: *n}
+		}
+		return h, err
+	}, `SELECT v.tx, v.n, m.n FROM (SELECT COALESCE(MAX(n), 0) AS n FROM events) m
+		LEFT JOIN (SELECT e.tx, e.n FROM events e`+where+` ORDER BY e.tx DESC, e.n DESC LIMIT 1) v ON 1 = 1`)
+	return h.visible, h.last, err
+}
+
+// LastEventN returns the highest insertion number committed: all a waiter watches for where
+// one writer commits in insertion order (SQLite).
+func (t *Tx) LastEventN(ctx context.Context) (int64, error) {
+	return queryOne(ctx, t, func(r Rows) (int64, error) {
 		var n int64
 		return n, r.Scan(&n)
 	}, `SELECT COALESCE(MAX(n), 0) FROM events`)
-	var head roster.FeedPosition
-	if len(heads) > 0 {
-		head = heads[0]
-	}
-	return head, n, err
 }
