@@ -180,6 +180,12 @@ func (s *Service) VerifyAudit(ctx context.Context, r *Request, rawAccount, rawHe
 	if !found { // a well-formed id that names nothing: a chain without a record
 		return AuditVerification{OK: want == nil, Head: AuditHead{Hash: GenesisHash}, FirstBad: noRecord(want)}, nil
 	}
+	// A verification reads the whole chain, however long: one at a time per chain, so that one
+	// tenant cannot keep the server busy hashing with every request it may have in flight.
+	if _, busy := s.verifying.LoadOrStore(account, true); busy {
+		return AuditVerification{}, Errorf(CodeRateLimited, "this chain is being verified by another request; retry when it has answered")
+	}
+	defer s.verifying.Delete(account)
 	v, err := s.CheckAuditChain(ctx, account, want)
 	if err != nil {
 		return v, err

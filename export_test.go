@@ -22,3 +22,10 @@ func RenderObject(v any, at time.Time) ([]byte, error) { return objectView(v, at
 func CommitClaimed[T any](ctx context.Context, s *Service, r *Request, claim *Claim, op func(Tx) (T, error)) (T, error) {
 	return commit(ctx, s, r, claim, Shared, func(tx Tx, _ *changes) (T, error) { return op(tx) })
 }
+
+// HoldVerification stands for a verification of accountID's chain that is running, until
+// release.
+func (s *Service) HoldVerification(accountID string) (release func()) {
+	s.verifying.Store(accountID, true)
+	return func() { s.verifying.Delete(accountID) }
+}

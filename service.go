@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -15,6 +16,8 @@ type Service struct {
 	audit auditor
 	// noEvents turns event recording off (SetEventRecording).
 	noEvents bool
+	// verifying holds the chains being verified through the API (VerifyAudit): one at a time each.
+	verifying sync.Map
 }
 
 // SetEventRecording turns the recording of events (SPEC §13) on or off; it is on unless turned

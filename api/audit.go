@@ -95,6 +95,9 @@ func verificationView(v roster.AuditVerification) any {
 
 func (s *Server) verifyAudit(c *call) error {
 	v, err := s.svc.VerifyAudit(c.ctx(), c.auditRequest(), c.param("account_id"), c.param("head"))
+	if err != nil && roster.ErrorCode(err) == roster.CodeRateLimited {
+		c.w.Header().Set("Retry-After", "1")
+	}
 	if err != nil {
 		return err
 	}
