@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -40,25 +39,15 @@ const auditInsertCols = `(id, account_id, sequence, occurred_at, actor_type, act
 
 // insertAudit inserts records in one statement.
 func (t *Tx) insertAudit(ctx context.Context, recs []roster.AuditRecord) error {
-	var sql strings.Builder
-	sql.WriteString(`INSERT INTO audit_records ` + auditInsertCols + ` VALUES `)
-	args := make([]any, 0, 20*len(recs))
-	for i := range recs {
-		a := &recs[i]
-		if i > 0 {
-			sql.WriteString(", ")
-		}
-		sql.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	return insertRows(ctx, t, `INSERT INTO audit_records `+auditInsertCols, "", 20, recs, func(args []any, a roster.AuditRecord) []any {
 		var changes any
 		if len(a.Changes) > 0 {
 			changes = string(a.Changes)
 		}
-		args = append(args, a.ID, a.AccountID, a.Sequence, micros(a.OccurredAt), a.ActorType, a.ActorKeyID, string(a.ActorRole), a.Source.IP,
+		return append(args, a.ID, a.AccountID, a.Sequence, micros(a.OccurredAt), a.ActorType, a.ActorKeyID, string(a.ActorRole), a.Source.IP,
 			a.Source.UserAgent, a.RequestID, a.IdempotencyKey, a.Action, a.TargetType, a.TargetID, a.Outcome, a.Status, a.Count,
 			changes, a.PrevHash, a.Hash)
-	}
-	_, err := t.exec(ctx, sql.String(), args...)
-	return err
+	})
 }
 
 // LockAuditHead implements roster.AuditTx: the head read with the dialect's update lock (FOR

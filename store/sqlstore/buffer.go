@@ -247,22 +247,32 @@ func chunked[T any](rows []T, fn func([]T) error) error {
 	return nil
 }
 
-// insertEvents inserts buffered events, positions included, in one statement.
-func (t *Tx) insertEvents(ctx context.Context, es []roster.Event) error {
+// insertRows runs head + " VALUES (?, …), …" + tail with one row per item, whose arguments
+// appendRow appends (cols of them).
+func insertRows[T any](ctx context.Context, t *Tx, head, tail string, cols int, items []T, appendRow func([]any, T) []any) error {
 	var sql strings.Builder
-	sql.WriteString(`INSERT INTO events (n, tx, id, account_id, sequence, type, object_id, data, request_id, idempotency_key, key_id, created_at) VALUES `)
-	args := make([]any, 0, 12*len(es))
-	for i := range es {
-		e := &es[i]
+	sql.WriteString(head + ` VALUES `)
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	args := make([]any, 0, cols*len(items))
+	for i, it := range items {
 		if i > 0 {
 			sql.WriteString(", ")
 		}
-		sql.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-		args = append(args, e.Position.N, e.Position.Tx, e.ID, e.AccountID, e.Sequence, e.Type, e.ObjectID, e.Data, e.RequestID,
-			e.IdempotencyKey, e.KeyID, micros(e.CreatedAt))
+		sql.WriteString(row)
+		args = appendRow(args, it)
 	}
+	sql.WriteString(tail)
 	_, err := t.exec(ctx, sql.String(), args...)
 	return err
+}
+
+// insertEvents inserts buffered events, positions included, in one statement.
+func (t *Tx) insertEvents(ctx context.Context, es []roster.Event) error {
+	return insertRows(ctx, t, `INSERT INTO events (n, tx, id, account_id, sequence, type, object_id, data, request_id, idempotency_key, key_id, created_at)`,
+		"", 12, es, func(args []any, e roster.Event) []any {
+			return append(args, e.Position.N, e.Position.Tx, e.ID, e.AccountID, e.Sequence, e.Type, e.ObjectID, e.Data, e.RequestID,
+				e.IdempotencyKey, e.KeyID, micros(e.CreatedAt))
+		})
 }
 
 // lastPerAccount returns each account's last item of items, in first-seen order of accounts.
@@ -284,37 +294,17 @@ func lastPerAccount[T any](items []T, account func(*T) string) []*T {
 // upsertCounters moves each account's counter to its last buffered event's sequence.
 func (t *Tx) upsertCounters(ctx context.Context, es []roster.Event) error {
 	return chunked(lastPerAccount(es, func(e *roster.Event) string { return e.AccountID }), func(last []*roster.Event) error {
-		var sql strings.Builder
-		sql.WriteString(`INSERT INTO event_counters (account_id, sequence, tx) VALUES `)
-		args := make([]any, 0, 3*len(last))
-		for i, e := range last {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString("(?, ?, ?)")
-			args = append(args, e.AccountID, e.Sequence, e.Position.Tx)
-		}
-		sql.WriteString(` ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, tx = excluded.tx`)
-		_, err := t.exec(ctx, sql.String(), args...)
-		return err
+		return insertRows(ctx, t, `INSERT INTO event_counters (account_id, sequence, tx)`,
+			` ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, tx = excluded.tx`, 3, last,
+			func(args []any, e *roster.Event) []any { return append(args, e.AccountID, e.Sequence, e.Position.Tx) })
 	})
 }
 
 // upsertHeads moves each chain's head to its last buffered record.
 func (t *Tx) upsertHeads(ctx context.Context, recs []roster.AuditRecord) error {
 	return chunked(lastPerAccount(recs, func(r *roster.AuditRecord) string { return r.AccountID }), func(last []*roster.AuditRecord) error {
-		var sql strings.Builder
-		sql.WriteString(`INSERT INTO audit_heads (account_id, sequence, hash) VALUES `)
-		args := make([]any, 0, 3*len(last))
-		for i, r := range last {
-			if i > 0 {
-				sql.WriteString(", ")
-			}
-			sql.WriteString("(?, ?, ?)")
-			args = append(args, r.AccountID, r.Sequence, r.Hash)
-		}
-		sql.WriteString(` ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`)
-		_, err := t.exec(ctx, sql.String(), args...)
-		return err
+		return insertRows(ctx, t, `INSERT INTO audit_heads (account_id, sequence, hash)`,
+			` ON CONFLICT (account_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash`, 3, last,
+			func(args []any, r *roster.AuditRecord) []any { return append(args, r.AccountID, r.Sequence, r.Hash) })
 	})
 }
