@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/rosterhq/roster"
@@ -10,31 +11,71 @@ import (
 // Reading the feed (roster.EventTx): a page of events, one event by id.
 
 // eventCols are the columns every event read selects, in scanEvent's order, of the row alias e.
+// Every one is NOT NULL: strings and integers scan straight into the event's fields, without
+// database/sql's reflection through a pointer per column.
 const eventCols = `e.n, e.tx, e.sequence, e.id, e.account_id, e.type, e.object_id, e.data, e.request_id, e.idempotency_key, e.key_id, e.created_at`
 
-// scannedEvent is an event row of a read; ok is false for a row a filtered read examined
-// without matching (only its position was read).
-type scannedEvent struct {
-	e  roster.Event
-	ok bool
+// matchCols are eventCols for a filtered read: the window's position (w) and the matching row's
+// columns (m, of a LEFT JOIN, so NULL where the window's row does not match: its id is then empty, its
+// data nil).
+const matchCols = `w.n, w.tx, w.sequence, COALESCE(m.id, ''), COALESCE(m.account_id, ''), COALESCE(m.type, ''), COALESCE(m.object_id, ''), ` +
+	`m.data, COALESCE(m.request_id, ''), COALESCE(m.idempotency_key, ''), COALESCE(m.key_id, ''), COALESCE(m.created_at, 0)`
+
+// eventData keeps the data of a read's events in one buffer: a sql.Scanner, so that the driver's
+// bytes are copied once, into it, and not first into a slice of their own per event (which
+// database/sql does for a *[]byte). Each event's Data is its own full slice of the buffer (an
+// append to it cannot reach the next event's); a buffer that is full is replaced, not grown,
+// so the slices already handed out stay as they are.
+type eventData struct {
+	buf  []byte
+	rows int    // rows still to come at most, to size a new buffer
+	last []byte // the data of the row scanned last; nil for NULL
 }
 
-func scanEvent(r Rows) (scannedEvent, error) {
-	var s scannedEvent
-	var id, account, typ, object, request, idem, key *string
-	var data []byte
-	var created *int64
-	e := &s.e
-	if err := r.Scan(&e.Position.N, &e.Position.Tx, &e.Sequence, &id, &account, &typ, &object, &data, &request, &idem, &key, &created); err != nil {
-		return s, err
+// maxDataBuffer bounds a buffer eventData makes for more than one event's data: a page of
+// events at the field limits (about 90 KB of entity each) takes several, not one of 9 MB.
+const maxDataBuffer = 256 << 10
+
+func (d *eventData) Scan(src any) error {
+	var n int
+	switch v := src.(type) {
+	case nil:
+		d.last = nil
+		return nil
+	case []byte:
+		n = len(v)
+	case string:
+		n = len(v)
+	default:
+		return fmt.Errorf("event data: cannot scan %T", src)
 	}
-	if id == nil {
-		return s, nil
+	if cap(d.buf)-len(d.buf) < n {
+		// Room for the rest of the rows if they are as large as this one, within reason.
+		d.buf = make([]byte, 0, max(n, min(n*max(d.rows, 1), maxDataBuffer)))
 	}
-	s.ok = true
-	e.ID, e.AccountID, e.Type, e.ObjectID = *id, *account, *typ, *object
-	e.Data, e.RequestID, e.IdempotencyKey, e.KeyID, e.CreatedAt = data, *request, *idem, *key, fromMicros(*created)
-	return s, nil
+	start := len(d.buf)
+	switch v := src.(type) {
+	case []byte:
+		d.buf = append(d.buf, v...)
+	case string:
+		d.buf = append(d.buf, v...)
+	}
+	d.last = d.buf[start:len(d.buf):len(d.buf)]
+	d.rows--
+	return nil
+}
+
+// scanEvent reads an event row (eventCols or matchCols) into e, its data through data. It
+// returns false for a row a filtered read examined without matching (only its position was
+// read).
+func scanEvent(r Rows, e *roster.Event, data *eventData) (bool, error) {
+	var created int64
+	if err := r.Scan(&e.Position.N, &e.Position.Tx, &e.Sequence, &e.ID, &e.AccountID, &e.Type, &e.ObjectID, data,
+		&e.RequestID, &e.IdempotencyKey, &e.KeyID, &created); err != nil {
+		return false, err
+	}
+	e.Data, e.CreatedAt = data.last, fromMicros(created)
+	return e.ID != "", nil
 }
 
 // Events implements roster.EventTx. Without filters it reads q.Limit events in feed order.
@@ -70,10 +111,8 @@ func (t *Tx) Events(ctx context.Context, q roster.EventQuery) (roster.EventScan,
 		sql = `SELECT ` + eventCols + ` FROM events e WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ?`
 		args = append(args, q.Limit)
 	} else {
-		// w is the window (as e), m the matching rows' full columns (as e in eventCols).
-		cols := strings.ReplaceAll(eventCols, "e.", "m.")
-		cols = strings.Replace(cols, "m.n, m.tx, m.sequence", "w.n, w.tx, w.sequence", 1)
-		sql = `SELECT ` + cols + ` FROM (SELECT e.n, e.tx, e.sequence, e.type, e.object_id FROM events e WHERE ` + where +
+		// w is the window (as e), m the matching rows' full columns.
+		sql = `SELECT ` + matchCols + ` FROM (SELECT e.n, e.tx, e.sequence, e.type, e.object_id FROM events e WHERE ` + where +
 			` ORDER BY ` + order + ` LIMIT ?) w LEFT JOIN events m ON m.n = w.n AND ` + strings.Join(conds, " AND ") +
 			` ORDER BY ` + strings.ReplaceAll(order, "e.", "w.")
 		window := q.Window
@@ -87,16 +126,18 @@ func (t *Tx) Events(ctx context.Context, q roster.EventQuery) (roster.EventScan,
 		return roster.EventScan{}, err
 	}
 	defer rows.Close()
-	var out roster.EventScan
+	out := roster.EventScan{Events: make([]roster.Event, 0, min(q.Limit, maxEventsSized))}
+	data := eventData{rows: q.Limit}
 	for len(out.Events) < q.Limit && rows.Next() {
-		s, err := scanEvent(rows)
+		var e roster.Event
+		ok, err := scanEvent(rows, &e, &data)
 		if err != nil {
 			return roster.EventScan{}, t.d.MapErr(err)
 		}
 		out.Examined++
-		out.Last = s.e
-		if s.ok {
-			out.Events = append(out.Events, s.e)
+		out.Last = e
+		if ok {
+			out.Events = append(out.Events, e)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -105,8 +146,17 @@ func (t *Tx) Events(ctx context.Context, q roster.EventQuery) (roster.EventScan,
 	return out, nil
 }
 
+// maxEventsSized is the most events a read makes room for at once: a page's limit (SPEC §13:
+// at most 100, and one more to know whether there is a next page), not a larger one a caller of
+// the store might ask for.
+const maxEventsSized = 101
+
 // EventByID implements roster.EventTx.
 func (t *Tx) EventByID(ctx context.Context, id string) (roster.Event, error) {
-	s, err := queryOne(ctx, t, scanEvent, `SELECT `+eventCols+` FROM events e WHERE e.id = ?`, id)
-	return s.e, err
+	data := eventData{rows: 1}
+	return queryOne(ctx, t, func(r Rows) (roster.Event, error) {
+		var e roster.Event
+		_, err := scanEvent(r, &e, &data)
+		return e, err
+	}, `SELECT `+eventCols+` FROM events e WHERE e.id = ?`, id)
 }
