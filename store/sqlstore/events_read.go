@@ -10,16 +10,30 @@ import (
 
 // Reading the feed (roster.EventTx): a page of events, one event by id.
 
-// eventCols are the columns every event read selects, in scanEvent's order, of the row alias e.
+// eventCols are the columns an event read selects, in scanEvent's order, of the row alias e.
 // Every one is NOT NULL: strings and integers scan straight into the event's fields, without
 // database/sql's reflection through a pointer per column.
 const eventCols = `e.n, e.tx, e.sequence, e.id, e.account_id, e.type, e.object_id, e.data, e.request_id, e.idempotency_key, e.key_id, e.created_at`
 
-// matchCols are eventCols for a filtered read: the window's position (w) and the matching row's
-// columns (m, of a LEFT JOIN, so NULL where the window's row does not match: its id is then empty, its
-// data nil).
-const matchCols = `w.n, w.tx, w.sequence, COALESCE(m.id, ''), COALESCE(m.account_id, ''), COALESCE(m.type, ''), COALESCE(m.object_id, ''), ` +
-	`m.data, COALESCE(m.request_id, ''), COALESCE(m.idempotency_key, ''), COALESCE(m.key_id, ''), COALESCE(m.created_at, 0)`
+// feedCols are the columns of a read of the feed, in scanEvent's order: eventCols, or for a
+// filtered read (matched) the window's position (w) and the matching row's columns (m, of a LEFT
+// JOIN, so NULL where the window's row does not match: its id is then empty, its data nil).
+// A read of one account's feed leaves account_id out (ofAccount): it is the account's, and a
+// column fewer is a tenth less of the driver's work a row.
+func feedCols(matched, ofAccount bool) string {
+	if !matched {
+		if ofAccount {
+			return strings.Replace(eventCols, ` e.account_id,`, ``, 1)
+		}
+		return eventCols
+	}
+	account := ` COALESCE(m.account_id, ''),`
+	if ofAccount {
+		account = ``
+	}
+	return `w.n, w.tx, w.sequence, COALESCE(m.id, ''),` + account + ` COALESCE(m.type, ''), COALESCE(m.object_id, ''), ` +
+		`m.data, COALESCE(m.request_id, ''), COALESCE(m.idempotency_key, ''), COALESCE(m.key_id, ''), COALESCE(m.created_at, 0)`
+}
 
 // eventData keeps the data of a read's events in one buffer: a sql.Scanner, so that the driver's
 // bytes are copied once, into it, and not first into a slice of their own per event (which
@@ -65,17 +79,28 @@ func (d *eventData) Scan(src any) error {
 	return nil
 }
 
-// scanEvent reads an event row (eventCols or matchCols) into e, its data through data. It
-// returns false for a row a filtered read examined without matching (only its position was
-// read).
-func scanEvent(r Rows, e *roster.Event, data *eventData) (bool, error) {
+// scanEvent reads an event row (feedCols) into e, its data through data; account is the
+// account of a read of one account's feed (its rows have no account_id column), nil for one
+// with the column. It returns false for a row a filtered read examined without matching (only
+// its position was read).
+func scanEvent(r Rows, e *roster.Event, data *eventData, account *string) (bool, error) {
 	var created int64
-	if err := r.Scan(&e.Position.N, &e.Position.Tx, &e.Sequence, &e.ID, &e.AccountID, &e.Type, &e.ObjectID, data,
-		&e.RequestID, &e.IdempotencyKey, &e.KeyID, &created); err != nil {
+	var err error
+	if account == nil {
+		err = r.Scan(&e.Position.N, &e.Position.Tx, &e.Sequence, &e.ID, &e.AccountID, &e.Type, &e.ObjectID, data,
+			&e.RequestID, &e.IdempotencyKey, &e.KeyID, &created)
+	} else {
+		err = r.Scan(&e.Position.N, &e.Position.Tx, &e.Sequence, &e.ID, &e.Type, &e.ObjectID, data,
+			&e.RequestID, &e.IdempotencyKey, &e.KeyID, &created)
+	}
+	if err != nil || e.ID == "" {
 		return false, err
 	}
+	if account != nil {
+		e.AccountID = *account
+	}
 	e.Data, e.CreatedAt = data.last, fromMicros(created)
-	return e.ID != "", nil
+	return true, nil
 }
 
 // Events implements roster.EventTx. Without filters it reads q.Limit events in feed order.
@@ -108,11 +133,11 @@ func (t *Tx) Events(ctx context.Context, q roster.EventQuery) (roster.EventScan,
 	}
 	var sql string
 	if len(conds) == 0 {
-		sql = `SELECT ` + eventCols + ` FROM events e WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ?`
+		sql = `SELECT ` + feedCols(false, !q.All) + ` FROM events e WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ?`
 		args = append(args, q.Limit)
 	} else {
 		// w is the window (as e), m the matching rows' full columns.
-		sql = `SELECT ` + matchCols + ` FROM (SELECT e.n, e.tx, e.sequence, e.type, e.object_id FROM events e WHERE ` + where +
+		sql = `SELECT ` + feedCols(true, !q.All) + ` FROM (SELECT e.n, e.tx, e.sequence, e.type, e.object_id FROM events e WHERE ` + where +
 			` ORDER BY ` + order + ` LIMIT ?) w LEFT JOIN events m ON m.n = w.n AND ` + strings.Join(conds, " AND ") +
 			` ORDER BY ` + strings.ReplaceAll(order, "e.", "w.")
 		window := q.Window
@@ -128,9 +153,13 @@ func (t *Tx) Events(ctx context.Context, q roster.EventQuery) (roster.EventScan,
 	defer rows.Close()
 	out := roster.EventScan{Events: make([]roster.Event, 0, min(q.Limit, maxEventsSized))}
 	data := eventData{rows: q.Limit}
+	var account *string
+	if !q.All {
+		account = &q.AccountID
+	}
 	for len(out.Events) < q.Limit && rows.Next() {
 		var e roster.Event
-		ok, err := scanEvent(rows, &e, &data)
+		ok, err := scanEvent(rows, &e, &data, account)
 		if err != nil {
 			return roster.EventScan{}, t.d.MapErr(err)
 		}
@@ -156,7 +185,7 @@ func (t *Tx) EventByID(ctx context.Context, id string) (roster.Event, error) {
 	data := eventData{rows: 1}
 	return queryOne(ctx, t, func(r Rows) (roster.Event, error) {
 		var e roster.Event
-		_, err := scanEvent(r, &e, &data)
+		_, err := scanEvent(r, &e, &data, nil)
 		return e, err
 	}, `SELECT `+eventCols+` FROM events e WHERE e.id = ?`, id)
 }
