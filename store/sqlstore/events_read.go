@@ -10,12 +10,12 @@ import (
 
 // Reading the feed (roster.EventTx): a page of events, one event by id.
 
-// eventCols are the columns an event read selects, in scanEvent's order, of the row alias e.
+// eventCols are the columns an event read selects, in eventScanner's order, of the row alias e.
 // Every one is NOT NULL: strings and integers scan straight into the event's fields, without
 // database/sql's reflection through a pointer per column.
 const eventCols = `e.n, e.tx, e.sequence, e.id, e.account_id, e.type, e.object_id, e.data, e.request_id, e.idempotency_key, e.key_id, e.created_at`
 
-// feedCols are the columns of a read of the feed, in scanEvent's order: eventCols, or for a
+// feedCols are the columns of a read of the feed, in eventScanner's order: eventCols, or for a
 // filtered read (matched) the window's position (w) and the matching row's columns (m, of a LEFT
 // JOIN, so NULL where the window's row does not match: its id is then empty, its data nil).
 // A read of one account's feed leaves account_id out (ofAccount): it is the account's, and a
@@ -79,28 +79,56 @@ func (d *eventData) Scan(src any) error {
 	return nil
 }
 
-// scanEvent reads an event row (feedCols) into e, its data through data; account is the
-// account of a read of one account's feed (its rows have no account_id column), nil for one
-// with the column. It returns false for a row a filtered read examined without matching (only
-// its position was read).
-func scanEvent(r Rows, e *roster.Event, data *eventData, account *string) (bool, error) {
-	var created int64
-	var err error
-	if account == nil {
-		err = r.Scan(&e.Position.N, &e.Position.Tx, &e.Sequence, &e.ID, &e.AccountID, &e.Type, &e.ObjectID, data,
-			&e.RequestID, &e.IdempotencyKey, &e.KeyID, &created)
-	} else {
-		err = r.Scan(&e.Position.N, &e.Position.Tx, &e.Sequence, &e.ID, &e.Type, &e.ObjectID, data,
-			&e.RequestID, &e.IdempotencyKey, &e.KeyID, &created)
+// eventScanner reads the rows of one event read (feedCols) into row, with destinations made
+// once for all of them: integers through int64Dest, the data into data's buffer, and account_id
+// from account when the read is of one account's feed (its rows have no such column).
+type eventScanner struct {
+	row     roster.Event
+	created int64
+	data    eventData
+	account *string
+	dest    []any
+}
+
+func newEventScanner(rows int, account *string) *eventScanner {
+	s := &eventScanner{data: eventData{rows: rows}, account: account}
+	e := &s.row
+	s.dest = []any{int64Dest{&e.Position.N}, int64Dest{&e.Position.Tx}, int64Dest{&e.Sequence}, &e.ID, &e.AccountID, &e.Type, &e.ObjectID,
+		&s.data, &e.RequestID, &e.IdempotencyKey, &e.KeyID, int64Dest{&s.created}}
+	if account != nil {
+		s.dest = append(s.dest[:4], s.dest[5:]...)
 	}
-	if err != nil || e.ID == "" {
+	return s
+}
+
+// scan reads the next row into e. It returns false for a row a filtered read examined without
+// matching (only its position was read).
+func (s *eventScanner) scan(r Rows, e *roster.Event) (bool, error) {
+	if err := r.Scan(s.dest...); err != nil {
 		return false, err
 	}
-	if account != nil {
-		e.AccountID = *account
+	*e = roster.Event{Sequence: s.row.Sequence, Position: s.row.Position}
+	if s.row.ID == "" {
+		return false, nil
 	}
-	e.Data, e.CreatedAt = data.last, fromMicros(created)
+	*e = s.row
+	if s.account != nil {
+		e.AccountID = *s.account
+	}
+	e.Data, e.CreatedAt = s.data.last, fromMicros(s.created)
 	return true, nil
+}
+
+// int64Dest scans an integer column without the reflection database/sql takes for an *int64.
+type int64Dest struct{ p *int64 }
+
+func (d int64Dest) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("an event's integer column: cannot scan %T", src)
+	}
+	*d.p = v
+	return nil
 }
 
 // Events implements roster.EventTx. Without filters it reads q.Limit events in feed order.
@@ -152,14 +180,14 @@ func (t *Tx) Events(ctx context.Context, q roster.EventQuery) (roster.EventScan,
 	}
 	defer rows.Close()
 	out := roster.EventScan{Events: make([]roster.Event, 0, min(q.Limit, maxEventsSized))}
-	data := eventData{rows: q.Limit}
 	var account *string
 	if !q.All {
 		account = &q.AccountID
 	}
+	sc := newEventScanner(q.Limit, account)
 	for len(out.Events) < q.Limit && rows.Next() {
 		var e roster.Event
-		ok, err := scanEvent(rows, &e, &data, account)
+		ok, err := sc.scan(rows, &e)
 		if err != nil {
 			return roster.EventScan{}, t.d.MapErr(err)
 		}
@@ -182,10 +210,10 @@ const maxEventsSized = 101
 
 // EventByID implements roster.EventTx.
 func (t *Tx) EventByID(ctx context.Context, id string) (roster.Event, error) {
-	data := eventData{rows: 1}
+	sc := newEventScanner(1, nil)
 	return queryOne(ctx, t, func(r Rows) (roster.Event, error) {
 		var e roster.Event
-		_, err := scanEvent(r, &e, &data, nil)
+		_, err := sc.scan(r, &e)
 		return e, err
 	}, `SELECT `+eventCols+` FROM events e WHERE e.id = ?`, id)
 }
