@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rosterhq/roster"
 )
@@ -51,32 +54,40 @@ type eventData struct {
 const maxDataBuffer = 256 << 10
 
 func (d *eventData) Scan(src any) error {
-	var n int
 	switch v := src.(type) {
 	case nil:
 		d.last = nil
-		return nil
 	case []byte:
-		n = len(v)
+		d.keep(v)
 	case string:
-		n = len(v)
+		d.keep([]byte(v))
 	default:
 		return fmt.Errorf("event data: cannot scan %T", src)
 	}
+	return nil
+}
+
+// ScanBytes is Scan for pgx (pgtype.BytesScanner), which hands over its own buffer rather
+// than a copy of it (as it does for a sql.Scanner); nil is NULL.
+func (d *eventData) ScanBytes(v []byte) error {
+	if v == nil {
+		d.last = nil
+		return nil
+	}
+	d.keep(v)
+	return nil
+}
+
+func (d *eventData) keep(v []byte) {
+	n := len(v)
 	if cap(d.buf)-len(d.buf) < n {
 		// Room for the rest of the rows if they are as large as this one, within reason.
 		d.buf = make([]byte, 0, max(n, min(n*max(d.rows, 1), maxDataBuffer)))
 	}
 	start := len(d.buf)
-	switch v := src.(type) {
-	case []byte:
-		d.buf = append(d.buf, v...)
-	case string:
-		d.buf = append(d.buf, v...)
-	}
+	d.buf = append(d.buf, v...)
 	d.last = d.buf[start:len(d.buf):len(d.buf)]
 	d.rows--
-	return nil
 }
 
 // eventScanner reads the rows of one event read (feedCols) into row, with destinations made
@@ -119,7 +130,9 @@ func (s *eventScanner) scan(r Rows, e *roster.Event) (bool, error) {
 	return true, nil
 }
 
-// int64Dest scans an integer column without the reflection database/sql takes for an *int64.
+// int64Dest scans an integer column without the reflection database/sql takes for an *int64
+// (sql.Scanner); pgx, which decodes into an *int64 directly, takes it as directly
+// (pgtype.Int64Scanner), where its sql.Scanner path would box every value first.
 type int64Dest struct{ p *int64 }
 
 func (d int64Dest) Scan(src any) error {
@@ -128,6 +141,14 @@ func (d int64Dest) Scan(src any) error {
 		return fmt.Errorf("an event's integer column: cannot scan %T", src)
 	}
 	*d.p = v
+	return nil
+}
+
+func (d int64Dest) ScanInt64(v pgtype.Int8) error {
+	if !v.Valid {
+		return errors.New("an event's integer column: cannot scan NULL")
+	}
+	*d.p = v.Int64
 	return nil
 }
 
