@@ -2,47 +2,86 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
 )
 
-// eventView is an event as SPEC §13 shows it.
-type eventView struct {
-	ID        string           `json:"id"`
-	Type      string           `json:"type"`
-	AccountID *string          `json:"account_id"`
-	Sequence  int64            `json:"sequence"`
-	CreatedAt stamp            `json:"created_at"`
-	Data      json.RawMessage  `json:"data"`
-	Request   eventRequestView `json:"request"`
+// An event as SPEC §13 shows it:
+//
+//	{"id":"event_…","type":"entity.created","account_id":"account_…" or null,"sequence":7,
+//	 "created_at":"…","data":{…},"request":{"id":"…","idempotency_key":"…" or null,"key_id":"key_…" or null}}
+//
+// appendEvent writes it straight from the stored event, with no view in between: a feed page's
+// CPU went to the views, their ids' strings and encode's buffer (docs/performance.md, "Feed
+// page"). The bytes are json.Marshal's of that object (events_json_test.go holds it to them).
+//
+// data is spliced in as stored: the write rendered it with json.Marshal (changeData), compact,
+// with <, >, &, U+2028 and U+2029 escaped, so encoding/json would give the same bytes back
+// after scanning and copying every one of them (a page of 100 events is ~100 KB of data).
+func (s *surface) appendEvent(b []byte, e *roster.Event) []byte {
+	b = append(b, `{"id":`...)
+	b = s.appendID(b, roster.KindEvent, e.ID)
+	b = append(b, `,"type":`...)
+	b = appendString(b, e.Type)
+	b = append(b, `,"account_id":`...)
+	if e.AccountID == "" {
+		b = append(b, "null"...)
+	} else {
+		b = s.appendID(b, roster.KindAccount, e.AccountID)
+	}
+	b = append(b, `,"sequence":`...)
+	b = strconv.AppendInt(b, e.Sequence, 10)
+	b = append(b, `,"created_at":`...)
+	b = appendStamp(b, stamp(e.CreatedAt))
+	b = append(b, `,"data":`...)
+	if e.Data == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, e.Data...)
+	}
+	b = append(b, `,"request":{"id":`...)
+	b = appendString(b, e.RequestID)
+	b = append(b, `,"idempotency_key":`...)
+	if e.IdempotencyKey == "" {
+		b = append(b, "null"...)
+	} else {
+		b = appendString(b, e.IdempotencyKey)
+	}
+	b = append(b, `,"key_id":`...)
+	if e.KeyID == "" {
+		b = append(b, "null"...)
+	} else {
+		b = s.appendID(b, roster.KindKey, e.KeyID)
+	}
+	return append(b, "}}"...)
 }
 
-type eventRequestView struct {
-	ID             string  `json:"id"`
-	IdempotencyKey *string `json:"idempotency_key"`
-	KeyID          *string `json:"key_id"`
+// eventSize guesses the length of an event's JSON: its data and the strings, and room for the
+// names, the ids and the timestamp.
+func eventSize(e *roster.Event) int {
+	return 320 + len(e.Data) + len(e.Type) + len(e.RequestID) + len(e.IdempotencyKey)
 }
 
-func (s *surface) event(e roster.Event) any {
-	v := eventView{ID: s.id(roster.KindEvent, e.ID), Type: e.Type, Sequence: e.Sequence, CreatedAt: stamp(e.CreatedAt),
-		Data: e.Data, Request: eventRequestView{ID: e.RequestID}}
-	if e.AccountID != "" {
-		id := s.id(roster.KindAccount, e.AccountID)
-		v.AccountID = &id
+// appendID writes a roster-owned id as s.id renders it, quoted, without making the string. The
+// ids roster stores are hex, which needs no escape; anything else is quoted by appendString.
+func (s *surface) appendID(b []byte, k roster.Kind, hexID string) []byte {
+	for i := 0; i < len(hexID); i++ {
+		if c := hexID[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return appendString(b, s.id(k, hexID))
+		}
 	}
-	if e.IdempotencyKey != "" {
-		v.Request.IdempotencyKey = &e.IdempotencyKey
+	b = append(b, '"')
+	if !s.bare {
+		b = append(b, k...)
 	}
-	if e.KeyID != "" {
-		id := s.id(roster.KindKey, e.KeyID)
-		v.Request.KeyID = &id
-	}
-	return v
+	b = append(b, hexID...)
+	return append(b, '"')
 }
 
 // eventRequest reads a feed request's query: limit, cursor, wait and the filters type,
@@ -115,12 +154,25 @@ func (s *Server) listEvents(c *call) error {
 	if err != nil {
 		return err
 	}
-	out := listView{Data: make([]any, len(page.Items)), Pagination: paginationView{
-		Count: len(page.Items), HasNext: page.HasNext, NextCursor: &page.Next}}
-	for i, e := range page.Items {
-		out.Data[i] = c.sf.event(e)
+	// The bytes of listView.appendJSON, the items written by appendEvent, in a buffer of the
+	// entity pages' pool (sent, then given back).
+	size := 128 + len(page.Next)
+	for i := range page.Items {
+		size += eventSize(&page.Items[i]) + 1
 	}
-	return c.reply(http.StatusOK, out)
+	b := append(slices.Grow(getPageBuffer(), size), `{"data":[`...)
+	for i := range page.Items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = c.sf.appendEvent(b, &page.Items[i])
+	}
+	pv := paginationView{Count: len(page.Items), HasNext: page.HasNext, NextCursor: &page.Next}
+	b, _ = pv.appendJSON(append(b, `],"pagination":`...))
+	b = append(b, '}')
+	c.send(http.StatusOK, b)
+	putPageBuffer(b)
+	return nil
 }
 
 func (s *Server) getEvent(c *call) error {
@@ -132,7 +184,8 @@ func (s *Server) getEvent(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, c.sf.event(e))
+	c.send(http.StatusOK, c.sf.appendEvent(make([]byte, 0, eventSize(&e)), &e))
+	return nil
 }
 
 // sseHeartbeat is how long an open stream stays silent before a comment line keeps it open.
@@ -182,13 +235,14 @@ func (s *Server) eventStream(c *call) error {
 		}()
 		for {
 			var buf []byte
-			for i, e := range page.Items {
-				b, err := encode(c.sf.event(e))
-				if err != nil {
-					return err
-				}
-				buf = append(buf, "id: "+page.CursorAfter(i)+"\nevent: "+e.Type+"\ndata: "...)
-				buf = append(append(buf, b...), "\n\n"...)
+			for i := range page.Items {
+				e := &page.Items[i]
+				buf = append(buf, "id: "...)
+				buf = append(buf, page.CursorAfter(i)...)
+				buf = append(buf, "\nevent: "...)
+				buf = append(buf, e.Type...)
+				buf = append(buf, "\ndata: "...)
+				buf = append(c.sf.appendEvent(buf, e), "\n\n"...)
 			}
 			if len(page.Items) == 0 && !page.HasNext {
 				buf = append(buf, ": heartbeat\n\n"...)

@@ -39,8 +39,6 @@ func jsonSize(v any) int {
 			n += len(s) + 3
 		}
 		return n
-	case eventView:
-		return 300 + len(v.Data) + len(v.Request.ID) + len(v.Type)
 	case listView:
 		n := 128
 		for _, item := range v.Data {
@@ -310,33 +308,4 @@ func appendStamp(b []byte, t stamp) []byte {
 		byte('0'+micro/100000), byte('0'+micro/10000%10), byte('0'+micro/1000%10),
 		byte('0'+micro/100%10), byte('0'+micro/10%10), byte('0'+micro%10), 'Z', '"')
 	return b
-}
-
-// appendJSON writes an event with its data as stored: the write rendered it with encoding/json
-// (changeData), compact and escaped, so it is spliced in as it is rather than scanned and copied
-// again, which was most of a feed page's cost (a page of 100 events is ~100 KB of data).
-func (v eventView) appendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"id":`...)
-	b = appendString(b, v.ID)
-	b = append(b, `,"type":`...)
-	b = appendString(b, v.Type)
-	b = append(b, `,"account_id":`...)
-	b = appendOptString(b, v.AccountID)
-	b = append(b, `,"sequence":`...)
-	b = strconv.AppendInt(b, v.Sequence, 10)
-	b = append(b, `,"created_at":`...)
-	b = appendStamp(b, v.CreatedAt)
-	b = append(b, `,"data":`...)
-	if v.Data == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, v.Data...)
-	}
-	b = append(b, `,"request":{"id":`...)
-	b = appendString(b, v.Request.ID)
-	b = append(b, `,"idempotency_key":`...)
-	b = appendOptString(b, v.Request.IdempotencyKey)
-	b = append(b, `,"key_id":`...)
-	b = appendOptString(b, v.Request.KeyID)
-	return append(b, "}}"...), nil
 }

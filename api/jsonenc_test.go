@@ -223,21 +223,3 @@ func FuzzEntityJSON(f *testing.F) {
 		sameJSON(t, listView{Data: []any{entityView{Name: b}}, Pagination: paginationView{NextCursor: &a, PrevCursor: &d}})
 	})
 }
-
-// TestEventJSON: an event's JSON is json.Marshal's, with its data (compact JSON, as the write
-// rendered it) spliced in.
-func TestEventJSON(t *testing.T) {
-	now := time.Now()
-	idem := "idem <&> \"x\""
-	for _, sf := range []*surface{native, conduit, leadBank} {
-		for _, e := range []roster.Event{
-			{ID: roster.NewID(now), Sequence: 42, EventRecord: roster.EventRecord{Type: roster.EventEntityUpdated, AccountID: roster.NewID(now), CreatedAt: now,
-				Data:      []byte(`{"object":{"name":"\u003cb\u003e \"A\"","n":[1,2]},"previous_attributes":{"name":null}}`),
-				RequestID: "req\u2028<id>", IdempotencyKey: idem, KeyID: roster.NewID(now)}},
-			{ID: roster.NewID(now), Sequence: 1, EventRecord: roster.EventRecord{Type: roster.EventKeyCreated, CreatedAt: now, Data: []byte(`{"object":{}}`)}},
-		} {
-			sameJSON(t, sf.event(e).(eventView))
-		}
-	}
-	sameJSON(t, eventView{})
-}

@@ -250,13 +250,26 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			}
 		}
 	}()
-	latencyDone := false
+	latencyDone, feedsFilled := false, false
 	for i, sc := range all {
 		if sc.group == groupFloor || sc.group == groupNoisy || !selected(sc.name, cfg.Scenarios) {
 			continue
 		}
 		if !srv.alive() {
 			return nil, fmt.Errorf("roster serve exited during the run (%v): %s", srv.err, srv.stderrTail())
+		}
+		if (sc.name == "list-page-100" || sc.name == "feed-page-100") && !feedsFilled {
+			// Both pages hold 100 items (fillFeeds), whichever runs alone.
+			feedsFilled = true
+			pctx, cancel := prepContext(ctx)
+			n, err := w.fillFeeds(pctx, srv.base)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("filling the feeds to 100 events: %w", err)
+			}
+			if n > 0 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("Before list-page-100 and feed-page-100, %s entities were created so that every feed they read holds 100 events.", thousands(n)))
+			}
 		}
 		if sc.server == serverConsumers {
 			if latencyDone {

@@ -148,6 +148,47 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestFeedAndListPages: list-page-100 and feed-page-100, run alone, compare pages alike: 100
+// entities against 100 events of the same accounts (the feeds were filled to 100 first; they
+// held one event each, the account key's creation, and the feed page one item).
+func TestFeedAndListPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var progress strings.Builder
+	rep, err := Run(ctx, Config{
+		Accounts: 3, Entities: 600, Connections: 4,
+		Duration: 500 * time.Millisecond, Scenarios: []string{"list-page-100", "feed-page-100"},
+		Exe: os.Args[0], Env: []string{benchChild + "=1"}, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	for _, name := range []string{"list-page-100", "feed-page-100"} {
+		r := rep.result(name)
+		if r == nil {
+			t.Fatalf("%s did not run:\n%s", name, progress.String())
+		}
+		if r.Errors != 0 || r.Pages == 0 || r.Pages != r.Requests || r.ItemsPerPage != 100 {
+			t.Errorf("%s: %d errors, %d pages of %d requests, %v items a page", name, r.Errors, r.Pages, r.Requests, r.ItemsPerPage)
+		}
+	}
+	var target *Target
+	for i, tg := range rep.Targets {
+		if strings.HasPrefix(tg.Target, "a feed page of 100 events against a list page of 100 entities") {
+			target = &rep.Targets[i]
+		}
+	}
+	if target == nil || !strings.Contains(target.Measured, "; 100 against 100 items a page)") {
+		t.Errorf("feed page target = %+v", target)
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "entities were created so that every feed they read holds 100 events") {
+		t.Errorf("the report does not say the feeds were filled:\n%s", md)
+	}
+}
+
 // TestDeepFollowsFirst: a deep page's p50 is judged against its first page's, so the two run
 // one after the other.
 func TestDeepFollowsFirst(t *testing.T) {

@@ -31,16 +31,80 @@ const (
 )
 
 // feedPage is the first page of 100 events of an account's feed: the events the write
-// scenarios before it recorded.
+// scenarios before it recorded, topped up to 100 by fillFeeds.
 func (w *world) feedPage(r *rand.Rand) request {
-	j := w.account(r)
+	j := w.pageAccount(r)
 	return request{method: http.MethodGet, path: "/v1/events?limit=100", secret: w.creds.account[j], items: true}
 }
 
-// listPage100 is the list page a feed page is compared with: 100 entities of an account.
+// listPage100 is the list page a feed page is compared with: 100 entities of an account, the
+// newest first (those fillFeeds and the write scenarios created, as the feed's events are).
 func (w *world) listPage100(r *rand.Rand) request {
-	j := w.account(r)
+	j := w.pageAccount(r)
 	return request{method: http.MethodGet, path: "/v1/entities?limit=100&sort=created_at:desc", secret: w.creds.account[j], items: true}
+}
+
+// pageAccounts is how many accounts list-page-100 and feed-page-100 read, the same ones: the
+// populated accounts' first, all of them at the default sizes.
+const pageAccounts = 100
+
+// pageAccount picks one of the accounts list-page-100 and feed-page-100 read.
+func (w *world) pageAccount(r *rand.Rand) int32 {
+	return w.populated[r.IntN(min(len(w.populated), pageAccounts))]
+}
+
+// fillFeeds brings the feed of every account feedPage reads to at least 100 events, by creating
+// entities through the server (entity.created events, like create-entity's), and returns how
+// many it created. Without it a feed page is not the list page's like: run alone, the two
+// scenarios compared a feed of one event (the account's key) with a list page of 100; after the
+// write scenarios of a run at full size (1,000 accounts), a feed of some 20.
+func (w *world) fillFeeds(ctx context.Context, base string) (int, error) {
+	accounts := w.populated[:min(len(w.populated), pageAccounts)]
+	var mu sync.Mutex
+	var firstErr error
+	created := 0
+	work := make(chan int32)
+	var wg sync.WaitGroup
+	for k := range 16 {
+		wg.Go(func() {
+			c := newClient()
+			defer c.CloseIdleConnections()
+			r := rand.New(rand.NewPCG(11, uint64(k)))
+			for j := range work {
+				n, err := w.fillFeed(ctx, c, base, r, j)
+				mu.Lock()
+				created += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, j := range accounts {
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+	return created, firstErr
+}
+
+// fillFeed creates as many entities in account j as its feed lacks of 100 events.
+func (w *world) fillFeed(ctx context.Context, c *http.Client, base string, r *rand.Rand, j int32) (int, error) {
+	status, body, err := do(ctx, c, base, request{method: http.MethodGet, path: "/v1/events?limit=100", secret: w.creds.account[j]})
+	if err != nil || status != http.StatusOK {
+		return 0, fmt.Errorf("reading a feed: %d %s %v", status, truncate(string(body), 200), err)
+	}
+	n := 0
+	for have := pageCount(body); have+n < 100; n++ {
+		rq := w.createEntity(r)
+		rq.secret = w.creds.account[j]
+		status, body, err := do(ctx, c, base, rq)
+		if err != nil || status != http.StatusCreated {
+			return n, fmt.Errorf("creating an entity: %d %s %v", status, truncate(string(body), 200), err)
+		}
+	}
+	return n, nil
 }
 
 // eventScenarios are the scenarios of the events, in the order they run after the writes.

@@ -237,10 +237,11 @@ func (rep *Report) finish() {
 		}
 	}
 	if feed, list := rep.result("feed-page-100"), rep.result("list-page-100"); feed != nil && list != nil && list.CPUMicros > 0 {
-		add("a feed page of 100 events against a list page of 100 entities: server CPU per request", fmt.Sprintf("≤ %.1f ×", feedPageRatio),
+		add("a feed page of 100 events against a list page of 100 entities: server CPU per request", fmt.Sprintf("≤ %.1f ×, as many items a page", feedPageRatio),
 			fmt.Sprintf("%.2f × (%.0f against %.0f µs; p50 %.2f against %.2f ms; %.0f against %.0f items a page)", feed.CPUMicros/list.CPUMicros,
 				feed.CPUMicros, list.CPUMicros, feed.P50Ms, list.P50Ms, feed.ItemsPerPage, list.ItemsPerPage),
-			feed.CPUMicros <= feedPageRatio*list.CPUMicros && feed.Errors == 0)
+			// Met only by pages alike: as many items in each (fillFeeds sees to it).
+			feed.CPUMicros <= feedPageRatio*list.CPUMicros && feed.Errors == 0 && feed.ItemsPerPage >= list.ItemsPerPage)
 	}
 	if rep.ServerPeakRSS > 0 {
 		add("server peak RSS through the run", fmt.Sprintf("< %d MiB", peakRSSMiB), fmt.Sprintf("%.1f MiB", float64(rep.ServerPeakRSS)/(1<<20)), rep.ServerPeakRSS < peakRSSMiB<<20)
