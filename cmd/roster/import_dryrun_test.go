@@ -37,13 +37,17 @@ func importDryRun(t *testing.T, src, dst string) {
 		AccountID string `json:"account_id"`
 		Slug      string `json:"slug"`
 	}
-	_ = json.Unmarshal([]byte(lines[0]), &acct)
-	_ = json.Unmarshal([]byte(lines[2]), &ent)
+	_ = json.Unmarshal([]byte(lines[2]), &ent) // the first entity (two accounts come first)
+	for _, l := range lines[:2] {
+		if _ = json.Unmarshal([]byte(l), &acct); acct.ID == ent.AccountID {
+			break
+		}
+	}
 	missingEntity := "entity_" + strings.Repeat("ab", 12)
 	missingAccount := "account_" + strings.Repeat("cd", 12)
 	newEntity := "entity_" + strings.Repeat("ef", 12)
 	bad := []string{
-		// 1: an account whose slug the first account (a line above) takes
+		// 1: an account whose slug an account of a line above takes
 		fmt.Sprintf(`{"kind":"account","id":"account_%s","name":"Twin","slug":%q,"status":"active","created_at":"2026-01-01T00:00:00.000000Z","updated_at":"2026-01-01T00:00:00.000000Z"}`, strings.Repeat("12", 12), acct.Slug),
 		// 2: an entity of an account that does not exist
 		entityLine(strings.Repeat("34", 12), missingAccount, nil),
