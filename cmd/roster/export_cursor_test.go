@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -111,10 +112,16 @@ func exportCursorUnderWrites(t *testing.T, db string, pg bool) {
 		}
 		exports = append(exports, out)
 	}
+	var accountExport string
 	waitWrites(5)
 	exportNow()
 	waitWrites(15)
 	exportNow()
+	out, errOut, err := runCLI(t, map[string]string{"ROSTER_DATABASE": db}, "export", "--account", roster.KindAccount.Prefixed(f.account))
+	if err != nil {
+		t.Fatalf("export --account: %v %s", err, errOut)
+	}
+	accountExport = out
 	if pg {
 		// An older transaction holds a transaction id while the writers commit: the export's
 		// snapshot holds their changes, which the feed of every account places after it.
@@ -157,6 +164,24 @@ func exportCursorUnderWrites(t *testing.T, db string, pg bool) {
 		state, cursor := exportState(t, out)
 		n := replayFeed(t, svc, super, cursor, state, final)
 		t.Logf("export %d: %d objects, %d events after its cursor", i, len(state), n)
+	}
+
+	// With --account, the cursor is in that account's feed (the writers write only there).
+	state, cursor := exportState(t, accountExport)
+	mine := map[string]string{}
+	for k, v := range final {
+		if strings.Contains(v, `"account_id":"`+roster.KindAccount.Prefixed(f.account)+`"`) || k == "a "+roster.KindAccount.Prefixed(f.account) {
+			mine[k] = v
+		}
+	}
+	n := replayFeed(t, svc, super, cursor, state, mine)
+	t.Logf("export --account: %d objects, %d events after its cursor", len(state), n)
+
+	// The cursor is a superadmin's: an account's own key may not use it.
+	_, cursor = exportState(t, exports[0])
+	var re *roster.Error
+	if _, err := svc.ListEvents(context.Background(), admin, roster.EventRequest{Cursor: cursor, Limit: 1}); !errors.As(err, &re) || re.Code != roster.CodeCursorMismatch {
+		t.Errorf("an admin key with the export's cursor: %v, want cursor_mismatch", err)
 	}
 }
 
