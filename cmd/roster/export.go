@@ -132,7 +132,8 @@ It only reads: a database that does not exist is an error.`)
 func export(ctx context.Context, snap sqlstore.Copier, pg bool, accountID string, w io.Writer) (exportEnd, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	var end exportEnd
-	for attempt := 0; ; attempt++ {
+	giveUp := time.Now().Add(10 * time.Second)
+	for {
 		h := sha256.New()
 		end = exportEnd{Kind: "end", Counts: map[string]int{"account": 0, "entity": 0, "relationship": 0}}
 		line := lineWriter{w: io.MultiWriter(bw, h)}
@@ -144,15 +145,19 @@ func export(ctx context.Context, snap sqlstore.Copier, pg bool, accountID string
 			end.EventCursor = &cursor
 			return exportObjects(ctx, q, accountID, back, line, end.Counts)
 		})
-		if errors.Is(err, errCutMoved) && attempt < 100 {
+		if errors.Is(err, errCutMoved) && time.Now().Before(giveUp) {
 			// Nothing was written: try a new snapshot (an account deleted in the moment of the
 			// snapshot, while an older transaction was still running; rare, and soon over).
 			select {
 			case <-ctx.Done():
 				return end, ctx.Err()
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(20 * time.Millisecond):
 			}
 			continue
+		}
+		if errors.Is(err, errCutMoved) {
+			return end, errors.New("export: for 10 s every snapshot held the deletion of an account past the change feed's cut, " +
+				"which a transaction held open on the PostgreSQL cluster keeps back (see pg_stat_activity); try again once it has ended")
 		}
 		if err != nil {
 			return end, err
