@@ -116,7 +116,7 @@ It only reads: a database that does not exist is an error.`)
 	}
 	start := time.Now()
 	_, pg := st.(*postgres.Store)
-	end, err := export(ctx, snap, pg, accountID, c.stdout)
+	end, err := export(ctx, snap, pg, accountID, c.stdout, c.stderr)
 	if err != nil {
 		return err
 	}
@@ -125,87 +125,102 @@ It only reads: a database that does not exist is an error.`)
 	return nil
 }
 
-// export writes the export of snap to w. pg says whether snap is PostgreSQL (its feed cut
-// needs the snapshot's xmin, ExportCut). Without accountID the closing line's cursor is in the
-// feed of every account, and the export's state is rolled back to that cut; with it, the cursor
-// is in that account's feed, which the snapshot matches as it is.
-func export(ctx context.Context, snap sqlstore.Copier, pg bool, accountID string, w io.Writer) (exportEnd, error) {
+// export writes the export of snap to w, and notes about waiting to notes. pg says whether
+// snap is PostgreSQL. Without accountID the closing line's cursor is in the feed of every
+// account (see exportCursor); with it, in that account's feed, which the snapshot matches as it
+// is: an account's events commit in sequence order on both engines.
+func export(ctx context.Context, snap sqlstore.Copier, pg bool, accountID string, w, notes io.Writer) (exportEnd, error) {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	var end exportEnd
-	giveUp := time.Now().Add(10 * time.Second)
-	for {
-		h := sha256.New()
-		end = exportEnd{Kind: "end", Counts: map[string]int{"account": 0, "entity": 0, "relationship": 0}}
-		line := lineWriter{w: io.MultiWriter(bw, h)}
-		err := snap.Snapshot(ctx, func(q sqlstore.Querier) error {
-			cursor, back, err := exportCursor(ctx, q, pg, accountID)
-			if err != nil {
-				return err
-			}
-			end.EventCursor = &cursor
-			return exportObjects(ctx, q, accountID, back, line, end.Counts)
-		})
-		if errors.Is(err, errCutMoved) && time.Now().Before(giveUp) {
-			// Nothing was written: try a new snapshot (an account deleted in the moment of the
-			// snapshot, while an older transaction was still running; rare, and soon over).
-			select {
-			case <-ctx.Done():
-				return end, ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
-			continue
-		}
-		if errors.Is(err, errCutMoved) {
-			return end, errors.New("export: for 10 s every snapshot held the deletion of an account past the change feed's cut, " +
-				"which a transaction held open on the PostgreSQL cluster keeps back (see pg_stat_activity); try again once it has ended")
-		}
+	h := sha256.New()
+	end := exportEnd{Kind: "end", Counts: map[string]int{"account": 0, "entity": 0, "relationship": 0}}
+	line := lineWriter{w: io.MultiWriter(bw, h)}
+	err := snap.Snapshot(ctx, func(q sqlstore.Querier) error {
+		cursor, fwd, err := exportCursor(ctx, snap, q, pg, accountID, notes)
 		if err != nil {
-			return end, err
+			return err
 		}
-		end.SHA256 = hex.EncodeToString(h.Sum(nil))
-		break
+		end.EventCursor = &cursor
+		return exportObjects(ctx, q, accountID, fwd, line, end.Counts)
+	})
+	if err != nil {
+		return end, err
 	}
+	end.SHA256 = hex.EncodeToString(h.Sum(nil))
 	if err := (lineWriter{w: bw}).write(end); err != nil {
 		return end, err
 	}
 	return end, bw.Flush()
 }
 
-// exportCursor reads, in the export's snapshot q, the cursor of the closing line and what the
-// export must roll back to match it (see ExportCut). The cursor is a superadmin's: of the feed
-// of every account, or with --account of the feed GET /v1/events?account_id=… reads.
-func exportCursor(ctx context.Context, q sqlstore.Querier, pg bool, accountID string) (string, rollback, error) {
+// exportCursor reads the cursor of the closing line for the export's snapshot q, and what the
+// export must add to q's objects to match it. The cursor is a superadmin's: of the feed of every
+// account, or with --account of the feed GET /v1/events?account_id=… reads.
+//
+// On PostgreSQL the state an export writes is that of every event with tx below the snapshot's
+// xmax (sqlstore.FeedCut): the snapshot, plus the changes of the transactions that were still
+// running when it was taken. It waits until they have all ended (milliseconds, unless a
+// transaction is held open on the cluster, which the feed of every account waits for too), then
+// reads their events and applies them to the objects it writes.
+func exportCursor(ctx context.Context, snap sqlstore.Copier, q sqlstore.Querier, pg bool, accountID string, notes io.Writer) (string, forward, error) {
 	if accountID != "" {
 		seq, err := sqlstore.AccountCut(ctx, q, accountID)
 		if err != nil {
-			return "", rollback{}, err
+			return "", forward{}, err
 		}
 		c, err := roster.FeedCursor(roster.System, map[string]string{"account_id": roster.KindAccount.Prefixed(accountID)}, seq, roster.FeedPosition{})
-		return c, rollback{}, err
+		return c, forward{}, err
 	}
 	cut, err := sqlstore.ExportCut(ctx, q, pg)
-	if err != nil {
-		return "", rollback{}, err
+	if err != nil || !pg {
+		c, cerr := roster.FeedCursor(roster.System, nil, 0, cut.Position)
+		return c, forward{}, errors.Join(err, cerr)
 	}
-	back, err := rollbackOf(cut.Later)
-	if err != nil {
-		return "", back, err
+	start, said := time.Now(), time.Duration(0)
+	for {
+		var events []roster.Event
+		var last roster.FeedPosition
+		var ready bool
+		err := snap.Snapshot(ctx, func(q2 sqlstore.Querier) error {
+			var err error
+			events, last, ready, err = sqlstore.FeedSince(ctx, q2, cut)
+			return err
+		})
+		if err != nil {
+			return "", forward{}, err
+		}
+		if ready {
+			fwd, err := forwardOf(events)
+			if err != nil {
+				return "", fwd, err
+			}
+			c, err := roster.FeedCursor(roster.System, nil, 0, last)
+			return c, fwd, err
+		}
+		if waited := time.Since(start); waited-said >= 10*time.Second {
+			said = waited
+			fmt.Fprintf(notes, "export: waiting %s for transactions older than the snapshot to end (one held open on the PostgreSQL cluster holds the export back, as it holds the change feed: see pg_stat_activity)\n",
+				waited.Round(time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return "", forward{}, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	c, err := roster.FeedCursor(roster.System, nil, 0, cut.Position)
-	return c, back, err
 }
 
-// exportObjects writes the objects of the snapshot q, as the rollback back leaves them.
-func exportObjects(ctx context.Context, q sqlstore.Querier, accountID string, back rollback, line lineWriter, counts map[string]int) error {
+// exportObjects writes the objects of the snapshot q, as fwd leaves them.
+func exportObjects(ctx context.Context, q sqlstore.Querier, accountID string, fwd forward, line lineWriter, counts map[string]int) error {
 	write := func(kind string) func(v any) error {
 		return func(v any) error {
 			counts[kind]++
 			return line.write(v)
 		}
 	}
-	accounts := newMerge(back.accounts, write("account"))
-	entities := newMerge(back.entities, write("entity"))
-	relationships := newMerge(back.relationships, write("relationship"))
+	gone := func(account string) bool { return fwd.gone[account] }
+	accounts := newMerge(fwd.accounts, write("account"), func(*exportAccount) bool { return false })
+	entities := newMerge(fwd.entities, write("entity"), func(v *exportEntity) bool { return gone(v.AccountID) })
+	relationships := newMerge(fwd.relationships, write("relationship"), func(v *exportRelationship) bool { return gone(v.AccountID) })
 	err := sqlstore.Export(ctx, q, accountID, sqlstore.Exporter{
 		Account: func(a roster.Account) error {
 			v := &exportAccount{Kind: "account", ID: roster.KindAccount.Prefixed(a.ID), Name: a.Name, Slug: a.Slug,
@@ -257,72 +272,62 @@ func (r *exportRelationship) key() string {
 	return r.AccountID + " " + r.EntityID + " " + r.RelationshipType
 }
 
-// rollback holds, for each object that events after the export's cut changed, its state before
-// the first of them: nil when it did not exist then. Keys are the export's order (prefixed ids;
-// exportRelationship.key).
-type rollback struct {
+// forward holds, for each object that events the snapshot did not hold changed, its state after
+// the last of them: nil when it no longer exists. Keys are the export's order (prefixed ids;
+// exportRelationship.key). gone holds the accounts those events deleted: their entities and
+// relationships go with them (without events of their own).
+type forward struct {
 	accounts      map[string]*exportAccount
 	entities      map[string]*exportEntity
 	relationships map[string]*exportRelationship
+	gone          map[string]bool
 }
 
-// errCutMoved is an account deleted after the cut: its entities, deleted with it without
-// events of their own, cannot be put back from the events, so the export takes a new snapshot.
-var errCutMoved = errors.New("export: an account was deleted after the feed's cut")
-
-// rollbackOf reads the state before later, events in feed order: the first event about an
-// object has its state before it (nothing for a creation; data.object for a deletion; data.object
-// with previous_attributes over it for an update). Events of keys and webhook endpoints change
+// forwardOf reads the state after events, in feed order: the last event about an object has its
+// state (data.object; nothing for a deletion). Events of keys and webhook endpoints change
 // nothing an export holds.
-func rollbackOf(later []roster.Event) (rollback, error) {
-	back := rollback{accounts: map[string]*exportAccount{}, entities: map[string]*exportEntity{}, relationships: map[string]*exportRelationship{}}
-	for _, e := range later {
+func forwardOf(events []roster.Event) (forward, error) {
+	fwd := forward{accounts: map[string]*exportAccount{}, entities: map[string]*exportEntity{},
+		relationships: map[string]*exportRelationship{}, gone: map[string]bool{}}
+	for _, e := range events {
 		resource, action, _ := strings.Cut(e.Type, ".")
-		if resource != "account" && resource != "entity" && resource != "relationship" {
+		var data struct {
+			Object json.RawMessage `json:"object"`
+		}
+		var err error
+		switch resource {
+		case "account", "entity", "relationship":
+			err = json.Unmarshal(e.Data, &data)
+		default:
 			continue
 		}
-		if e.Type == roster.EventAccountDeleted {
-			return back, errCutMoved
-		}
-		var data struct {
-			Object   map[string]json.RawMessage `json:"object"`
-			Previous map[string]json.RawMessage `json:"previous_attributes"`
-		}
-		if err := json.Unmarshal(e.Data, &data); err != nil {
-			return back, fmt.Errorf("export: event %s: %w", roster.KindEvent.Prefixed(e.ID), err)
-		}
-		// The object's state before e: for a creation none (the object's id is read from after it).
-		existed := action != "created"
-		if existed {
-			for k, v := range data.Previous {
-				data.Object[k] = v
+		if err == nil {
+			switch resource {
+			case "account":
+				var id string
+				id, err = put(fwd.accounts, data.Object, action, "account", func(v *exportAccount) string { return v.ID })
+				if action == "deleted" {
+					fwd.gone[id] = true
+				}
+			case "entity":
+				_, err = put(fwd.entities, data.Object, action, "entity", func(v *exportEntity) string { return v.ID })
+			case "relationship":
+				_, err = put(fwd.relationships, data.Object, action, "relationship", (*exportRelationship).key)
 			}
 		}
-		object, err := json.Marshal(data.Object)
 		if err != nil {
-			return back, err
-		}
-		switch resource {
-		case "account":
-			err = keepFirst(back.accounts, object, existed, "account", func(v *exportAccount) string { return v.ID })
-		case "entity":
-			err = keepFirst(back.entities, object, existed, "entity", func(v *exportEntity) string { return v.ID })
-		case "relationship":
-			err = keepFirst(back.relationships, object, existed, "relationship", (*exportRelationship).key)
-		}
-		if err != nil {
-			return back, fmt.Errorf("export: event %s: %w", roster.KindEvent.Prefixed(e.ID), err)
+			return fwd, fmt.Errorf("export: event %s: %w", roster.KindEvent.Prefixed(e.ID), err)
 		}
 	}
-	return back, nil
+	return fwd, nil
 }
 
-// keepFirst records in m the state before an event of object (the native view, as it was before
-// the event when existed, else as it is after it), unless an earlier event recorded it.
-func keepFirst[T any](m map[string]*T, object []byte, existed bool, kind string, key func(*T) string) error {
+// put records in m the state of object (the native view) after an event of action about it,
+// and returns its key.
+func put[T any](m map[string]*T, object []byte, action, kind string, key func(*T) string) (string, error) {
 	v := new(T)
 	if err := json.Unmarshal(object, v); err != nil {
-		return err
+		return "", err
 	}
 	switch x := any(v).(type) {
 	case *exportAccount:
@@ -333,65 +338,67 @@ func keepFirst[T any](m map[string]*T, object []byte, existed bool, kind string,
 		x.Kind = kind
 	}
 	k := key(v)
-	if _, seen := m[k]; seen {
-		return nil
-	}
-	if !existed {
+	if action == "deleted" {
 		v = nil
 	}
 	m[k] = v
-	return nil
+	return k, nil
 }
 
-// merge writes objects in the export's order, as a rollback leaves them: one whose key the
-// rollback holds is written as it was (or not at all), and one it holds that the snapshot does
-// not (deleted after the cut) is written in its place in the order.
+// merge writes objects in the export's order, as a forward leaves them: one whose key it holds
+// is written in its state there (or not at all), one it holds that the snapshot does not
+// (created after it) in its place in the order, and none that skip says to leave out.
 type merge[T any] struct {
-	back    map[string]*T
-	restore []string // keys of back to write that the snapshot has not reached yet, in order
-	write   func(v any) error
+	fwd   map[string]*T
+	add   []string // keys of fwd to write that the snapshot has not reached yet, in order
+	write func(v any) error
+	skip  func(*T) bool
 }
 
-func newMerge[T any](back map[string]*T, write func(v any) error) *merge[T] {
-	m := &merge[T]{back: back, write: write}
-	for k, v := range back {
+func newMerge[T any](fwd map[string]*T, write func(v any) error, skip func(*T) bool) *merge[T] {
+	m := &merge[T]{fwd: fwd, write: write, skip: skip}
+	for k, v := range fwd {
 		if v != nil {
-			m.restore = append(m.restore, k)
+			m.add = append(m.add, k)
 		}
 	}
-	slices.Sort(m.restore)
+	slices.Sort(m.add)
 	return m
 }
 
-// next writes the objects to restore before key, then v (key's state in the snapshot) as the
-// rollback leaves it.
-func (m *merge[T]) next(key string, v *T) error {
-	for len(m.restore) > 0 && m.restore[0] <= key {
-		k := m.restore[0]
-		m.restore = m.restore[1:]
-		if k != key {
-			if err := m.write(m.back[k]); err != nil {
-				return err
-			}
-		}
-	}
-	if b, ok := m.back[key]; ok {
-		if b == nil {
-			return nil
-		}
-		v = b
+func (m *merge[T]) put(v *T) error {
+	if v == nil || m.skip(v) {
+		return nil
 	}
 	return m.write(v)
 }
 
-// finish writes the objects to restore that sort after every object of the snapshot.
+// next writes the objects to add before key, then v (key's state in the snapshot) as the
+// forward leaves it.
+func (m *merge[T]) next(key string, v *T) error {
+	for len(m.add) > 0 && m.add[0] <= key {
+		k := m.add[0]
+		m.add = m.add[1:]
+		if k != key {
+			if err := m.put(m.fwd[k]); err != nil {
+				return err
+			}
+		}
+	}
+	if f, ok := m.fwd[key]; ok {
+		v = f
+	}
+	return m.put(v)
+}
+
+// finish writes the objects to add that sort after every object of the snapshot.
 func (m *merge[T]) finish() error {
-	for _, k := range m.restore {
-		if err := m.write(m.back[k]); err != nil {
+	for _, k := range m.add {
+		if err := m.put(m.fwd[k]); err != nil {
 			return err
 		}
 	}
-	m.restore = nil
+	m.add = nil
 	return nil
 }
 

@@ -29,9 +29,9 @@ func TestExportCursor(t *testing.T) {
 }
 
 // TestExportCursorPostgres is the same on PostgreSQL, where one export is taken while an older
-// transaction is held open: the writes that commit meanwhile are in the export's snapshot but
-// after its cut in the feed (their transaction ids are above the snapshot's xmin), and the
-// export must leave them out.
+// transaction is held open: the writes that commit meanwhile are in the export's snapshot with
+// transaction ids above its xmin, which the feed of every account reads only once the older one
+// has ended, and writes still running at the snapshot commit after it.
 func TestExportCursorPostgres(t *testing.T) {
 	exportCursorUnderWrites(t, pgDatabase(t), true)
 }
@@ -124,7 +124,8 @@ func exportCursorUnderWrites(t *testing.T, db string, pg bool) {
 	accountExport = out
 	if pg {
 		// An older transaction holds a transaction id while the writers commit: the export's
-		// snapshot holds their changes, which the feed of every account places after it.
+		// snapshot holds changes of transactions above its xmin, and misses those of the
+		// writers' transactions still running then; it waits for the older one to end.
 		conn, err := pgx.Connect(ctx, os.Getenv("ROSTER_TEST_POSTGRES"))
 		if err != nil {
 			t.Fatal(err)
@@ -138,21 +139,34 @@ func exportCursorUnderWrites(t *testing.T, db string, pg bool) {
 			t.Fatal(err)
 		}
 		waitWrites(30)
-		later := 0
+		seen := 0
 		if err := st.(sqlstore.Copier).Snapshot(ctx, func(q sqlstore.Querier) error {
 			cut, err := sqlstore.ExportCut(ctx, q, true)
-			later = len(cut.Later)
+			seen = len(cut.Seen)
 			return err
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if later == 0 {
-			t.Fatal("no event after the cut while an older transaction is open: the test does not test the roll back")
+		if seen == 0 {
+			t.Fatal("no event at or above the snapshot's xmin while an older transaction is open: the test does not test the cut")
 		}
-		exportNow()
+		done := make(chan string, 1)
+		go func() {
+			out, errOut, err := runCLI(t, map[string]string{"ROSTER_DATABASE": db}, "export")
+			if err != nil {
+				out = "error: " + err.Error() + " " + errOut
+			}
+			done <- out
+		}()
+		waitWrites(40)
 		if err := hold.Commit(ctx); err != nil {
 			t.Fatal(err)
 		}
+		out := <-done
+		if strings.HasPrefix(out, "error: ") {
+			t.Fatal(out)
+		}
+		exports = append(exports, out)
 	}
 	waitWrites(45)
 	exportNow()
@@ -318,9 +332,9 @@ func applyEvent(t *testing.T, state map[string]string, e roster.Event) {
 }
 
 // TestExportCursorAccountDeletedPostgres: an account deleted while an older transaction is
-// open is past the feed's cut but deleted in the snapshot, with entities that have no events of
-// their own to roll back from: the export waits for a snapshot without it (the older
-// transaction ends), and its cursor then gives exactly the changes it does not hold.
+// open (so the deletion's event is above the snapshot's xmin, and its entities go without events
+// of their own): the export holds neither the account nor its entities, and its cursor gives
+// exactly the changes it does not hold.
 func TestExportCursorAccountDeletedPostgres(t *testing.T) {
 	db := pgDatabase(t)
 	f := populate(t, db)
@@ -366,7 +380,7 @@ func TestExportCursorAccountDeletedPostgres(t *testing.T) {
 		}
 		done <- out
 	}()
-	time.Sleep(100 * time.Millisecond) // the export meets the open transaction (if it is slower, it does not need to wait)
+	time.Sleep(100 * time.Millisecond) // the export meets the open transaction (if it is slower, the test is only weaker)
 	if err := hold.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
