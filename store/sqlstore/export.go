@@ -102,10 +102,11 @@ func ExportCut(ctx context.Context, q Querier, postgres bool) (FeedCut, error) {
 		return cut, err
 	}
 	cut.Seen = map[int64]bool{}
-	return cut, each(ctx, q, fmt.Sprintf(`SELECT e.n FROM events e WHERE e.tx >= %d`, cut.Xmin), func(r Rows) (int64, error) {
+	err = each(ctx, q, fmt.Sprintf(`SELECT e.n FROM events e WHERE e.tx >= %d`, cut.Xmin), func(r Rows) (int64, error) {
 		var n int64
 		return n, r.Scan(&n)
 	}, func(n int64) error { cut.Seen[n] = true; return nil })
+	return cut, err
 }
 
 // FeedSince reads, from a snapshot q taken after cut's (PostgreSQL), the events of the export's
@@ -155,7 +156,8 @@ func lastPosition(ctx context.Context, q Querier, where string) (roster.FeedPosi
 	if err := each(ctx, q, `SELECT e.tx, e.n FROM events e`+where+` ORDER BY e.tx DESC, e.n DESC LIMIT 1`, scanPos, later); err != nil {
 		return last, err
 	}
-	return last, each(ctx, q, `SELECT tx, n FROM event_horizons WHERE feed = '`+allFeed+`'`, scanPos, later)
+	err := each(ctx, q, `SELECT tx, n FROM event_horizons WHERE feed = '`+allFeed+`'`, scanPos, later)
+	return last, err
 }
 
 // AccountCut reads the last sequence of the account's feed that the snapshot q holds: the
@@ -166,8 +168,9 @@ func AccountCut(ctx context.Context, q Querier, accountID string) (int64, error)
 		return 0, fmt.Errorf("export: %q is not an account id", accountID)
 	}
 	var seq int64
-	return seq, each(ctx, q, `SELECT sequence FROM event_counters WHERE account_id = '`+accountID+`'`, func(r Rows) (int64, error) {
+	err := each(ctx, q, `SELECT sequence FROM event_counters WHERE account_id = '`+accountID+`'`, func(r Rows) (int64, error) {
 		var s int64
 		return s, r.Scan(&s)
 	}, func(s int64) error { seq = s; return nil })
+	return seq, err
 }
