@@ -298,7 +298,7 @@ func (im *importer) grew() error {
 // planned their statements; until the planner's statistics see the rows (autovacuum's analyze
 // comes late, or never where it is turned off), the look-up of an object by id may keep a plan
 // made for an empty table and read the whole table: measured at 100,000 entities, 100 entities a
-// second instead of thousands. ANALYZE only samples; it writes no row of roster's.
+// second instead of about 1,000 (docs/operations.md). ANALYZE only samples; it writes no row of roster's.
 type analyzer struct {
 	database string
 	next     int
