@@ -2,6 +2,8 @@ package roster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -139,28 +141,36 @@ func DecodeImportedRelationship(v any) (Relationship, error) {
 // ImportAccount writes one account read from an export.
 func (s *Service) ImportAccount(ctx context.Context, r *Request, a Account) (ImportOutcome, error) {
 	return write(ctx, s, r, mutation[ImportOutcome]{action: "account.create", mode: Shared, prepare: func(*Problems) (operation[ImportOutcome], error) {
-		return func(tx Tx, ch *changes) (ImportOutcome, error) {
-			old, err := tx.Account(ctx, a.ID)
-			switch {
-			case err == nil:
-				return compared(old, a), nil
-			case !errors.Is(err, ErrNotFound):
-				return ImportOutcome{}, err
-			}
-			if err := tx.InsertAccount(ctx, &a); err != nil {
-				return ImportOutcome{}, slugTaken(err) // or its id is a deleted account's
-			}
-			ch.add("account.created", a.ID, a.ID, a, nil)
-			return ImportOutcome{Status: ImportCreated}, nil
-		}, nil
+		return importAccount(ctx, a), nil
 	}})
+}
+
+func importAccount(ctx context.Context, a Account) operation[ImportOutcome] {
+	return func(tx Tx, ch *changes) (ImportOutcome, error) {
+		old, err := tx.Account(ctx, a.ID)
+		switch {
+		case err == nil:
+			return compared(old, a), nil
+		case !errors.Is(err, ErrNotFound):
+			return ImportOutcome{}, err
+		}
+		if err := tx.InsertAccount(ctx, &a); err != nil {
+			return ImportOutcome{}, slugTaken(err) // or its id is a deleted account's
+		}
+		ch.add("account.created", a.ID, a.ID, a, nil)
+		return ImportOutcome{Status: ImportCreated}, nil
+	}
 }
 
 // ImportEntities writes entities read from an export, in one transaction: es[i]'s outcome is
 // the result's i-th. An entity's see must name an entity that exists by then (earlier in es, or
 // stored).
 func (s *Service) ImportEntities(ctx context.Context, r *Request, es []Entity) ([]ImportOutcome, error) {
-	return importMany(ctx, s, r, "entity.create", func(tx Tx, ch *changes) ([]ImportOutcome, error) {
+	return importMany(ctx, s, r, "entity.create", importEntities(ctx, es))
+}
+
+func importEntities(ctx context.Context, es []Entity) operation[[]ImportOutcome] {
+	return func(tx Tx, ch *changes) ([]ImportOutcome, error) {
 		out := make([]ImportOutcome, len(es))
 		accounts := accountLocks{}
 		for i, e := range es {
@@ -193,13 +203,17 @@ func (s *Service) ImportEntities(ctx context.Context, r *Request, es []Entity) (
 			out[i] = ImportOutcome{Status: ImportCreated}
 		}
 		return out, nil
-	})
+	}
 }
 
 // ImportRelationships writes relationships read from an export, in one transaction: rs[i]'s
 // outcome is the result's i-th. A relationship that exists is Same.
 func (s *Service) ImportRelationships(ctx context.Context, r *Request, rs []Relationship) ([]ImportOutcome, error) {
-	return importMany(ctx, s, r, "relationship.create", func(tx Tx, ch *changes) ([]ImportOutcome, error) {
+	return importMany(ctx, s, r, "relationship.create", importRelationships(ctx, rs))
+}
+
+func importRelationships(ctx context.Context, rs []Relationship) operation[[]ImportOutcome] {
+	return func(tx Tx, ch *changes) ([]ImportOutcome, error) {
 		out := make([]ImportOutcome, len(rs))
 		accounts := accountLocks{}
 		// By account, in the order they come: one look-up of the entities, one insert.
@@ -257,7 +271,7 @@ func (s *Service) ImportRelationships(ctx context.Context, r *Request, rs []Rela
 			}
 		}
 		return out, nil
-	})
+	}
 }
 
 // accountLocks holds, in one transaction, the accounts an import writes under (LockAccount),
@@ -289,4 +303,145 @@ func compared[T any](old, imported T) ImportOutcome {
 		return ImportOutcome{Status: ImportSame}
 	}
 	return ImportOutcome{ImportDiffers, "an object with its id exists and differs from it"}
+}
+
+// ImportDryRun answers what an import would do with what it reads, and writes nothing: each of
+// its calls runs the import's own operation in a transaction that it rolls back, so the
+// database refuses what it would refuse in the real import (a slug taken, the id of a deleted
+// object, an account or entity that does not exist, a see naming another account's entity).
+// What earlier calls would have created is put into that transaction first — accounts as they
+// are, entities as placeholders that only carry their account — so a line that names an object
+// of an earlier line is judged as the import would judge it. It remembers those objects (an id,
+// an account and a fingerprint for each entity: about 150 bytes) for the whole run.
+type ImportDryRun struct {
+	s        *Service
+	accounts map[string]Account
+	slugs    map[string]string // slug → id of the accounts it would create
+	entities map[string]dryEntity
+}
+
+type dryEntity struct {
+	account string
+	print   [32]byte
+}
+
+// NewImportDryRun starts a dry run of an import.
+func (s *Service) NewImportDryRun() *ImportDryRun {
+	return &ImportDryRun{s: s, accounts: map[string]Account{}, slugs: map[string]string{}, entities: map[string]dryEntity{}}
+}
+
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("dry run")
+
+// run runs op after putting in what earlier calls would have created that the accounts and
+// entities named need, and rolls it all back.
+func dryRun[T any](ctx context.Context, d *ImportDryRun, accounts, entities []string, op operation[T]) (T, error) {
+	var out T
+	err := d.s.store.Update(ctx, func(tx Tx) error {
+		put := map[string]bool{}
+		putAccount := func(id string) error {
+			a, ok := d.accounts[id]
+			if !ok || put[id] {
+				return nil
+			}
+			put[id] = true
+			return tx.InsertAccount(ctx, &a)
+		}
+		for _, id := range accounts {
+			if err := putAccount(id); err != nil {
+				return err
+			}
+		}
+		for _, id := range entities {
+			m, ok := d.entities[id]
+			if !ok || put[id] {
+				continue
+			}
+			put[id] = true
+			if err := putAccount(m.account); err != nil {
+				return err
+			}
+			at := time.Unix(0, 0).UTC()
+			if err := tx.InsertEntity(ctx, &Entity{ID: id, AccountID: m.account, Name: "dry run", ModuleIDs: []string{}, FlowIDs: []string{},
+				CreatedAt: at, UpdatedAt: at}); err != nil {
+				return err
+			}
+		}
+		var err error
+		if out, err = op(tx, &changes{}); err != nil {
+			return err
+		}
+		return errDryRun
+	})
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
+	return out, err
+}
+
+// Account is ImportAccount's answer for a, without writing.
+func (d *ImportDryRun) Account(ctx context.Context, a Account) (ImportOutcome, error) {
+	if old, ok := d.accounts[a.ID]; ok {
+		return compared(old, a), nil
+	}
+	if _, ok := d.slugs[a.Slug]; ok {
+		return ImportOutcome{}, slugTaken(ErrConflict)
+	}
+	o, err := dryRun(ctx, d, nil, nil, importAccount(ctx, a))
+	if err == nil && o.Status == ImportCreated {
+		d.accounts[a.ID], d.slugs[a.Slug] = a, a.ID
+	}
+	return o, err
+}
+
+// Entities is ImportEntities's answer for es, without writing.
+func (d *ImportDryRun) Entities(ctx context.Context, es []Entity) ([]ImportOutcome, error) {
+	out := make([]ImportOutcome, len(es))
+	var batch []Entity
+	var at []int
+	var accounts, named []string
+	for i, e := range es {
+		if m, ok := d.entities[e.ID]; ok { // an earlier line would have created it
+			out[i] = ImportOutcome{Status: ImportSame}
+			if m.print != entityPrint(e) {
+				out[i] = ImportOutcome{ImportDiffers, "an object with its id exists and differs from it"}
+			}
+			continue
+		}
+		batch, at = append(batch, e), append(at, i)
+		accounts = append(accounts, e.AccountID)
+		if e.See != nil {
+			named = append(named, *e.See)
+		}
+	}
+	if len(batch) == 0 {
+		return out, nil
+	}
+	res, err := dryRun(ctx, d, accounts, named, importEntities(ctx, batch))
+	if err != nil {
+		return nil, err
+	}
+	for k, o := range res {
+		out[at[k]] = o
+		if e := batch[k]; o.Status == ImportCreated {
+			d.entities[e.ID] = dryEntity{account: e.AccountID, print: entityPrint(e)}
+		}
+	}
+	return out, nil
+}
+
+// Relationships is ImportRelationships's answer for rs, without writing. (A relationship that
+// an earlier call would have created is not remembered: a file that repeats one in two batches
+// has it counted as created twice, where the import finds it unchanged the second time.)
+func (d *ImportDryRun) Relationships(ctx context.Context, rs []Relationship) ([]ImportOutcome, error) {
+	var accounts, named []string
+	for _, r := range rs {
+		accounts, named = append(accounts, r.AccountID), append(named, r.EntityID)
+	}
+	return dryRun(ctx, d, accounts, named, importRelationships(ctx, rs))
+}
+
+func entityPrint(e Entity) [32]byte {
+	b, _ := json.Marshal(e)
+	return sha256.Sum256(b)
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // TestExportImport: an export's closing line counts its lines and hashes them; importing it into
-// an empty database and exporting again gives the same bytes; importing it again changes
+// an empty database and exporting again gives the same bytes (but for the event cursor, a place
+// in each database's own feed); importing it again changes
 // nothing; a changed object and bad lines are reported by line number; --dry-run writes nothing.
 func TestExportImport(t *testing.T) {
 	exportImport(t, sqliteDatabase(t, "src.db"), sqliteDatabase(t, "dst.db"))
@@ -60,7 +61,7 @@ func exportImport(t *testing.T, src, dst string) {
 		t.Fatalf("import: %v %q %q", err, o, e)
 	}
 	again, _, err := runCLI(t, env, "export")
-	if err != nil || again != out {
+	if err != nil || withoutCursor(again) != withoutCursor(out) {
 		t.Fatalf("the export of the imported database differs:\n%s\nwant\n%s", again, out)
 	}
 	if o, e, err := runCLI(t, env, "import", file); err != nil || !strings.Contains(o, "accounts 0 created, 2 unchanged") ||
@@ -86,6 +87,15 @@ func exportImport(t *testing.T, src, dst string) {
 			t.Errorf("the report lacks %q:\n%s", want, e)
 		}
 	}
+}
+
+// withoutCursor is an export without its closing line's event cursor.
+func withoutCursor(out string) string {
+	i := strings.LastIndex(out, `,"event_cursor":`)
+	if i < 0 {
+		return out
+	}
+	return out[:i]
 }
 
 type nilWriter struct{}
