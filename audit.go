@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gowebpki/jcs"
 )
@@ -201,7 +202,9 @@ func (r AuditRecord) MarshalJSON() ([]byte, error) {
 func (r *AuditRecord) ComputeHash() (string, error) {
 	rec := *r
 	if len(rec.Changes) > 0 {
-		if !json.Valid(rec.Changes) { // the canonicalizer trusts its input; an edited record's may not be
+		// The canonicalizer trusts its input; an edited record's may not be JSON, or not UTF-8
+		// (which RFC 8785 has no form for: the reference refuses it too).
+		if !json.Valid(rec.Changes) || !utf8.Valid(rec.Changes) {
 			return "", errCanon
 		}
 		c, err := appendCanonJSON(make([]byte, 0, len(rec.Changes)), rec.Changes)

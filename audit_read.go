@@ -255,7 +255,7 @@ func (s *Service) CheckAuditChain(ctx context.Context, accountID string, want *A
 			}
 			h, err := rec.ComputeHash()
 			if err != nil {
-				return bad(rec.Sequence, rec.ID, "changes is not valid JSON")
+				return bad(rec.Sequence, rec.ID, "changes is not valid JSON in UTF-8")
 			}
 			if h != rec.Hash {
 				return bad(rec.Sequence, rec.ID, "hash does not match the record's content")
