@@ -56,15 +56,8 @@ func BenchmarkFeedPage(b *testing.B) {
 		}
 		defer st.Close()
 		svc := roster.NewService(st, nil, nil)
-		a, err := svc.CreateAccount(ctx, roster.Operator(), []byte(`{"name":"Bench","slug":"bench"}`))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ck, err := svc.CreateKey(ctx, roster.Operator(), roster.KeyCreate{AccountID: a.ID, Role: roster.RoleAdmin, Name: "b"}.Body())
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchFeedPage(b, New(svc, nil, Options{}), svc, a.ID, ck.Secret)
+		a, secret := benchAccount(b, svc)
+		benchFeedPage(b, New(svc, nil, Options{}), svc, a.ID, secret)
 	})
 }
 

@@ -34,15 +34,22 @@ func newBenchServer(b *testing.B) *benchServer {
 	}
 	b.Cleanup(func() { st.Close() })
 	svc := roster.NewService(st, nil, nil)
-	a, err := svc.CreateAccount(ctx, roster.Operator(), []byte(`{"name":"Bench","slug":"bench"}`))
+	a, secret := benchAccount(b, svc)
+	return &benchServer{h: New(svc, nil, Options{}), svc: svc, st: st, account: a, secret: secret}
+}
+
+// benchAccount makes the account "Bench" and an admin key of it, and returns the key's secret.
+func benchAccount(b *testing.B, svc *roster.Service) (roster.Account, string) {
+	b.Helper()
+	a, err := svc.CreateAccount(context.Background(), roster.Operator(), []byte(`{"name":"Bench","slug":"bench"}`))
 	if err != nil {
 		b.Fatal(err)
 	}
-	ck, err := svc.CreateKey(ctx, roster.Operator(), roster.KeyCreate{AccountID: a.ID, Role: roster.RoleAdmin, Name: "b"}.Body())
+	ck, err := svc.CreateKey(context.Background(), roster.Operator(), roster.KeyCreate{AccountID: a.ID, Role: roster.RoleAdmin, Name: "b"}.Body())
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &benchServer{h: New(svc, nil, Options{}), svc: svc, st: st, account: a, secret: ck.Secret}
+	return a, ck.Secret
 }
 
 // run sends the request concurrently until the benchmark ends, failing on another status.
