@@ -161,13 +161,24 @@ func (s *Server) listEvents(c *call) error {
 		size += eventSize(&page.Items[i]) + 1
 	}
 	b := append(slices.Grow(getPageBuffer(), size), `{"data":[`...)
+	// SPEC §10: no response over 8 MiB. An event of an entity at the field limits, updated, holds
+	// it twice (object and previous_attributes), so a page of 100 can pass that: the page then
+	// ends after the last event that fits, its next cursor right after it (a client following
+	// the cursors still reads every event once). The first event always fits.
+	count, next, hasNext := len(page.Items), page.Next, page.HasNext
 	for i := range page.Items {
+		mark := len(b)
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = c.sf.appendEvent(b, &page.Items[i])
+		if i > 0 && len(b) > listRoom {
+			b = b[:mark]
+			count, next, hasNext = i, page.CursorAfter(i-1), true
+			break
+		}
 	}
-	pv := paginationView{Count: len(page.Items), HasNext: page.HasNext, NextCursor: &page.Next}
+	pv := paginationView{Count: count, HasNext: hasNext, NextCursor: &next}
 	b, _ = pv.appendJSON(append(b, `],"pagination":`...))
 	b = append(b, '}')
 	c.send(http.StatusOK, b)
