@@ -95,8 +95,45 @@ func (s *Service) ListAudit(ctx context.Context, r *Request, req PageRequest) (P
 			return Page[AuditRecord]{}, err
 		}
 	}
+	rows = fitAuditPage(rows, pl.Query)
 	page := BuildPage(rows, pl, AuditValue)
 	return page, s.auditRead(ctx, r, scope, "", "")
+}
+
+// auditPageRoom is what a page of records may take of MaxResponse, the rest being the envelope.
+const auditPageRoom = MaxResponse - 64<<10
+
+// auditRecordSize bounds a record's JSON as the API renders it: its changes, with what
+// encoding/json's HTML-safe escaping adds to them (<, > and & become \u003c…, U+2028 and U+2029
+// \u2028…), and 8 KiB for every other field (at most a few KiB escaped).
+func auditRecordSize(r *AuditRecord) int {
+	n := 8<<10 + len(r.Changes)
+	for i := 0; i < len(r.Changes); i++ {
+		switch c := r.Changes[i]; {
+		case c == '<' || c == '>' || c == '&':
+			n += 5
+		case c == 0xE2 && i+2 < len(r.Changes) && r.Changes[i+1] == 0x80 && (r.Changes[i+2] == 0xA8 || r.Changes[i+2] == 0xA9):
+			n += 3
+		}
+	}
+	return n
+}
+
+// fitAuditPage cuts rows, in the order they were read, after the last record that fits in a
+// response (SPEC §10): a record of an entity at the field limits, updated, holds it twice (some
+// 180 KB), and 100 of them would pass 8 MiB. The page then stops early where the store would
+// have (q.Stop): its cursor resumes right after the last record kept. The first always fits.
+func fitAuditPage(rows []AuditRecord, q ListQuery) []AuditRecord {
+	size := 0
+	for i := range rows {
+		if size += auditRecordSize(&rows[i]); size > auditPageRoom && i > 0 {
+			if q.Stop != nil {
+				q.Stop.After = []any{AuditValue(rows[i-1], "")}
+			}
+			return rows[:i]
+		}
+	}
+	return rows
 }
 
 // AuditEvent reads one record r's caller may read (another account's is 404), and records

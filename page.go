@@ -100,6 +100,10 @@ type PageRequest struct {
 	Problems Problems
 }
 
+// MaxResponse is the largest response body roster sends (SPEC §10: 8 MiB): a list whose items
+// can be large stops a page early to stay under it.
+const MaxResponse = 8 << 20
+
 // Page is one page of results with what the surfaces need to render navigation.
 type Page[T any] struct {
 	Items   []T

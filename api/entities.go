@@ -81,7 +81,7 @@ func (s *Server) deleteEntity(c *call) error {
 var entityFilters = []string{"source", "recipient", "deprecated", "account_id"}
 
 // MaxResponse is the largest response body roster sends (SPEC §10).
-const MaxResponse = 8 << 20
+const MaxResponse = roster.MaxResponse
 
 // listRoom is what a native entity page may spend on its items: the rest is the envelope,
 // whose two cursors carry at most a 200-character name each (a few KiB).
