@@ -217,16 +217,6 @@ func (r *AuditRecord) ComputeHash() (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// referenceHash is ComputeHash the slow way, as anyone can run it on the API's answer: the
-// record rendered by encoding/json, canonicalized by github.com/gowebpki/jcs.
-func (r *AuditRecord) referenceHash() (string, error) {
-	b, err := json.Marshal(r.view())
-	if err != nil {
-		return "", err
-	}
-	return HashAuditJSON(b)
-}
-
 // HashAuditJSON hashes a record given as JSON without its hash field: what anyone can run on
 // the API's answer, once hash is removed, to check a record.
 func HashAuditJSON(doc []byte) (string, error) {

@@ -166,3 +166,13 @@ func FuzzComputeHash(f *testing.F) {
 		}
 	})
 }
+
+// referenceHash is ComputeHash the slow way, as anyone can run it on the API's answer: the
+// record rendered by encoding/json, canonicalized by github.com/gowebpki/jcs.
+func (r *AuditRecord) referenceHash() (string, error) {
+	b, err := json.Marshal(r.view())
+	if err != nil {
+		return "", err
+	}
+	return HashAuditJSON(b)
+}

@@ -23,8 +23,6 @@ import (
 // (its stored fields) — and last a line {"kind":"end"} with the counts, the SHA-256 of every
 // line before it (newlines included) and the event cursor of the snapshot.
 
-const exportTime = "2006-01-02T15:04:05.000000Z07:00" // the API's timestamps
-
 type exportAccount struct {
 	Kind      string `json:"kind"`
 	ID        string `json:"id"`
@@ -76,7 +74,7 @@ type exportEnd struct {
 	EventCursor *string `json:"event_cursor"`
 }
 
-func stampOf(t time.Time) string { return t.UTC().Format(exportTime) }
+func stampOf(t time.Time) string { return t.UTC().Format(roster.TimeFormat) }
 
 func exportCmd(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("export", `usage: roster export [--database URL] [--account ID] > FILE

@@ -26,7 +26,7 @@ type WriteCache struct {
 	nextN    int64            // the next event's position; 0: not known
 }
 
-// maxCached bounds the accounts a WriteCache remembers: past it, it starts again empty.
+// maxCachedAccounts bounds the accounts a WriteCache remembers: past it, it starts again empty.
 const maxCachedAccounts = 1 << 16
 
 // NewWriteCache returns an empty cache.
