@@ -137,13 +137,14 @@ func (t *Tx) PruneEvents(ctx context.Context, before time.Time, limit int) (int,
 	for a := range highest {
 		feeds = append(feeds, a)
 	}
-	slices.Sort(feeds)
-	for _, a := range feeds {
-		if _, err := t.exec(ctx, `INSERT INTO event_horizons (feed, sequence, tx, n) VALUES (?, ?, 0, 0)
-			ON CONFLICT (feed) DO UPDATE SET sequence = CASE WHEN excluded.sequence > event_horizons.sequence THEN excluded.sequence ELSE event_horizons.sequence END`,
-			a, highest[a]); err != nil {
-			return 0, err
-		}
+	slices.Sort(feeds) // two pruners take the horizons' rows in one order
+	err = chunked(feeds, func(feeds []string) error {
+		return insertRows(ctx, t, `INSERT INTO event_horizons (feed, sequence, tx, n)`,
+			` ON CONFLICT (feed) DO UPDATE SET sequence = CASE WHEN excluded.sequence > event_horizons.sequence THEN excluded.sequence ELSE event_horizons.sequence END`,
+			4, feeds, func(args []any, a string) []any { return append(args, a, highest[a], 0, 0) })
+	})
+	if err != nil {
+		return 0, err
 	}
 	_, err = t.exec(ctx, `INSERT INTO event_horizons (feed, sequence, tx, n) VALUES (?, 0, ?, ?)
 		ON CONFLICT (feed) DO UPDATE SET tx = excluded.tx, n = excluded.n

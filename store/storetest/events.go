@@ -417,6 +417,39 @@ func testEventsPrune(t *testing.T, s roster.Store) {
 	}
 }
 
+// testEventsPruneManyAccounts: one pruning that empties the feeds of more accounts than one
+// statement moves the horizons of moves every one of them.
+func testEventsPruneManyAccounts(t *testing.T, s roster.Store) {
+	const accounts = 75 // more than two statements' worth
+	ids := make([]string, accounts)
+	for i := range ids {
+		ids[i] = roster.NewID(base)
+	}
+	var got []roster.Event
+	for round := range 2 {
+		for _, a := range ids {
+			got = append(got, appendEvents(t, s, eventRec(a, roster.EventEntityUpdated, fmt.Sprint(round), at(0)))...)
+		}
+	}
+	drainAllAtLeast(t, s, roster.FeedPosition{}, len(got))
+	update(t, s, func(ctx context.Context, tx roster.Tx) error {
+		n, err := tx.PruneEvents(ctx, at(time.Minute), len(got))
+		if err == nil && n != len(got) {
+			t.Errorf("pruned %d events, want %d", n, len(got))
+		}
+		return err
+	})
+	for _, a := range ids {
+		var h roster.EventHorizon
+		view(t, s, func(ctx context.Context, tx roster.Tx) error {
+			var err error
+			h, err = tx.EventHorizon(ctx, a)
+			return err
+		})
+		same(t, "horizon of account "+a, h, roster.EventHorizon{Sequence: 2, Position: got[len(got)-1].Position})
+	}
+}
+
 // testEventsConcurrentPrune: two pruners (two processes, on PostgreSQL) run beside appenders to
 // three accounts. Each event is pruned once (the counts add up to what was appended), nothing
 // fails or deadlocks, and at the end every account's horizon is its last sequence and the feed's

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"EventsConcurrentSequence", testEventsConcurrentSequence},
 		{"EventsLateCommit", testEventsLateCommit},
 		{"EventsPrune", testEventsPrune},
+		{"EventsPruneManyAccounts", testEventsPruneManyAccounts},
 		{"EventsConcurrentPrune", testEventsConcurrentPrune},
 	}
 	for _, tc := range tests {
