@@ -49,6 +49,18 @@ func copyAndCompare(t *testing.T, src, dst string, f fixture) {
 		}
 	}
 	checkKeys(t, dst, f)
+	// Every audit chain verifies in the copy (issue 19: a copy keeps chains valid), each of the
+	// fixture's accounts and the platform's.
+	o, e, err := runCLI(t, map[string]string{"ROSTER_DATABASE": dst}, "audit", "verify")
+	chains := strings.Split(strings.TrimSpace(o), "\n")
+	if err != nil || len(chains) < 2 {
+		t.Fatalf("audit verify of the copy: %v %q %q", err, o, e)
+	}
+	for _, c := range chains {
+		if !strings.Contains(c, ": ok,") {
+			t.Errorf("audit verify of the copy: %q", c)
+		}
+	}
 	if _, _, err := runCLI(t, map[string]string{"ROSTER_DATABASE": src}, "copy", "--to", dst); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("a copy into a database with rows: %v", err)
 	}
