@@ -126,6 +126,10 @@ type EventTx interface {
 	// sequence has no gap and follows commit order; a rollback leaves neither event nor
 	// counter change.
 	AppendEvents(ctx context.Context, recs []EventRecord) ([]Event, error)
+	// RecordEvents appends recs as AppendEvents does, for a caller that needs nothing back: the
+	// store may send the append with the transaction's next statement, or just before its
+	// commit, in one round trip (its error is then that statement's, or the commit's).
+	RecordEvents(ctx context.Context, recs []EventRecord) error
 	// Events reads a feed (see EventQuery). In the feed of every account it never returns an
 	// event while a transaction that may still commit one before it is in flight.
 	Events(ctx context.Context, q EventQuery) (EventScan, error)
@@ -515,9 +519,9 @@ func ParseEventWait(raw string) (time.Duration, error) {
 // the operation and before it saves an idempotent response:
 //
 //	recs, err := eventRecords(r, ch, s.Now())
-//	if err == nil { _, err = tx.AppendEvents(ctx, recs) }
+//	if err == nil { err = tx.RecordEvents(ctx, recs) }
 //
-// A write that changed nothing records nothing, and AppendEvents of none touches no counter.
+// A write that changed nothing records nothing, and RecordEvents of none touches no counter.
 func eventRecords(r *Request, ch changes, at time.Time) ([]EventRecord, error) {
 	recs := make([]EventRecord, 0, len(ch))
 	for i := range ch {

@@ -137,7 +137,7 @@ func commit[T any](ctx context.Context, s *Service, r *Request, claim *Claim, mo
 		if err != nil {
 			return err
 		}
-		if _, err := tx.AppendEvents(ctx, recs); err != nil {
+		if err := tx.RecordEvents(ctx, recs); err != nil {
 			return err
 		}
 		// Then its audit record (SPEC §15), in the same transaction: events first, audit second,

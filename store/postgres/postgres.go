@@ -83,8 +83,11 @@ func (s *Store) run(ctx context.Context, lazy bool, fn func(roster.Tx) error) er
 					return err
 				}
 			}
-			t = sqlstore.NewTx(querier{tx}, s.dialect)
-			return fn(t)
+			t = sqlstore.NewTx(&pipe{tx: tx}, s.dialect)
+			if err := fn(t); err != nil {
+				return err
+			}
+			return t.Flush(ctx) // what the pipe holds, before the commit
 		})
 		if err == nil && t.Appended() {
 			s.events.Wake()

@@ -212,8 +212,14 @@ func (b *writeBuffer) appendEvents(ctx context.Context, t *Tx, recs []roster.Eve
 const flushRows = 32
 
 // Flush writes the buffered records: the events and their accounts' counters, then the audit
-// records and their chains' heads, each in as few statements as it can.
+// records and their chains' heads, each in as few statements as it can; or, on an engine that
+// holds statements back (Pipeliner), sends what it holds. Call it before the commit.
 func (t *Tx) Flush(ctx context.Context) error {
+	if p, ok := t.q.(Pipeliner); ok {
+		if err := p.Send(ctx); err != nil {
+			return t.d.MapErr(err)
+		}
+	}
 	b := t.buf
 	if b == nil {
 		return nil

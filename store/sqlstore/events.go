@@ -19,12 +19,7 @@ const allFeed = "*"
 func (t *Tx) Appended() bool { return t.appended }
 
 // AppendEvents implements roster.EventTx. Buffered (SQLite's group commit; buffer.go), the
-// events wait for Flush. Otherwise (PostgreSQL) one statement upserts each account's counter row,
-// in account order (two transactions never take two counters in opposite orders), which holds
-// the account's next sequence numbers and the transaction position its events take: this
-// transaction's id, or the account's previous events' when that is higher, so that an account's
-// events keep their sequence order in the feed of every account as well; and inserts the events
-// numbered from what the counters returned, in order, in the same round trip.
+// events wait for Flush. Otherwise (PostgreSQL) one statement, appendStatement, appends them.
 func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]roster.Event, error) {
 	if len(recs) == 0 {
 		return nil, nil
@@ -32,6 +27,51 @@ func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]ros
 	if t.buf != nil {
 		return t.buf.appendEvents(ctx, t, recs)
 	}
+	sql, args, out := t.appendStatement(recs)
+	byID := make(map[string]int, len(recs))
+	for i := range out {
+		byID[out[i].ID] = i
+	}
+	rows, err := queryRows(ctx, t, func(r Rows) (roster.Event, error) {
+		var e roster.Event
+		return e, r.Scan(&e.ID, &e.Position.N, &e.Sequence, &e.Position.Tx)
+	}, sql+` RETURNING id, n, sequence, tx`, args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != len(recs) {
+		return nil, fmt.Errorf("sqlstore: %d events appended of %d", len(rows), len(recs))
+	}
+	for _, v := range rows {
+		e := &out[byID[v.ID]]
+		e.Sequence, e.Position = v.Sequence, v.Position
+	}
+	t.appended = true
+	return out, nil
+}
+
+// RecordEvents implements roster.EventTx: as AppendEvents, but where the engine can send the
+// statement with the transaction's next one (Pipeliner: PostgreSQL), it does.
+func (t *Tx) RecordEvents(ctx context.Context, recs []roster.EventRecord) error {
+	p, ok := t.q.(Pipeliner)
+	if len(recs) == 0 || t.buf != nil || !ok {
+		_, err := t.AppendEvents(ctx, recs)
+		return err
+	}
+	sql, args, _ := t.appendStatement(recs)
+	p.Defer(t.d.Rebind(sql), args...)
+	t.appended = true
+	return nil
+}
+
+// appendStatement is PostgreSQL's append of recs, in one statement: it upserts each account's
+// counter row, in account order (two transactions never take two counters in opposite orders),
+// which holds the account's next sequence numbers and the transaction position its events take:
+// this transaction's id, or the account's previous events' when that is higher, so that an
+// account's events keep their sequence order in the feed of every account as well; and it
+// inserts the events numbered from what the counters returned, in order. out are the events
+// with their ids, not yet their numbers.
+func (t *Tx) appendStatement(recs []roster.EventRecord) (sql string, args []any, out []roster.Event) {
 	counts := map[string]int64{}
 	for _, r := range recs {
 		counts[r.AccountID]++
@@ -42,7 +82,7 @@ func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]ros
 	}
 	slices.Sort(accounts)
 	var b strings.Builder
-	args := make([]any, 0, 2*len(accounts)+11*len(recs))
+	args = make([]any, 0, 2*len(accounts)+11*len(recs))
 	b.WriteString(`WITH c AS (INSERT INTO event_counters (account_id, sequence, tx) VALUES `)
 	for i, a := range accounts {
 		if i > 0 {
@@ -57,13 +97,11 @@ func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]ros
 		INSERT INTO events (tx, id, account_id, sequence, type, object_id, data, request_id, idempotency_key, key_id, created_at)
 		SELECT c.tx, v.id, v.account_id, c.sequence - v.back, v.type, v.object_id, v.data, v.request_id, v.idempotency_key, v.key_id, v.created_at
 		FROM (VALUES `)
-	out := make([]roster.Event, len(recs))
-	byID := make(map[string]int, len(recs))
+	out = make([]roster.Event, len(recs))
 	left := maps.Clone(counts) // events of each account still to come, this one included
 	for i, r := range recs {
 		left[r.AccountID]--
 		out[i] = roster.Event{ID: roster.NewID(r.CreatedAt), EventRecord: r}
-		byID[out[i].ID] = i
 		if i > 0 {
 			b.WriteString(", ")
 		}
@@ -71,24 +109,8 @@ func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]ros
 		args = append(args, i, r.AccountID, left[r.AccountID], out[i].ID, r.Type, r.ObjectID, r.Data, r.RequestID, r.IdempotencyKey, r.KeyID, micros(r.CreatedAt))
 	}
 	b.WriteString(`) AS v (ord, account_id, back, id, type, object_id, data, request_id, idempotency_key, key_id, created_at)
-		JOIN c ON c.account_id = v.account_id ORDER BY v.ord
-		RETURNING id, n, sequence, tx`)
-	rows, err := queryRows(ctx, t, func(r Rows) (roster.Event, error) {
-		var e roster.Event
-		return e, r.Scan(&e.ID, &e.Position.N, &e.Sequence, &e.Position.Tx)
-	}, b.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) != len(recs) {
-		return nil, fmt.Errorf("sqlstore: %d events appended of %d", len(rows), len(recs))
-	}
-	for _, v := range rows {
-		e := &out[byID[v.ID]]
-		e.Sequence, e.Position = v.Sequence, v.Position
-	}
-	t.appended = true
-	return out, nil
+		JOIN c ON c.account_id = v.account_id ORDER BY v.ord`)
+	return b.String(), args, out
 }
 
 // PruneEvents implements roster.EventTx. It deletes a prefix of the feed of every account

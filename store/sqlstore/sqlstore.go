@@ -19,6 +19,16 @@ type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (Rows, error)
 }
 
+// Pipeliner is a Querier that can hold a statement back and send it with the next one, in one
+// round trip (PostgreSQL's pipeline). A held statement's error is the next statement's.
+type Pipeliner interface {
+	Querier
+	// Defer holds an Exec back until the next statement, or Send.
+	Defer(sql string, args ...any)
+	// Send sends what Defer holds, now.
+	Send(ctx context.Context) error
+}
+
 // Rows is the result of a query.
 type Rows interface {
 	Next() bool

@@ -194,6 +194,61 @@ func testEventsRollback(t *testing.T, s roster.Store) {
 	}
 }
 
+// testEventsRecorded: events appended with RecordEvents, which a store may hold back until the
+// transaction's next statement or its commit (PostgreSQL's pipeline), are in the feed as
+// AppendEvents' are: kept when the transaction commits, whether a statement follows them or
+// not, gone with a rollback; and when their statement fails, the write fails and leaves
+// nothing.
+func testEventsRecorded(t *testing.T, s roster.Store) {
+	a := roster.NewID(base)
+	rec := func(object string) roster.EventRecord { return eventRec(a, roster.EventEntityUpdated, object, at(0)) }
+	feed := func() []string {
+		var out []string
+		for _, e := range readEvents(t, s, roster.EventQuery{AccountID: a, Limit: 100}).Events {
+			out = append(out, fmt.Sprint(e.Sequence, " ", e.ObjectID))
+		}
+		return out
+	}
+	update(t, s, func(ctx context.Context, tx roster.Tx) error {
+		if err := tx.RecordEvents(ctx, []roster.EventRecord{rec("1"), rec("2")}); err != nil {
+			return err
+		}
+		_, err := tx.EventHorizon(ctx, a) // a statement after them (which may carry them)
+		return err
+	})
+	update(t, s, func(ctx context.Context, tx roster.Tx) error {
+		return tx.RecordEvents(ctx, []roster.EventRecord{rec("3")}) // and nothing after it
+	})
+	same(t, "feed after two recording writes", feed(), []string{"1 1", "2 2", "3 3"})
+	boom := errors.New("boom")
+	wantErr(t, "a write that fails after recording", updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
+		if err := tx.RecordEvents(ctx, []roster.EventRecord{rec("rolled back")}); err != nil {
+			return err
+		}
+		return boom
+	}), boom)
+	bad := rec("bad")
+	bad.Data = nil // events.data is NOT NULL: the statement fails wherever the store sends it
+	if err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
+		return tx.RecordEvents(ctx, []roster.EventRecord{rec("with the bad one"), bad})
+	}); err == nil {
+		t.Fatal("a write whose events' statement fails committed")
+	}
+	if err := updateErr(t, s, func(ctx context.Context, tx roster.Tx) error {
+		if err := tx.RecordEvents(ctx, []roster.EventRecord{bad}); err != nil {
+			return err
+		}
+		_, err := tx.EventHorizon(ctx, a) // the next statement carries the failure
+		return err
+	}); err == nil {
+		t.Fatal("a write whose events' statement fails, read after it, committed")
+	}
+	update(t, s, func(ctx context.Context, tx roster.Tx) error {
+		return tx.RecordEvents(ctx, []roster.EventRecord{rec("4")})
+	})
+	same(t, "feed after the failed writes and one more", feed(), []string{"1 1", "2 2", "3 3", "4 4"})
+}
+
 // testEventsConcurrentSequence races writers over a few accounts: every account's sequence is
 // 1..n with no gap and no repeat, and the feed of every account holds each account's events in
 // sequence order.

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) roster.Store) {
 		{"EventsRollback", testEventsRollback},
 		{"EventsConcurrentSequence", testEventsConcurrentSequence},
 		{"EventsLateCommit", testEventsLateCommit},
+		{"EventsRecorded", testEventsRecorded},
 		{"EventsPrune", testEventsPrune},
 		{"EventsPruneManyAccounts", testEventsPruneManyAccounts},
 		{"EventsConcurrentPrune", testEventsConcurrentPrune},
