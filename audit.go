@@ -97,7 +97,8 @@ type AuditTx interface {
 	// transaction ends: appends to one chain are serialized, across processes too.
 	LockAuditHead(ctx context.Context, accountID string) (AuditHead, error)
 	// AppendAudit inserts rec and moves its chain's head to rec's sequence and hash; the
-	// head must be held (LockAuditHead).
+	// head must be held (LockAuditHead). The store may send it with the transaction's next
+	// statement or its commit, whose error its own then is.
 	AppendAudit(ctx context.Context, rec *AuditRecord) error
 	// AuditHead reads the head of a chain without holding it; ErrNotFound when it has none.
 	AuditHead(ctx context.Context, accountID string) (AuditHead, error)

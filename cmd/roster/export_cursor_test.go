@@ -87,12 +87,16 @@ func exportCursorUnderWrites(t *testing.T, db string, pg bool) {
 			}
 		}()
 	}
+	made := func() int {
+		c := 0
+		writes.Range(func(any, any) bool { c++; return true })
+		return c
+	}
 	waitWrites := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			c := 0
-			writes.Range(func(any, any) bool { c++; return true })
+			c := made()
 			if c >= n {
 				return
 			}
@@ -138,7 +142,7 @@ func exportCursorUnderWrites(t *testing.T, db string, pg bool) {
 		if _, err := hold.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil {
 			t.Fatal(err)
 		}
-		waitWrites(30)
+		waitWrites(made() + 15) // writes that commit while the older transaction is open
 		seen := 0
 		if err := st.(sqlstore.Copier).Snapshot(ctx, func(q sqlstore.Querier) error {
 			cut, err := sqlstore.ExportCut(ctx, q, true)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -51,10 +52,10 @@ func TestPipeSendsHeldWithNext(t *testing.T) {
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE piped (n int NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	p := &pipe{tx: tx}
+	p := &pipe{conn: tx}
 	trips.queries.Store(0)
-	p.Defer(`INSERT INTO piped VALUES (1)`)
-	p.Defer(`INSERT INTO piped VALUES (2)`)
+	p.Defer(nil, `INSERT INTO piped VALUES (1)`)
+	p.Defer(nil, `INSERT INTO piped VALUES (2)`)
 	rows, err := p.Query(ctx, `SELECT count(*) FROM piped`)
 	if err != nil {
 		t.Fatal(err)
@@ -70,14 +71,24 @@ func TestPipeSendsHeldWithNext(t *testing.T) {
 		t.Fatalf("two held inserts and a count: count %d in %d batches and %d statements alone, want 2 in 1 and 0",
 			n, trips.batches.Load(), trips.queries.Load())
 	}
-	p.Defer(`INSERT INTO piped VALUES (3)`)
+	p.Defer(nil, `INSERT INTO piped VALUES (3)`)
 	if err := p.Send(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := p.Exec(ctx, `DELETE FROM piped WHERE n = 3`); err != nil || got != 1 {
 		t.Fatalf("sent alone, the held insert left %d rows to delete (%v)", got, err)
 	}
-	p.Defer(`INSERT INTO piped VALUES (NULL)`)
+	none := errors.New("no row")
+	p.Defer(func(n int64) error {
+		if n == 0 {
+			return none
+		}
+		return nil
+	}, `DELETE FROM piped WHERE n = 3`)
+	if _, err := p.Exec(ctx, `SELECT 1`); !errors.Is(err, none) {
+		t.Fatalf("a held statement its check refuses: the next statement's error is %v", err)
+	}
+	p.Defer(nil, `INSERT INTO piped VALUES (NULL)`)
 	if _, err := p.Exec(ctx, `SELECT 1`); err == nil {
 		t.Fatal("a held statement that fails: the next statement succeeded")
 	}

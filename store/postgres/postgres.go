@@ -77,18 +77,7 @@ func (s *Store) run(ctx context.Context, lazy bool, fn func(roster.Tx) error) er
 	var err error
 	for attempt := 1; ; attempt++ {
 		var t *sqlstore.Tx
-		err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-			if lazy {
-				if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
-					return err
-				}
-			}
-			t = sqlstore.NewTx(&pipe{tx: tx}, s.dialect)
-			if err := fn(t); err != nil {
-				return err
-			}
-			return t.Flush(ctx) // what the pipe holds, before the commit
-		})
+		t, err = s.attempt(ctx, lazy, fn)
 		if err == nil && t.Appended() {
 			s.events.Wake()
 		}
@@ -96,6 +85,36 @@ func (s *Store) run(ctx context.Context, lazy bool, fn func(roster.Tx) error) er
 			return mapErr(err)
 		}
 	}
+}
+
+// attempt runs fn once in a transaction on a connection of its own, through a pipe: BEGIN
+// goes out with fn's first statement, COMMIT with what fn left held back.
+func (s *Store) attempt(ctx context.Context, lazy bool, fn func(roster.Tx) error) (*sqlstore.Tx, error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A connection left inside a transaction (a ROLLBACK that failed) is not reused: the pool
+	// closes a connection released in any state but idle.
+	defer c.Release()
+	p := &pipe{conn: c.Conn()}
+	p.Defer(nil, `BEGIN`)
+	if lazy {
+		p.Defer(nil, `SET LOCAL synchronous_commit TO OFF`)
+	}
+	t := sqlstore.NewTx(p, s.dialect)
+	if err = fn(t); err == nil {
+		p.Defer(nil, `COMMIT`)
+		err = t.Flush(ctx)
+	}
+	if err != nil {
+		p.drop()
+		if c.Conn().PgConn().TxStatus() != 'I' {
+			_, _ = c.Conn().Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+		return t, err
+	}
+	return t, nil
 }
 
 // retryable reports whether PostgreSQL aborted the transaction to resolve a conflict between

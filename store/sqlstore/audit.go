@@ -71,7 +71,8 @@ func (t *Tx) LockAuditHead(ctx context.Context, accountID string) (roster.AuditH
 
 // AppendAudit implements roster.AuditTx. Buffered (SQLite's group commit, where every write
 // goes; buffer.go), the append waits for Flush; otherwise (PostgreSQL) the record's insert and the
-// head's move are one statement, a data-modifying WITH, in one round trip.
+// head's move are one statement, a data-modifying WITH, sent with the transaction's next
+// statement or its commit (Pipeliner).
 func (t *Tx) AppendAudit(ctx context.Context, a *roster.AuditRecord) error {
 	if b := t.buf; b != nil {
 		b.appendAudit(a)
@@ -81,12 +82,18 @@ func (t *Tx) AppendAudit(ctx context.Context, a *roster.AuditRecord) error {
 	if len(a.Changes) > 0 {
 		changes = string(a.Changes)
 	}
-	return notFoundIfNone(t.exec(ctx, `WITH moved AS (UPDATE audit_heads SET sequence = ?, hash = ? WHERE account_id = ? RETURNING 1)
-		INSERT INTO audit_records `+auditInsertCols+` SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM moved`,
-		a.Sequence, a.Hash, a.AccountID,
+	sql := `WITH moved AS (UPDATE audit_heads SET sequence = ?, hash = ? WHERE account_id = ? RETURNING 1)
+		INSERT INTO audit_records ` + auditInsertCols + ` SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM moved`
+	args := []any{a.Sequence, a.Hash, a.AccountID,
 		a.ID, a.AccountID, a.Sequence, micros(a.OccurredAt), a.ActorType, a.ActorKeyID, string(a.ActorRole), a.Source.IP,
 		a.Source.UserAgent, a.RequestID, a.IdempotencyKey, a.Action, a.TargetType, a.TargetID, a.Outcome, a.Status, a.Count,
-		changes, a.PrevHash, a.Hash))
+		changes, a.PrevHash, a.Hash}
+	if p, ok := t.q.(Pipeliner); ok {
+		// With the next statement, or the commit: nothing waits for the answer.
+		p.Defer(func(n int64) error { return notFoundIfNone(n, nil) }, t.d.Rebind(sql), args...)
+		return nil
+	}
+	return notFoundIfNone(t.exec(ctx, sql, args...))
 }
 
 // AuditHead implements roster.AuditTx.

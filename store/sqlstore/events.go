@@ -59,7 +59,7 @@ func (t *Tx) RecordEvents(ctx context.Context, recs []roster.EventRecord) error 
 		return err
 	}
 	sql, args, _ := t.appendStatement(recs)
-	p.Defer(t.d.Rebind(sql), args...)
+	p.Defer(nil, t.d.Rebind(sql), args...)
 	t.appended = true
 	return nil
 }

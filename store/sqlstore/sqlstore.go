@@ -23,8 +23,9 @@ type Querier interface {
 // round trip (PostgreSQL's pipeline). A held statement's error is the next statement's.
 type Pipeliner interface {
 	Querier
-	// Defer holds an Exec back until the next statement, or Send.
-	Defer(sql string, args ...any)
+	// Defer holds an Exec back until the next statement, or Send; check, when not nil, judges
+	// the rows it affected.
+	Defer(check func(rows int64) error, sql string, args ...any)
 	// Send sends what Defer holds, now.
 	Send(ctx context.Context) error
 }
