@@ -56,14 +56,18 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 	out := fs.String("out", "results", "directory to write results.json and results.md into; empty for none")
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios or prefixes (e.g. get-entity,list-deep); default all; the floors always run. Scenarios: "+
 		strings.Join(bench.ScenarioNames(), ", "))
+	rounds := fs.Int("rounds", 1, "measure the compared scenarios (create entity against it without events and without the audit trail; a feed page against a list page) this many times: after the normal pass, N-1 more rounds of each compared group on the same servers, alternated, their order rotated every round, each of the same --duration and warm-up; those three targets are judged by the median of their N ratios")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *rounds < 1 {
+		return fmt.Errorf("--rounds must be at least 1 (1: the normal pass alone), got %d", *rounds)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("roster bench takes no arguments, only flags (got %q)", fs.Arg(0))
 	}
 	cfg := bench.Config{Database: *database, Accounts: *accounts, Entities: *entities, Relationships: *relationships,
-		Connections: *connections, Duration: *duration, NoisyEntities: *noisyEntities, NoisyConnections: *noisyConns, Out: *out, Progress: stderr}
+		Connections: *connections, Duration: *duration, NoisyEntities: *noisyEntities, NoisyConnections: *noisyConns, Out: *out, Progress: stderr, Rounds: *rounds}
 	for _, s := range strings.Split(*scenarios, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			cfg.Scenarios = append(cfg.Scenarios, s)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
 	"strings"
@@ -23,6 +24,17 @@ func TestBenchCheck(t *testing.T) {
 	err := checkTargets(&bench.Report{Targets: []bench.Target{met, missed}})
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 targets missed") || !strings.Contains(err.Error(), "create entity") {
 		t.Errorf("one missed: %v", err)
+	}
+}
+
+// TestBenchRoundsFlag: --rounds below 1 is refused before anything is seeded, saying why.
+func TestBenchRoundsFlag(t *testing.T) {
+	for _, n := range []string{"0", "-2"} {
+		var stdout, stderr bytes.Buffer
+		err := benchCmd(context.Background(), []string{"--rounds", n, "--out", ""}, nil, &stdout, &stderr)
+		if err == nil || err.Error() != "--rounds must be at least 1 (1: the normal pass alone), got "+n {
+			t.Errorf("--rounds %s: %v", n, err)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,11 @@ type Config struct {
 	Env []string
 	// Progress receives the progress bar and a line per finished scenario; nil for none.
 	Progress io.Writer
+	// Rounds is how many times the compared scenarios are measured (0 is 1): after the normal
+	// pass, Rounds-1 more rounds of each compared group (comparedGroups), their order rotated
+	// from round to round, and each compared target is judged by the median of its rounds'
+	// ratios (judgeRounds).
+	Rounds int
 }
 
 func (c *Config) check() error {
@@ -83,6 +89,10 @@ func (c *Config) check() error {
 	if c.Warmup <= 0 {
 		c.Warmup = min(time.Second, c.Duration/5)
 	}
+	if c.Rounds < 0 {
+		return errors.New("--rounds must be at least 1 (1: the normal pass alone)")
+	}
+	c.Rounds = max(c.Rounds, 1)
 	for _, p := range c.Scenarios {
 		ok := false
 		for _, n := range scenarioNames() {
@@ -91,6 +101,9 @@ func (c *Config) check() error {
 		if !ok {
 			return fmt.Errorf("no scenario is called %q; scenarios: %s", p, strings.Join(scenarioNames(), ", "))
 		}
+	}
+	if c.Rounds > 1 && len(comparedGroups(c.Scenarios)) == 0 {
+		return errors.New("--rounds repeats the compared scenarios (create-entity with create-entity-no-events or create-entity-no-audit; list-page-100 with feed-page-100), and --scenarios selects no such pair")
 	}
 	return nil
 }
@@ -243,10 +256,13 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	all = w.scenarios() // now with the cursors
 	var noEvents *child // roster serve --events=false, started for its scenario
+	var noAudit *child  // roster serve --audit=false --events=false, likewise (stopped after it, with one round)
 	defer func() {
-		if noEvents != nil {
-			if serr := noEvents.stop(); serr != nil && err == nil {
-				err = serr
+		for _, c := range []*child{noEvents, noAudit} {
+			if c != nil {
+				if serr := c.stop(); serr != nil && err == nil {
+					err = serr
+				}
 			}
 		}
 	}()
@@ -307,15 +323,19 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			}
 		}
 		if sc.server == ServerNoAudit {
-			if target, err = startNoAudit(ctx, cfg, database); err != nil {
+			if noAudit, err = startNoAudit(ctx, cfg, database); err != nil {
 				return nil, err
 			}
+			target = noAudit
 		}
 		res := run(target, sc, i)
 		res.FloorRPS = adjacent
 		res.PeakRSS, _ = target.memory()
-		if sc.server == ServerNoAudit {
-			if err := target.stop(); err != nil {
+		if sc.server == ServerNoAudit && cfg.Rounds == 1 {
+			// With more rounds it serves them all, like the server without events.
+			err := noAudit.stop()
+			noAudit = nil
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -323,6 +343,41 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+	}
+	// The rounds after the normal pass (Config.Rounds): the compared scenarios again, one group
+	// at a time, on the servers of the normal pass, the order of each group rotated by one
+	// every round so that no scenario always runs first, or first after the writes. No
+	// adjacent floor: the compared targets are ratios of the group's own measurements.
+	groups := comparedGroups(cfg.Scenarios)
+	for r := 2; r <= cfg.Rounds; r++ {
+		logf("round %d of %d", r, cfg.Rounds)
+		round := Round{Round: r}
+		for _, g := range groups {
+			for _, name := range rotate(g, r-1) {
+				i := slices.IndexFunc(all, func(sc scenario) bool { return sc.name == name })
+				sc := all[i]
+				target := srv
+				switch sc.server {
+				case serverNoEvents:
+					target = noEvents
+				case ServerNoAudit:
+					target = noAudit
+				}
+				if !target.alive() {
+					return nil, fmt.Errorf("%s exited during the run (%v): %s", target.name, target.err, target.stderrTail())
+				}
+				shown := sc
+				shown.name = fmt.Sprintf("%s, round %d/%d", sc.name, r, cfg.Rounds)
+				res := run(target, shown, 10000*r+i)
+				res.Scenario = sc.name
+				res.PeakRSS, _ = target.memory()
+				round.Results = append(round.Results, res)
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+			}
+		}
+		rep.Rounds = append(rep.Rounds, round)
 	}
 	rep.ServerPeakRSS, _ = srv.memory()
 	if noisy {

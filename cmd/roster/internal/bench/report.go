@@ -22,7 +22,10 @@ type Report struct {
 	Results       []Result  `json:"results"`
 	ServerPeakRSS int64     `json:"server_peak_rss_bytes"`
 	Targets       []Target  `json:"targets"`
-	Notes         []string  `json:"notes,omitempty"`
+	// Rounds are the compared scenarios measured again after the normal pass (round 1), one
+	// entry a round (Config.Rounds); none with one round.
+	Rounds []Round  `json:"rounds,omitempty"`
+	Notes  []string `json:"notes,omitempty"`
 }
 
 // Sizes are the run's parameters.
@@ -118,6 +121,7 @@ func TargetsHelp() string {
   a feed page of 100 events           server CPU per request ≤ %.1f × a list page of 100 entities
   roster serve                        peak RSS < %d MiB through the run
   errors                              none (non-2xx or transport) in any scenario
+With --rounds N, the three comparisons (events, the audit trail, the feed page) are judged by the median of N rounds' ratios.
 `, readFloorRatio, listFloorRatio, deepP50Ratio, worstP50Ratio, noisyP99Ratio, thousands(writesPerSec), writeP99Ms, eventsRatio, auditRatio, feedLagP99Ms, feedPageRatio, peakRSSMiB)
 }
 
@@ -127,6 +131,9 @@ type Target struct {
 	Wanted   string `json:"wanted"`
 	Measured string `json:"measured"`
 	Met      bool   `json:"met"`
+	// Ratios are the ratios of a compared target's rounds, the normal pass first, when the run
+	// had more than one (Config.Rounds); the target is judged by their median.
+	Ratios []float64 `json:"round_ratios,omitempty"`
 }
 
 func (rep *Report) result(name string) *Result {
@@ -154,7 +161,7 @@ func (rep *Report) finish() {
 	}
 	var ts []Target
 	add := func(target, wanted, measured string, met bool) {
-		ts = append(ts, Target{target, wanted, measured, met})
+		ts = append(ts, Target{Target: target, Wanted: wanted, Measured: measured, Met: met})
 	}
 	listFloor := rep.result("floor-list")
 	ratio := func(name string, least float64) {
@@ -219,15 +226,32 @@ func (rep *Report) finish() {
 			add(r.Title, fmt.Sprintf("≥ %s acknowledged writes/s, p99 < %.0f ms", thousands(writesPerSec), writeP99Ms), measured, acked >= writesPerSec && r.P99Ms < writeP99Ms)
 		}
 	}
-	if on, off := rep.result("create-entity"), rep.result("create-entity-no-events"); on != nil && off != nil && off.RPS > 0 {
-		add("create entity with events against without", fmt.Sprintf("≥ %.2f ×", eventsRatio),
-			fmt.Sprintf("%.2f × (%.0f against %.0f req/s; server CPU %.0f against %.0f µs/req)", on.RPS/off.RPS, on.RPS, off.RPS, on.CPUMicros, off.CPUMicros),
-			on.RPS >= eventsRatio*off.RPS && on.Errors == 0 && off.Errors == 0)
+	// The compared targets, judged by the median of their rounds' ratios (rounds.go).
+	compared := func(target, wanted string, bound float64, atLeast bool, rounds []comparedRound) {
+		measured, ratios, met := judgeRounds(rounds, bound, atLeast)
+		ts = append(ts, Target{Target: target, Wanted: wanted, Measured: measured, Met: met, Ratios: ratios})
 	}
-	if on, off := rep.result("create-entity"), rep.result("create-entity-no-audit"); on != nil && off != nil && off.RPS > 0 {
-		add("create entity with events and audit against neither", fmt.Sprintf("≥ %.2f ×", auditRatio),
-			fmt.Sprintf("%.2f × (%.0f against %.0f req/s; server CPU %.0f against %.0f µs/req)", on.RPS/off.RPS, on.RPS, off.RPS, on.CPUMicros, off.CPUMicros),
-			on.RPS >= auditRatio*off.RPS && on.Errors == 0 && off.Errors == 0)
+	writeRounds := func(variant string) []comparedRound {
+		var out []comparedRound
+		for k, p := range rep.rounds("create-entity", variant) {
+			on, off := p[0], p[1]
+			if off.RPS <= 0 {
+				if k == 0 {
+					return nil
+				}
+				out = append(out, comparedRound{detail: fmt.Sprintf("no %s answered", variant)})
+				continue
+			}
+			out = append(out, comparedRound{on.RPS / off.RPS, on.Errors == 0 && off.Errors == 0,
+				fmt.Sprintf("%.2f × (%.0f against %.0f req/s; server CPU %.0f against %.0f µs/req)", on.RPS/off.RPS, on.RPS, off.RPS, on.CPUMicros, off.CPUMicros)})
+		}
+		return out
+	}
+	if rs := writeRounds("create-entity-no-events"); rs != nil {
+		compared("create entity with events against without", fmt.Sprintf("≥ %.2f ×", eventsRatio), eventsRatio, true, rs)
+	}
+	if rs := writeRounds("create-entity-no-audit"); rs != nil {
+		compared("create entity with events and audit against neither", fmt.Sprintf("≥ %.2f ×", auditRatio), auditRatio, true, rs)
 	}
 	for _, name := range []string{"feed-latency-poll", "feed-latency-stream"} {
 		if r := rep.result(name); r != nil {
@@ -236,12 +260,25 @@ func (rep *Report) finish() {
 				r.P99Ms < feedLagP99Ms && r.Errors == 0 && r.Requests > 0)
 		}
 	}
-	if feed, list := rep.result("feed-page-100"), rep.result("list-page-100"); feed != nil && list != nil && list.CPUMicros > 0 {
-		add("a feed page of 100 events against a list page of 100 entities: server CPU per request", fmt.Sprintf("≤ %.1f ×, as many items a page", feedPageRatio),
-			fmt.Sprintf("%.2f × (%.0f against %.0f µs; p50 %.2f against %.2f ms; %.0f against %.0f items a page)", feed.CPUMicros/list.CPUMicros,
-				feed.CPUMicros, list.CPUMicros, feed.P50Ms, list.P50Ms, feed.ItemsPerPage, list.ItemsPerPage),
+	var pages []comparedRound
+	for k, p := range rep.rounds("feed-page-100", "list-page-100") {
+		feed, list := p[0], p[1]
+		if list.CPUMicros <= 0 {
+			if k == 0 {
+				break
+			}
+			pages = append(pages, comparedRound{detail: "no server CPU measured for the list page"})
+			continue
+		}
+		pages = append(pages, comparedRound{feed.CPUMicros / list.CPUMicros,
 			// Met only by pages alike: as many items in each (fillFeeds sees to it).
-			feed.CPUMicros <= feedPageRatio*list.CPUMicros && feed.Errors == 0 && feed.ItemsPerPage >= list.ItemsPerPage)
+			feed.Errors == 0 && feed.ItemsPerPage >= list.ItemsPerPage,
+			fmt.Sprintf("%.2f × (%.0f against %.0f µs; p50 %.2f against %.2f ms; %.0f against %.0f items a page)", feed.CPUMicros/list.CPUMicros,
+				feed.CPUMicros, list.CPUMicros, feed.P50Ms, list.P50Ms, feed.ItemsPerPage, list.ItemsPerPage)})
+	}
+	if pages != nil {
+		compared("a feed page of 100 events against a list page of 100 entities: server CPU per request", fmt.Sprintf("≤ %.1f ×, as many items a page", feedPageRatio),
+			feedPageRatio, false, pages)
 	}
 	if rep.ServerPeakRSS > 0 {
 		add("server peak RSS through the run", fmt.Sprintf("< %d MiB", peakRSSMiB), fmt.Sprintf("%.1f MiB", float64(rep.ServerPeakRSS)/(1<<20)), rep.ServerPeakRSS < peakRSSMiB<<20)
@@ -249,6 +286,11 @@ func (rep *Report) finish() {
 	errs := 0
 	for _, r := range rep.Results {
 		errs += r.Errors
+	}
+	for _, round := range rep.Rounds {
+		for _, r := range round.Results {
+			errs += r.Errors
+		}
 	}
 	add("errors (non-2xx or transport) in every scenario", "0", fmt.Sprint(errs), errs == 0)
 	rep.Targets = ts
@@ -294,6 +336,22 @@ func (rep *Report) Markdown() string {
 		"Errors are non-2xx answers and transport errors. " +
 		"Server CPU is the user and system time of the server process per measured request (10 ms ticks from /proc); " +
 		"the load generator's own CPU is not in it.\n\n")
+	if len(rep.Rounds) > 0 {
+		fmt.Fprintf(&b, "Rounds: after the normal pass (round 1), the compared scenarios were measured %d more times, one group at a time on the same servers, "+
+			"the order within a group rotated by one every round; each compared target is judged by the median of its %d rounds' ratios "+
+			"(of an even count, the mean of the middle two).\n\n", len(rep.Rounds), len(rep.Rounds)+1)
+		b.WriteString("| round | scenario | req/s | p50 ms | p99 ms | errors | server CPU µs/req | items a page |\n|---:|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, round := range rep.Rounds {
+			for _, r := range round.Results {
+				items := ""
+				if r.Pages > 0 {
+					items = fmt.Sprintf("%.1f", r.ItemsPerPage)
+				}
+				fmt.Fprintf(&b, "| %d | %s | %s | %.2f | %.2f | %d | %.0f | %s |\n", round.Round, r.Title, thousands(int(r.RPS+0.5)), r.P50Ms, r.P99Ms, r.Errors, r.CPUMicros, items)
+			}
+		}
+		b.WriteString("\n")
+	}
 	var short []string
 	for _, r := range rep.Results {
 		if r.Pages > 0 && strings.HasPrefix(r.Scenario, "list-worst-") {
