@@ -56,7 +56,7 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 	out := fs.String("out", "results", "directory to write results.json and results.md into; empty for none")
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios or prefixes (e.g. get-entity,list-deep); default all; the floors always run. Scenarios: "+
 		strings.Join(bench.ScenarioNames(), ", "))
-	rounds := fs.Int("rounds", 1, "measure the compared scenarios (create entity against it without events and without the audit trail; a feed page against a list page) this many times: after the normal pass, N-1 more rounds of each compared group on the same servers, alternated, their order rotated every round, each of the same --duration and warm-up; those three targets are judged by the median of their N ratios")
+	rounds := fs.Int("rounds", 5, "measure the compared scenarios (create entity against it without events and without the audit trail; a feed page against a list page) this many times: after the normal pass, N-1 more rounds of each compared group on the same servers, alternated, their order rotated every round, each of the same --duration and warm-up; those three targets are judged by the median of their N ratios (the default applies when --scenarios picks such a pair, else one round)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,6 +72,11 @@ func benchCmd(ctx context.Context, args []string, _ func(string, string) string,
 		if s = strings.TrimSpace(s); s != "" {
 			cfg.Scenarios = append(cfg.Scenarios, s)
 		}
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "rounds" })
+	if !explicit && !bench.Compares(cfg.Scenarios) {
+		cfg.Rounds = 1 // nothing to repeat; an explicit --rounds says so (Config.check)
 	}
 	rep, err := bench.Run(ctx, cfg)
 	if err != nil && ctx.Err() != nil {

@@ -113,3 +113,20 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestBenchDefaultRounds: rounds are on by default, but a run whose --scenarios pick nothing to
+// compare runs as before, where an explicit --rounds is refused for it.
+func TestBenchDefaultRounds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds roster")
+	}
+	bin := binary(t)
+	args := []string{"bench", "--accounts", "2", "--entities", "10", "--relationships", "0", "--duration", "100ms", "--scenarios", "get-entity", "--out", ""}
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("bench of get-entity alone, default rounds: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, append(args, "--rounds", "3")...).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--rounds repeats the compared scenarios") {
+		t.Fatalf("bench of get-entity alone with --rounds 3: %v\n%s", err, out)
+	}
+}

@@ -45,6 +45,10 @@ func comparedGroups(picks []string) [][]string {
 	return out
 }
 
+// Compares reports whether the scenarios picked (all, when none) make at least one of the
+// compared targets, which rounds repeat.
+func Compares(picks []string) bool { return len(comparedGroups(picks)) > 0 }
+
 // rotate is g with its first k mod len(g) names moved to its end.
 func rotate(g []string, k int) []string {
 	k %= len(g)
