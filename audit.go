@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -297,7 +298,11 @@ func (s *Service) auditWrite(ctx context.Context, tx Tx, r *Request, ch changes,
 	rec := AuditRecord{RequestID: r.ID, IdempotencyKey: r.IdempotencyKey, Action: r.Action, Outcome: OutcomeSuccess,
 		Status: r.SuccessStatus, Source: r.Source}
 	rec.setActor(r.Principal)
-	rec.TargetType, rec.TargetID, rec.AccountID = auditTarget(out, ch)
+	var known bool
+	rec.TargetType, rec.TargetID, rec.AccountID, known = auditTarget(out, ch)
+	if !known {
+		return fmt.Errorf("audit: a write of %T names no target (auditTarget)", out)
+	}
 	if rec.TargetType == "" && len(ch) > 0 {
 		return s.auditEach(ctx, tx, rec, ch, at)
 	}
@@ -336,7 +341,7 @@ func changeTarget(c Change) (typ, id, account string) {
 	if rel, ok := c.Object.(Relationship); ok {
 		return "entity", rel.EntityID, rel.AccountID
 	}
-	if typ, id, account = auditTarget(c.Object, nil); typ != "" {
+	if typ, id, account, _ = auditTarget(c.Object, nil); typ != "" {
 		return typ, id, account
 	}
 	return "", "", c.AccountID
@@ -344,26 +349,32 @@ func changeTarget(c Change) (typ, id, account string) {
 
 // auditTarget names what a write is about, from its result out or, for a relationship's
 // deletion (whose result is what remains), its change; and the account whose chain records it.
-func auditTarget(out any, ch changes) (typ, id, account string) {
+// typ is "" for a write of several objects with no one target (an import: one record per
+// object), and for a relationship deletion that removed nothing. known is false for a result
+// auditTarget was not taught: a new kind of write must say what its records are about.
+func auditTarget(out any, ch changes) (typ, id, account string, known bool) {
 	switch o := out.(type) {
 	case Account:
-		return "account", o.ID, o.ID
+		return "account", o.ID, o.ID, true
 	case Entity:
-		return "entity", o.ID, o.AccountID
+		return "entity", o.ID, o.AccountID, true
 	case APIKey:
-		return "api_key", o.ID, o.AccountID
+		return "api_key", o.ID, o.AccountID, true
 	case CreatedKey:
-		return "api_key", o.Key.ID, o.Key.AccountID
+		return "api_key", o.Key.ID, o.Key.AccountID, true
 	case BatchResult:
-		return "account", o.AccountID, o.AccountID
+		return "account", o.AccountID, o.AccountID, true
 	case []Relationship:
 		for _, c := range ch {
 			if rel, ok := c.Object.(Relationship); ok {
-				return "entity", rel.EntityID, rel.AccountID
+				return "entity", rel.EntityID, rel.AccountID, true
 			}
 		}
+		return "", "", "", true
+	case ImportOutcome, []ImportOutcome:
+		return "", "", "", true
 	}
-	return "", "", ""
+	return "", "", "", false
 }
 
 // auditChanges renders what a write changed as a record's changes, in RFC 8785 canonical form
