@@ -35,6 +35,17 @@ func appendEvents(t *testing.T, s roster.Store, recs ...roster.EventRecord) []ro
 	return out
 }
 
+func eventHorizon(t *testing.T, s roster.Store, account string) roster.EventHorizon {
+	t.Helper()
+	var h roster.EventHorizon
+	view(t, s, func(ctx context.Context, tx roster.Tx) error {
+		var err error
+		h, err = tx.EventHorizon(ctx, account)
+		return err
+	})
+	return h
+}
+
 func readEvents(t *testing.T, s roster.Store, q roster.EventQuery) roster.EventScan {
 	t.Helper()
 	var out roster.EventScan
@@ -425,15 +436,7 @@ func testEventsPrune(t *testing.T, s roster.Store) {
 		})
 		return n
 	}
-	horizon := func(account string) roster.EventHorizon {
-		var h roster.EventHorizon
-		view(t, s, func(ctx context.Context, tx roster.Tx) error {
-			var err error
-			h, err = tx.EventHorizon(ctx, account)
-			return err
-		})
-		return h
-	}
+	horizon := func(account string) roster.EventHorizon { return eventHorizon(t, s, account) }
 	// Pruning takes only events every reader may see; wait until all of them are.
 	drainAllAtLeast(t, s, roster.FeedPosition{}, len(got))
 	same(t, "horizon before any pruning", horizon(a), roster.EventHorizon{})
@@ -495,13 +498,7 @@ func testEventsPruneManyAccounts(t *testing.T, s roster.Store) {
 		return err
 	})
 	for _, a := range ids {
-		var h roster.EventHorizon
-		view(t, s, func(ctx context.Context, tx roster.Tx) error {
-			var err error
-			h, err = tx.EventHorizon(ctx, a)
-			return err
-		})
-		same(t, "horizon of account "+a, h, roster.EventHorizon{Sequence: 2, Position: got[len(got)-1].Position})
+		same(t, "horizon of account "+a, eventHorizon(t, s, a), roster.EventHorizon{Sequence: 2, Position: got[len(got)-1].Position})
 	}
 }
 
@@ -592,12 +589,6 @@ func testEventsConcurrentPrune(t *testing.T, s roster.Store) {
 		}
 	}
 	for _, a := range accounts {
-		var h roster.EventHorizon
-		view(t, s, func(ctx context.Context, tx roster.Tx) error {
-			var err error
-			h, err = tx.EventHorizon(ctx, a)
-			return err
-		})
-		same(t, "an account's horizon", h, roster.EventHorizon{Sequence: last[a], Position: end})
+		same(t, "an account's horizon", eventHorizon(t, s, a), roster.EventHorizon{Sequence: last[a], Position: end})
 	}
 }
