@@ -333,12 +333,23 @@ func (im *importer) flushAllEntities() error {
 	return im.flushEntities(&im.seeEntities)
 }
 
+// flushEntities writes the queued entities in file order, importBatch a transaction: the
+// entities with a see wait for the end of their account's lines, however many they are.
 func (im *importer) flushEntities(q *[]pending[roster.Entity]) error {
-	batch := *q
+	queue := *q
 	*q = nil
-	if len(batch) == 0 {
-		return nil
+	for len(queue) > 0 {
+		n := min(len(queue), importBatch)
+		if err := im.writeEntityBatch(queue[:n]); err != nil {
+			return err
+		}
+		queue = queue[n:]
 	}
+	return nil
+}
+
+// writeEntityBatch writes entities in one transaction or, when that fails, each alone.
+func (im *importer) writeEntityBatch(batch []pending[roster.Entity]) error {
 	es := make([]roster.Entity, len(batch))
 	for i, p := range batch {
 		es[i] = p.v
@@ -348,8 +359,7 @@ func (im *importer) flushEntities(q *[]pending[roster.Entity]) error {
 		// One of them cannot go in with the others (its id is a deleted entity's…): each alone,
 		// so that the report names it.
 		for _, p := range batch {
-			one := []pending[roster.Entity]{p}
-			if err := im.flushEntities(&one); err != nil {
+			if err := im.writeEntityBatch([]pending[roster.Entity]{p}); err != nil {
 				return err
 			}
 		}
