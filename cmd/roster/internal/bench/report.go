@@ -121,7 +121,7 @@ func TargetsHelp() string {
   a feed page of 100 events           server CPU per request ≤ %.1f × a list page of 100 entities
   roster serve                        peak RSS < %d MiB through the run
   errors                              none (non-2xx or transport) in any scenario
-With --rounds N, the three comparisons (events, the audit trail, the feed page) are judged by the median of N rounds' ratios.
+The three comparisons (events, the audit trail, the feed page) are judged by the median of their ratios over --rounds N alternated rounds (5 by default).
 `, readFloorRatio, listFloorRatio, deepP50Ratio, worstP50Ratio, noisyP99Ratio, thousands(writesPerSec), writeP99Ms, eventsRatio, auditRatio, feedLagP99Ms, feedPageRatio, peakRSSMiB)
 }
 
