@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,11 +33,10 @@ func BenchEntityWrites(b *testing.B, s roster.Store) {
 		}
 		b.Run(name, func(b *testing.B) {
 			b.SetParallelism(4)
-			n := 0
+			var n atomic.Int64
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					n++
-					e := newEntity(accounts[n%len(accounts)], "Bench entity", now)
+					e := newEntity(accounts[n.Add(1)%int64(len(accounts))], "Bench entity", now)
 					err := s.Update(ctx, func(tx roster.Tx) error {
 						if err := tx.InsertEntity(ctx, &e); err != nil {
 							return err
