@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
-	"os"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store/postgres"
 )
 
@@ -28,29 +25,7 @@ func BenchmarkFeedPage(b *testing.B) {
 		benchFeedPage(b, s.h, s.svc, s.account.ID, s.secret)
 	})
 	b.Run("postgres", func(b *testing.B) {
-		base := os.Getenv("ROSTER_TEST_POSTGRES")
-		if base == "" {
-			b.Skip("ROSTER_TEST_POSTGRES is not set")
-		}
-		ctx := context.Background()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		schema := fmt.Sprintf("roster_feed_bench_%d", time.Now().UnixNano())
-		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			b.Fatal(err)
-		}
-		defer conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-		u, err := url.Parse(base)
-		if err != nil {
-			b.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		st, err := postgres.Open(ctx, u.String())
+		st, err := postgres.Open(context.Background(), pgtest.Schema(b, "roster_feed_bench"))
 		if err != nil {
 			b.Fatal(err)
 		}

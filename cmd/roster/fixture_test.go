@@ -2,20 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/sqlstore"
 )
@@ -214,33 +209,7 @@ func columnCount(t *testing.T, database, table string) int {
 // the test; it skips the test when ROSTER_TEST_POSTGRES is not set.
 func pgDatabase(t *testing.T) string {
 	t.Helper()
-	admin := os.Getenv("ROSTER_TEST_POSTGRES")
-	if admin == "" {
-		t.Skip("ROSTER_TEST_POSTGRES is not set; skipping the PostgreSQL half")
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "cli_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		conn.Close(context.Background())
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pgtest.Schema(t, "cli")
 }
 
 func sqliteDatabase(t *testing.T, name string) string {

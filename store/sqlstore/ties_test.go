@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	sqlite "modernc.org/sqlite"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/sqlstore"
 )
@@ -54,33 +52,13 @@ func TestTieGroupListCost(t *testing.T) {
 // PostgreSQL schema (dropped afterwards): the URL to open a roster store on, the database/sql
 // driver and DSN to count with, the dialect, and whether it is PostgreSQL.
 func costEngines(t *testing.T, name string, fn func(t *testing.T, storeURL, driver, dsn string, d *sqlstore.Dialect, pg bool)) {
-	ctx := context.Background()
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), name+".db")
 		fn(t, "sqlite:"+path, "sqlite", "file:"+path, &sqlstore.Dialect{MapErr: func(err error) error { return err }}, false)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("ROSTER_TEST_POSTGRES")
-		if base == "" {
-			t.Skip("ROSTER_TEST_POSTGRES is not set")
-		}
-		schema := fmt.Sprintf("%s_%d", name, time.Now().UnixNano())
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			conn.Close(context.Background())
-		})
-		u, _ := url.Parse(base)
-		qv := u.Query()
-		qv.Set("search_path", schema)
-		u.RawQuery = qv.Encode()
-		fn(t, u.String(), "pgx", u.String(), &sqlstore.Dialect{Numbered: true, MapErr: func(err error) error { return err }}, true)
+		dbURL := pgtest.Schema(t, name)
+		fn(t, dbURL, "pgx", dbURL, &sqlstore.Dialect{Numbered: true, MapErr: func(err error) error { return err }}, true)
 	})
 }
 
