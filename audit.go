@@ -277,7 +277,7 @@ func (s *Service) appendAudit(ctx context.Context, tx Tx, rec *AuditRecord) erro
 	if rec.OccurredAt.IsZero() {
 		rec.OccurredAt = s.Now()
 	}
-	rec.ID = NewID(rec.OccurredAt)
+	rec.ID = NewSequentialID(rec.OccurredAt)
 	rec.Sequence, rec.PrevHash = head.Sequence+1, head.Hash
 	if rec.Count == 0 {
 		rec.Count = 1

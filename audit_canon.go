@@ -2,6 +2,7 @@ package roster
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -224,18 +225,37 @@ func sortMembers(ms []member) {
 	slices.SortFunc(ms, func(a, b member) int { return compareUTF16(a.key, b.key) })
 }
 
+// compareUTF16 orders a and b by their UTF-16 code units. UTF-8's byte order is code point
+// order, which is UTF-16's too except that a character past U+FFFF (a surrogate pair, from
+// 0xD800) sorts before one from U+E000 to U+FFFF; so only two differing non-ASCII characters
+// need decoding.
 func compareUTF16(a, b string) int {
-	ascii := true
-	for i := 0; i < len(a) && ascii; i++ {
-		ascii = a[i] < utf8.RuneSelf
+	i, n := 0, min(len(a), len(b))
+	for i < n && a[i] == b[i] {
+		i++
 	}
-	for i := 0; i < len(b) && ascii; i++ {
-		ascii = b[i] < utf8.RuneSelf
+	if i == n {
+		return cmp.Compare(len(a), len(b))
 	}
-	if ascii {
-		return bytes.Compare([]byte(a), []byte(b))
+	if a[i] < utf8.RuneSelf || b[i] < utf8.RuneSelf {
+		return cmp.Compare(a[i], b[i])
 	}
-	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+	for i > 0 && !utf8.RuneStart(a[i]) {
+		i--
+	}
+	ra, _ := utf8.DecodeRuneInString(a[i:])
+	rb, _ := utf8.DecodeRuneInString(b[i:])
+	return cmp.Compare(utf16Unit(ra), utf16Unit(rb))
+}
+
+// utf16Unit is r's first UTF-16 code unit, then r (which orders the second units of two
+// characters with the same first).
+func utf16Unit(r rune) int64 {
+	if r < 0x10000 {
+		return int64(r) << 21
+	}
+	hi, _ := utf16.EncodeRune(r)
+	return int64(hi)<<21 | int64(r)
 }
 
 func skipSpace(raw []byte, i int) int {

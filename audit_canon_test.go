@@ -3,9 +3,11 @@ package roster
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/gowebpki/jcs"
 )
@@ -175,4 +177,27 @@ func (r *AuditRecord) referenceHash() (string, error) {
 		return "", err
 	}
 	return HashAuditJSON(b)
+}
+
+// TestCompareUTF16: the comparison that sorts an object's keys agrees with comparing their
+// UTF-16 code units, on strings that mix ASCII, two- and three-byte characters (either side of
+// the surrogates' range) and characters past U+FFFF, sharing prefixes.
+func TestCompareUTF16(t *testing.T) {
+	alphabet := []rune{'a', 'b', 'Z', 0x7f, 0x80, 0xf6, 0x20ac, 0xd7ff, 0xe000, 0xfb33, 0xffff, 0x10000, 0x1f600, 0x10ffff}
+	r := rand.New(rand.NewPCG(7, 8))
+	word := func() string {
+		var b strings.Builder
+		for range r.IntN(4) {
+			b.WriteRune(alphabet[r.IntN(len(alphabet))])
+		}
+		return b.String()
+	}
+	for range 20000 {
+		prefix := word()
+		a, b := prefix+word(), prefix+word()
+		want := slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+		if got := compareUTF16(a, b); got != want {
+			t.Fatalf("compareUTF16(%+q, %+q) = %d, want %d", a, b, got, want)
+		}
+	}
 }

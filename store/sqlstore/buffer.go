@@ -201,7 +201,7 @@ func (b *writeBuffer) appendEvents(ctx context.Context, t *Tx, recs []roster.Eve
 		}
 		b.undo = append(b.undo, undo{account: r.AccountID, event: true, seq: seq})
 		b.counters[r.AccountID] = seq + 1
-		out[i] = roster.Event{ID: roster.NewID(r.CreatedAt), EventRecord: r, Sequence: seq + 1, Position: roster.FeedPosition{N: b.nextN}}
+		out[i] = roster.Event{ID: roster.NewSequentialID(r.CreatedAt), EventRecord: r, Sequence: seq + 1, Position: roster.FeedPosition{N: b.nextN}}
 		b.nextN++
 		b.events = append(b.events, out[i])
 	}

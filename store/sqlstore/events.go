@@ -101,7 +101,7 @@ func (t *Tx) appendStatement(recs []roster.EventRecord) (sql string, args []any,
 	left := maps.Clone(counts) // events of each account still to come, this one included
 	for i, r := range recs {
 		left[r.AccountID]--
-		out[i] = roster.Event{ID: roster.NewID(r.CreatedAt), EventRecord: r}
+		out[i] = roster.Event{ID: roster.NewSequentialID(r.CreatedAt), EventRecord: r}
 		if i > 0 {
 			b.WriteString(", ")
 		}
