@@ -204,8 +204,17 @@ func TestRounds(t *testing.T) {
 			t.Errorf("%s: measured %q, want the server CPU of every round", c.target, tg.Measured)
 		}
 	}
+	// The audit trail alone against neither, reported as a note over the same rounds.
+	alone := []float64{rps(rep.result("create-entity-no-events"), rep.result("create-entity-no-audit"))}
+	for _, round := range rep.Rounds {
+		alone = append(alone, rps(round.result("create-entity-no-events"), round.result("create-entity-no-audit")))
+	}
+	note := fmt.Sprintf("Not a target: create entity with the audit trail alone (serve --events=false) against neither: median %.2f × of 3 rounds (", median(alone))
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.HasPrefix(n, note) }) {
+		t.Errorf("notes %q lack %q", rep.Notes, note)
+	}
 	md := rep.Markdown()
-	for _, want := range []string{"Rounds: after the normal pass (round 1), the compared scenarios were measured 2 more times", "| 2 | create entity |",
+	for _, want := range []string{"Rounds: after the normal pass (round 1), the compared scenarios were measured 2 more times", "| 2 | create entity |", "Note: Not a target: create entity with the audit trail alone",
 		"| 3 | event feed, 100 a page |", "of 3 rounds ("} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
