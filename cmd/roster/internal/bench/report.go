@@ -286,8 +286,8 @@ func (rep *Report) finish() {
 	rep.Targets = ts
 }
 
-// writeRounds pairs the creates of scenario onName with those of offName, round by round, as a compared
-// target's rounds; nil when the normal pass did not measure both.
+// writeRounds pairs the creates of scenario onName with those of offName, round by round, as
+// a compared target's rounds; nil when the normal pass did not measure both.
 func (rep *Report) writeRounds(onName, offName string) []comparedRound {
 	var out []comparedRound
 	for k, p := range rep.rounds(onName, offName) {
