@@ -88,12 +88,7 @@ func (t *Tx) AppendAudit(ctx context.Context, a *roster.AuditRecord) error {
 		a.ID, a.AccountID, a.Sequence, micros(a.OccurredAt), a.ActorType, a.ActorKeyID, string(a.ActorRole), a.Source.IP,
 		a.Source.UserAgent, a.RequestID, a.IdempotencyKey, a.Action, a.TargetType, a.TargetID, a.Outcome, a.Status, a.Count,
 		changes, a.PrevHash, a.Hash}
-	if p, ok := t.q.(Pipeliner); ok {
-		// With the next statement, or the commit: nothing waits for the answer.
-		p.Defer(func(n int64) error { return notFoundIfNone(n, nil) }, t.d.Rebind(sql), args...)
-		return nil
-	}
-	return notFoundIfNone(t.exec(ctx, sql, args...))
+	return t.execLater(ctx, func(n int64) error { return notFoundIfNone(n, nil) }, sql, args...)
 }
 
 // AuditHead implements roster.AuditTx.

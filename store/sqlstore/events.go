@@ -39,8 +39,8 @@ func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]ros
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) != len(recs) {
-		return nil, fmt.Errorf("sqlstore: %d events appended of %d", len(rows), len(recs))
+	if err := appendedAll(int64(len(rows)), len(recs)); err != nil {
+		return nil, err
 	}
 	for _, v := range rows {
 		e := &out[byID[v.ID]]
@@ -53,14 +53,23 @@ func (t *Tx) AppendEvents(ctx context.Context, recs []roster.EventRecord) ([]ros
 // RecordEvents implements roster.EventTx: as AppendEvents, but where the engine can send the
 // statement with the transaction's next one (Pipeliner: PostgreSQL), it does.
 func (t *Tx) RecordEvents(ctx context.Context, recs []roster.EventRecord) error {
-	p, ok := t.q.(Pipeliner)
-	if len(recs) == 0 || t.buf != nil || !ok {
+	if len(recs) == 0 || t.buf != nil {
 		_, err := t.AppendEvents(ctx, recs)
 		return err
 	}
 	sql, args, _ := t.appendStatement(recs)
-	p.Defer(nil, t.d.Rebind(sql), args...)
+	if err := t.execLater(ctx, func(n int64) error { return appendedAll(n, len(recs)) }, sql, args...); err != nil {
+		return err
+	}
 	t.appended = true
+	return nil
+}
+
+// appendedAll is nil when an append of want events inserted n rows.
+func appendedAll(n int64, want int) error {
+	if n != int64(want) {
+		return fmt.Errorf("sqlstore: %d events appended of %d", n, want)
+	}
 	return nil
 }
 

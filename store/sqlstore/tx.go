@@ -32,6 +32,21 @@ func (t *Tx) exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	return n, nil
 }
 
+// execLater runs sql for a caller that needs no answer back: now, or, on an engine that holds
+// statements (Pipeliner), with the transaction's next statement or its commit. check, when not
+// nil, judges the rows it affected.
+func (t *Tx) execLater(ctx context.Context, check func(rows int64) error, sql string, args ...any) error {
+	if p, ok := t.q.(Pipeliner); ok {
+		p.Defer(check, t.d.Rebind(sql), args...)
+		return nil
+	}
+	n, err := t.exec(ctx, sql, args...)
+	if err == nil && check != nil {
+		err = check(n)
+	}
+	return err
+}
+
 func (t *Tx) query(ctx context.Context, sql string, args ...any) (Rows, error) {
 	rows, err := t.q.Query(ctx, t.d.Rebind(sql), args...)
 	if err != nil {
