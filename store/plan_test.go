@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/pgtest"
 	"github.com/rosterhq/roster/store"
 	"github.com/rosterhq/roster/store/sqlstore"
 )
@@ -191,26 +191,18 @@ func TestQueryPlans(t *testing.T) {
 	if base == "" {
 		t.Log("ROSTER_TEST_POSTGRES is not set; explained SQLite only")
 	} else {
-		schema := fmt.Sprintf("plans_%d", time.Now().UnixNano())
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") //nolint:errcheck
-		u, _ := url.Parse(base)
-		qv := u.Query()
-		qv.Set("search_path", schema)
-		u.RawQuery = qv.Encode()
-		pst, err := store.Open(ctx, u.String())
+		dsn := pgtest.Schema(t, "plans")
+		pst, err := store.Open(ctx, dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		pst.Close()
-		for _, set := range []string{"SET search_path = " + schema, "SET enable_sort = off", "SET enable_seqscan = off"} {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		for _, set := range []string{"SET enable_sort = off", "SET enable_seqscan = off"} {
 			if _, err := conn.Exec(ctx, set); err != nil {
 				t.Fatal(err)
 			}
